@@ -1,0 +1,29 @@
+# The two commands: `make serve` and `make test`. Both set up what they need first.
+BUILD_DIR ?= build
+JOBS ?= 2
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: setup build serve test unit e2e bench clean
+
+setup:
+	@scripts/setup
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: setup $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+serve: build
+	$(BUILD_DIR)/sprocket serve examples --listen $(LISTEN) --data-dir $(BUILD_DIR)/data
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+e2e: build
+	/usr/bin/python3 -m pytest -q tests/e2e
+
+test: unit e2e
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,296 @@
+'use strict';
+// The Node.js side of a sprocket worker. It talks to the gateway over fd 3 with length-prefixed
+// JSON frames (docs/protocol.md), loads one function, and runs one invocation at a time.
+// Module state survives between invocations, as on HubSpot (AWS Lambda).
+
+const net = require('net');
+const util = require('util');
+const path = require('path');
+const { pathToFileURL } = require('url');
+
+const channel = new net.Socket({ fd: 3, readable: true, writable: true });
+channel.setNoDelay?.(true);
+
+// ---- frames -------------------------------------------------------------------------------
+
+function sendFrame(message) {
+  const payload = Buffer.from(JSON.stringify(message), 'utf8');
+  const header = Buffer.allocUnsafe(4);
+  header.writeUInt32LE(payload.length, 0);
+  channel.write(Buffer.concat([header, payload]));
+}
+
+let pending = Buffer.alloc(0);
+channel.on('data', (chunk) => {
+  pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+  while (pending.length >= 4) {
+    const size = pending.readUInt32LE(0);
+    if (pending.length < 4 + size) break;
+    const payload = pending.subarray(4, 4 + size);
+    pending = pending.subarray(4 + size);
+    let message;
+    try {
+      message = JSON.parse(payload.toString('utf8'));
+    } catch (err) {
+      process.exit(70); // the gateway never sends invalid JSON; something is badly wrong
+    }
+    handleMessage(message);
+  }
+});
+// Without the gateway there is nothing to serve.
+channel.on('end', () => process.exit(0));
+channel.on('error', () => process.exit(0));
+
+// ---- console capture ----------------------------------------------------------------------
+
+let currentLogs = null; // lines of the invocation in progress
+let strayLogs = [];     // lines written between invocations (late async work)
+let strayFlushScheduled = false;
+
+function capture(level, args) {
+  const line = [Date.now(), level, util.format(...args)];
+  if (currentLogs) {
+    currentLogs.push(line);
+    return;
+  }
+  strayLogs.push(line);
+  if (!strayFlushScheduled) {
+    strayFlushScheduled = true;
+    setImmediate(() => {
+      strayFlushScheduled = false;
+      const logs = strayLogs;
+      strayLogs = [];
+      if (logs.length) sendFrame({ type: 'log', logs });
+    });
+  }
+}
+
+console.log = (...args) => capture('INFO', args);
+console.info = (...args) => capture('INFO', args);
+console.warn = (...args) => capture('WARN', args);
+console.error = (...args) => capture('ERROR', args);
+console.debug = (...args) => capture('DEBUG', args);
+console.trace = (...args) => {
+  const err = new Error(util.format(...args));
+  err.name = 'Trace';
+  capture('DEBUG', [err.stack]);
+};
+
+// ---- loading ------------------------------------------------------------------------------
+
+let main = null;
+let functionName = '';
+let secretNames = [];
+
+async function loadFunction(file) {
+  let exported;
+  try {
+    exported = require(file);
+  } catch (err) {
+    if (err && err.code === 'ERR_REQUIRE_ESM') {
+      exported = await import(pathToFileURL(file).href);
+    } else {
+      throw err;
+    }
+  }
+  let candidate = exported && exported.main;
+  if (typeof candidate !== 'function' && exported && exported.default) candidate = exported.default.main;
+  if (typeof candidate !== 'function') {
+    throw new Error(`${path.basename(file)} does not export a "main" function ` +
+      '(write exports.main = async (context) => { … } or export const main = …)');
+  }
+  return candidate;
+}
+
+// Stack frames of this file and of Node's stream machinery below it say nothing about the
+// function; cut the trace at the first of them.
+function functionFrames(stack) {
+  const lines = String(stack).split('\n');
+  const cut = lines.findIndex((line) => line.includes(__filename));
+  return (cut > 0 ? lines.slice(0, cut) : lines).join('\n');
+}
+
+function describeError(err) {
+  if (err instanceof Error) {
+    return { name: err.name, message: err.message, stack: functionFrames(err.stack || `${err.name}: ${err.message}`) };
+  }
+  let text;
+  try { text = typeof err === 'string' ? err : util.inspect(err); } catch (_) { text = String(err); }
+  return { name: 'Error', message: text, stack: text };
+}
+
+// ---- invocations --------------------------------------------------------------------------
+
+let active = null; // { id, settled }
+
+function caseInsensitiveHeaders(headers) {
+  // Headers arrive lower-cased; code written for HubSpot also reads e.g. headers['User-Agent'].
+  return new Proxy(headers, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string' && !Object.prototype.hasOwnProperty.call(target, prop)) {
+        const lower = prop.toLowerCase();
+        if (Object.prototype.hasOwnProperty.call(target, lower)) return target[lower];
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+    has(target, prop) {
+      if (typeof prop === 'string') return prop in target || prop.toLowerCase() in target;
+      return prop in target;
+    },
+  });
+}
+
+function isBinary(value) {
+  return Buffer.isBuffer(value) || value instanceof Uint8Array;
+}
+
+// HubSpot's response contract, reduced to what the gateway needs (docs/protocol.md). The body
+// is serialised here, so that its JSON text is exactly what JSON.stringify makes of it.
+function toHttpAnswer(kind, value) {
+  let response = kind === 'response' ? value : { body: value };
+  if (response === null || typeof response !== 'object') response = { body: response };
+  const answer = {
+    statusCode: response.statusCode,
+    headers: response.headers,
+    multiValueHeaders: response.multiValueHeaders,
+    setCookie: response['Set-Cookie'] !== undefined ? response['Set-Cookie'] : response['set-cookie'],
+  };
+  const body = response.body;
+  if (body === undefined || body === null) {
+    answer.bodyType = 'none';
+  } else if (typeof body === 'string') {
+    answer.body = body;
+    answer.bodyType = response.isBase64Encoded === true ? 'base64' : 'text';
+  } else if (isBinary(body)) {
+    answer.body = Buffer.from(body).toString('base64');
+    answer.bodyType = 'base64';
+  } else {
+    const text = JSON.stringify(body);
+    answer.body = text;
+    answer.bodyType = text === undefined ? 'none' : 'json';
+  }
+  return answer;
+}
+
+function answer(invocation, kind, value) {
+  if (invocation.settled) return false;
+  let message;
+  try {
+    if (invocation.mode === 'app') {
+      const text = JSON.stringify(value);
+      message = { valueJson: text === undefined ? 'null' : text };
+    } else {
+      message = { response: toHttpAnswer(kind, value) };
+    }
+  } catch (err) {
+    const error = new TypeError(`The function's response could not be converted to JSON: ${err.message}`);
+    error.stack = `${error.name}: ${error.message}`;
+    return finish(invocation, { error: describeError(error) });
+  }
+  return finish(invocation, message);
+}
+
+function finish(invocation, message) {
+  if (invocation.settled) return false;
+  invocation.settled = true;
+  message.type = 'result';
+  message.id = invocation.id;
+  message.logs = currentLogs || [];
+  if (active === invocation) {
+    active = null;
+    currentLogs = null;
+  }
+  try {
+    sendFrame(message);
+  } catch (err) {
+    // e.g. a header value that is a BigInt: the answer cannot travel, so it becomes an error.
+    const error = new TypeError(`The function's response could not be converted to JSON: ${err.message}`);
+    sendFrame({ type: 'result', id: invocation.id, logs: message.logs, error: describeError(error) });
+  }
+  return true;
+}
+
+function fail(invocation, err) {
+  return finish(invocation, { error: describeError(err) });
+}
+
+function invoke(message) {
+  // 'app': the answer is a value for a UI extension, not an HTTP response.
+  const invocation = { id: message.id, settled: false, mode: message.mode === 'app' ? 'app' : 'endpoint' };
+  active = invocation;
+  currentLogs = [];
+  const context = message.context || {};
+  if (context.headers) context.headers = caseInsensitiveHeaders(context.headers);
+  const secrets = {};
+  for (const name of secretNames) {
+    if (process.env[name] !== undefined) secrets[name] = process.env[name];
+  }
+  context.secrets = secrets;
+
+  const sendResponse = (response) => {
+    if (!answer(invocation, 'response', response === undefined ? {} : response)) {
+      capture('WARN', ['sendResponse was called after the function had already answered; this call is ignored']);
+    }
+  };
+
+  let returned;
+  try {
+    returned = main(context, sendResponse);
+  } catch (err) {
+    fail(invocation, err);
+    return;
+  }
+  // The callback style answers through sendResponse; `undefined` from a function that takes
+  // sendResponse means "the answer comes later", not "an empty answer".
+  const waitsForCallback = main.length >= 2;
+  Promise.resolve(returned).then(
+    (value) => {
+      if (invocation.settled) return;
+      if (value === undefined && waitsForCallback) return;
+      const kind = value !== null && typeof value === 'object' && 'statusCode' in value ? 'response' : 'value';
+      answer(invocation, kind, value);
+    },
+    (err) => {
+      if (!fail(invocation, err)) {
+        capture('ERROR', [`Error after the function had answered: ${describeError(err).stack}`]);
+      }
+    },
+  );
+}
+
+function handleMessage(message) {
+  switch (message.type) {
+    case 'load':
+      functionName = message.name || '';
+      secretNames = Array.isArray(message.secretNames) ? message.secretNames : [];
+      loadFunction(message.file).then(
+        (fn) => {
+          main = fn;
+          sendFrame({ type: 'loaded' });
+        },
+        (err) => {
+          const described = describeError(err);
+          sendFrame({ type: 'load_error', message: described.stack || described.message });
+        },
+      );
+      break;
+    case 'invoke':
+      invoke(message);
+      break;
+    default:
+      capture('WARN', [`sprocket worker: unknown frame type ${message.type}`]);
+  }
+}
+
+// An error that escapes the function's promise chain fails the invocation in progress (as it
+// would crash a Lambda invocation) instead of taking the whole instance down with it.
+process.on('uncaughtException', (err) => {
+  if (active) fail(active, err);
+  else capture('ERROR', [`Uncaught exception: ${describeError(err).stack}`]);
+});
+process.on('unhandledRejection', (reason) => {
+  if (active) fail(active, reason);
+  else capture('ERROR', [`Unhandled promise rejection: ${describeError(reason).stack}`]);
+});
+
+sendFrame({ type: 'ready', pid: process.pid });

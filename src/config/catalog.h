@@ -1,0 +1,34 @@
+#pragma once
+// Everything `sprocket serve PATH…` serves: the functions found under the given paths,
+// validated together (routes must be unique across all of them).
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/config_error.h"
+#include "config/function_spec.h"
+#include "util/expected.h"
+
+namespace sprocket::config {
+
+struct DiscoveredFolder {
+  std::filesystem::path folder;        // a folder holding serverless.json
+  std::filesystem::path project_root;  // the folder with hsproject.json; empty outside projects
+  std::string project_name;
+};
+
+struct Catalog {
+  std::vector<FunctionSpec> functions;
+  std::vector<std::string> warnings;
+  // Secret values from each functions folder's `.env` (local development), by folder.
+  std::map<std::filesystem::path, std::map<std::string, std::string>> dotenv_by_folder;
+};
+
+// PATH may be a functions folder, a developer project, or a folder holding several of those.
+Expected<std::vector<DiscoveredFolder>, ConfigErrors> discover_functions_folders(
+    const std::vector<std::filesystem::path>& paths);
+
+Expected<Catalog, ConfigErrors> load_catalog(const std::vector<std::filesystem::path>& paths);
+
+}  // namespace sprocket::config

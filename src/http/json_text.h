@@ -1,0 +1,10 @@
+#pragma once
+// Small helpers for writing JSON text directly, where building a DOM would only be thrown away.
+#include <string>
+#include <string_view>
+
+namespace sprocket::http {
+
+void append_json_string(std::string& out, std::string_view text);  // quoted and escaped
+
+}  // namespace sprocket::http

@@ -1,0 +1,260 @@
+#include "http/request_context.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "http/json_text.h"
+
+namespace sprocket::http {
+namespace json = boost::json;
+namespace beast_http = boost::beast::http;
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+void append_params(std::string& out, const ParamMap& params) {
+  out += '{';
+  bool first = true;
+  for (const auto& [name, values] : params) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, name);
+    out += ":[";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, values[i]);
+    }
+    out += ']';
+  }
+  out += '}';
+}
+
+bool is_json_media_type(std::string_view type) {
+  return type == "application/json" || (type.size() > 5 && type.substr(type.size() - 5) == "+json");
+}
+
+// Checks that `text` is one JSON value; on failure names the line, column and byte.
+std::optional<std::string> json_error(std::string_view text) {
+  json::stream_parser parser;
+  boost::system::error_code ec;
+  std::size_t consumed = parser.write(text.data(), text.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (!ec) return std::nullopt;
+  std::size_t offset = std::min(consumed, text.size());
+  int line = 1, column = 1;
+  for (std::size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return fmt::format("The request body is not valid JSON: {} at line {}, column {} (byte {}). "
+                     "Send valid JSON with Content-Type: application/json.",
+                     ec.message(), line, column, offset);
+}
+
+std::string_view strip_bom(std::string_view text) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  return text;
+}
+
+std::string_view trim_json_whitespace(std::string_view s) {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!s.empty() && ws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+void append_headers(std::string& out, const Request& request, const ContextInputs& inputs) {
+  // Lower-cased names; repeated headers joined as RFC 9110 allows (cookies with "; ").
+  std::vector<std::pair<std::string, std::string>> headers;
+  headers.reserve(16);
+  for (const auto& field : request) {
+    std::string name = lower(field.name_string());
+    auto it = std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
+    if (it == headers.end()) {
+      headers.emplace_back(std::move(name), std::string(field.value()));
+    } else {
+      it->second += name == "cookie" ? "; " : ", ";
+      it->second += field.value();
+    }
+  }
+  auto find = [&](std::string_view name) -> std::string* {
+    auto it = std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
+    return it == headers.end() ? nullptr : &it->second;
+  };
+  // The client address: the TCP peer, unless a trusted proxy in front says otherwise.
+  std::string client(inputs.remote_address);
+  std::string* forwarded = find("x-forwarded-for");
+  if (inputs.trust_proxy) {
+    if (std::string* true_client = find("true-client-ip")) {
+      client = *true_client;
+    } else if (forwarded) {
+      std::string_view first = *forwarded;
+      first = trim(first.substr(0, first.find(',')));
+      if (!first.empty()) client = std::string(first);
+    }
+  }
+  if (std::string* true_client = find("true-client-ip")) {
+    *true_client = client;
+  } else {
+    headers.emplace_back("true-client-ip", client);
+  }
+  if ((forwarded = find("x-forwarded-for"))) {
+    *forwarded += ", ";
+    *forwarded += inputs.remote_address;
+  } else {
+    headers.emplace_back("x-forwarded-for", std::string(inputs.remote_address));
+  }
+  out += '{';
+  bool first = true;
+  for (const auto& [name, value] : headers) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, name);
+    out += ':';
+    append_json_string(out, value);
+  }
+  out += '}';
+}
+
+void append_limits(std::string& out, const Limits& limits) {
+  out += fmt::format("{{\"executionsRemaining\":{},\"timeRemaining\":{}}}", limits.executions_remaining,
+                     limits.time_remaining_ms);
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+      i += 2;
+    } else {
+      out += c;  // a stray '%' stays as it is, as browsers' decoders do
+    }
+  }
+  return out;
+}
+
+void parse_urlencoded_into(ParamMap& params, std::string_view text) {
+  while (!text.empty()) {
+    std::size_t amp = text.find('&');
+    std::string_view pair = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    std::string name = percent_decode(pair.substr(0, eq), true);
+    std::string value = eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1), true);
+    auto it = std::find_if(params.begin(), params.end(), [&](const auto& p) { return p.first == name; });
+    if (it == params.end()) {
+      params.emplace_back(std::move(name), std::vector<std::string>{std::move(value)});
+    } else {
+      it->second.push_back(std::move(value));
+    }
+  }
+}
+
+std::string media_type(const Request& request) {
+  auto it = request.find(beast_http::field::content_type);
+  if (it == request.end()) return {};
+  std::string_view value = it->value();
+  return lower(trim(value.substr(0, value.find(';'))));
+}
+
+Expected<std::string, RequestError> build_endpoint_context(const Request& request, const ContextInputs& inputs) {
+  ParamMap params;
+  std::string_view target = request.target();
+  if (auto q = target.find('?'); q != std::string_view::npos) parse_urlencoded_into(params, target.substr(q + 1));
+
+  std::string type = media_type(request);
+  std::string_view body_json = "{}";
+  if (type == "application/x-www-form-urlencoded") {
+    parse_urlencoded_into(params, request.body());
+  } else if (is_json_media_type(type)) {
+    std::string_view text = trim_json_whitespace(strip_bom(request.body()));
+    if (!text.empty()) {
+      if (auto error = json_error(text)) return Unexpected{RequestError{400, std::move(*error)}};
+      body_json = text;  // valid JSON text: passed on as it came, exactly as JSON.parse will read it
+    }
+  }
+
+  std::string out;
+  out.reserve(256 + request.body().size() + request.target().size() * 2);
+  out += "{\"accountId\":";
+  out += std::to_string(inputs.account_id);
+  out += ",\"method\":";
+  append_json_string(out, request.method_string());
+  out += ",\"endpoint\":";
+  append_json_string(out, inputs.endpoint);
+  out += ",\"params\":";
+  append_params(out, params);
+  out += ",\"body\":";
+  out += body_json;
+  out += ",\"headers\":";
+  append_headers(out, request, inputs);
+  out += ",\"contact\":null,\"limits\":";
+  append_limits(out, inputs.limits);
+  out += '}';
+  return out;
+}
+
+Expected<AppFunctionCall, RequestError> build_app_function_context(const Request& request, const ContextInputs& inputs) {
+  boost::system::error_code ec;
+  std::string_view text = trim_json_whitespace(strip_bom(request.body()));
+  if (text.empty()) {
+    return Unexpected{RequestError{400, "The request body is empty; send {\"serverlessFunction\": \"NAME\", \"parameters\": {…}} as JSON"}};
+  }
+  if (auto error = json_error(text)) return Unexpected{RequestError{400, std::move(*error)}};
+  json::value body = json::parse(text, ec);
+  if (!body.is_object()) {
+    return Unexpected{RequestError{400, "The request body must be a JSON object: {\"serverlessFunction\": \"NAME\", \"parameters\": {…}}"}};
+  }
+  const auto& object = body.get_object();
+  const json::value* name = object.if_contains("serverlessFunction");
+  if (!name || !name->is_string() || name->get_string().empty()) {
+    return Unexpected{RequestError{400, "The request body names no function: set \"serverlessFunction\" to the function's name in serverless.json"}};
+  }
+  AppFunctionCall call;
+  call.function_name = std::string(name->get_string());
+  json::object context;
+  context["accountId"] = inputs.account_id;
+  context["portalId"] = inputs.account_id;
+  for (const char* key : {"parameters", "event", "user"}) {
+    if (const json::value* v = object.if_contains(key)) context[key] = *v;
+  }
+  const json::value* properties = object.if_contains("propertiesToSend");
+  context["propertiesToSend"] = properties ? *properties : json::value(json::object());
+  context["limits"] = {{"executionsRemaining", inputs.limits.executions_remaining},
+                       {"timeRemaining", inputs.limits.time_remaining_ms}};
+  call.context_json = json::serialize(context);
+  return call;
+}
+
+}  // namespace sprocket::http

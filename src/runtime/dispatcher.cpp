@@ -1,0 +1,97 @@
+#include "runtime/dispatcher.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace sprocket::runtime {
+namespace json = boost::json;
+
+WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,
+                                const std::map<std::string, std::string>& secret_values) {
+  WorkerRecipe recipe;
+  // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the heap
+  // at three quarters of the limit so that most overruns end in Node's own readable error.
+  int heap_mb = std::max(16, settings.memory_limit_mb * 3 / 4);
+  recipe.process.argv = {settings.node_executable.string(), fmt::format("--max-old-space-size={}", heap_mb),
+                         (settings.node_guest_dir / "bootstrap.js").string()};
+  recipe.process.cwd = spec.folder;
+  auto& env = recipe.process.env;
+  env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  env.push_back("LANG=C.UTF-8");
+  // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
+  env.push_back("NODE_PATH=" + (settings.node_guest_dir / "node_modules").string());
+  for (const auto& [name, value] : spec.environment) env.push_back(name + "=" + value);
+  std::vector<std::string> secret_names = spec.secrets;
+  if (spec.format == config::FunctionFormat::Project) secret_names.push_back("PRIVATE_APP_ACCESS_TOKEN");
+  json::array exposed;
+  for (const auto& name : secret_names) {
+    auto it = secret_values.find(name);
+    if (it == secret_values.end()) continue;
+    env.push_back(name + "=" + it->second);  // environment, never argv: argv is world-readable
+    exposed.emplace_back(name);
+  }
+  json::object load{{"type", "load"}, {"file", spec.file.string()}, {"name", spec.name}, {"secretNames", exposed}};
+  recipe.load_frame.clear();
+  append_frame(recipe.load_frame, json::serialize(load));
+  return recipe;
+}
+
+Dispatcher::Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, const config::Catalog& catalog,
+                       StrayLogHandler stray_logs)
+    : io_(io), settings_(std::move(settings)), catalog_(catalog), stray_logs_(std::move(stray_logs)), idle_sweep_(io) {
+  pools_.resize(catalog_.functions.size());
+  schedule_idle_sweep();
+}
+
+Dispatcher::~Dispatcher() { shutdown(); }
+
+std::chrono::milliseconds Dispatcher::time_limit(std::size_t function_index) const {
+  return catalog_.functions[function_index].format == config::FunctionFormat::DesignManager ? settings_.design_manager_time_limit
+                                                                                            : settings_.project_time_limit;
+}
+
+void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, FunctionPool::Completion done) {
+  auto& pool = pools_[function_index];
+  if (!pool) {
+    const auto& spec = catalog_.functions[function_index];
+    static const std::map<std::string, std::string> kNoSecrets;
+    auto secrets = catalog_.dotenv_by_folder.find(spec.folder);
+    PoolSettings pool_settings{settings_.max_instances, time_limit(function_index), settings_.idle_timeout};
+    pool = std::make_unique<FunctionPool>(
+        io_, node_worker_recipe(spec, settings_, secrets == catalog_.dotenv_by_folder.end() ? kNoSecrets : secrets->second),
+        pool_settings, [this, function_index](std::vector<LogLine> lines) {
+          if (stray_logs_) stray_logs_(function_index, std::move(lines));
+        });
+  }
+  pool->submit(std::move(invoke_frame), std::move(done));
+}
+
+void Dispatcher::schedule_idle_sweep() {
+  auto interval = std::clamp(settings_.idle_timeout / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(10'000));
+  idle_sweep_.expires_after(interval);
+  idle_sweep_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    auto now = std::chrono::steady_clock::now();
+    for (auto& pool : pools_) {
+      if (pool) pool->stop_idle(now);
+    }
+    schedule_idle_sweep();
+  });
+}
+
+void Dispatcher::shutdown() {
+  idle_sweep_.cancel();
+  for (auto& pool : pools_) {
+    if (pool) pool->shutdown();
+  }
+}
+
+int Dispatcher::instances() const {
+  int total = 0;
+  for (const auto& pool : pools_) {
+    if (pool) total += pool->instances();
+  }
+  return total;
+}
+
+}  // namespace sprocket::runtime

@@ -1,0 +1,130 @@
+#include "runtime/function_pool.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace sprocket::runtime {
+namespace {
+
+double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+FunctionPool::FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, StrayLogHandler stray_logs)
+    : io_(io), recipe_(std::move(recipe)), settings_(settings), stray_logs_(std::move(stray_logs)) {}
+
+FunctionPool::~FunctionPool() {
+  *alive_ = false;
+  shutdown();
+}
+
+void FunctionPool::submit(std::string invoke_frame, Completion done) {
+  auto now = std::chrono::steady_clock::now();
+  if (!idle_.empty()) {
+    auto worker = std::move(idle_.back());
+    idle_.pop_back();
+    run(worker, Waiting{std::move(invoke_frame), std::move(done), now}, false);
+    return;
+  }
+  queue_.push_back(Waiting{std::move(invoke_frame), std::move(done), now});
+  start_instances_for_queue();
+}
+
+void FunctionPool::start_instances_for_queue() {
+  // Start no more instances than there are requests waiting for one.
+  while (static_cast<std::size_t>(starting_) < queue_.size() && instances() < settings_.max_instances) {
+    start_instance();
+  }
+}
+
+void FunctionPool::start_instance() {
+  std::weak_ptr<bool> alive = alive_;
+  auto holder = std::make_shared<std::weak_ptr<Worker>>();
+  std::shared_ptr<Worker> worker;
+  try {
+    worker = Worker::launch(
+        io_, recipe_.process, recipe_.load_frame,
+        [this, alive, holder](std::optional<std::string> load_error) {
+          if (alive.expired()) return;
+          --starting_;
+          auto self = holder->lock();
+          if (load_error) {
+            fail_queue(*load_error);
+            return;
+          }
+          if (self) on_instance_free(self, true);
+        },
+        [this, alive](Worker& exited) {
+          if (alive.expired()) return;
+          std::erase_if(workers_, [&](const auto& w) { return w.get() == &exited; });
+          std::erase_if(idle_, [&](const auto& w) { return w.get() == &exited; });
+          start_instances_for_queue();
+        },
+        [this, alive](std::vector<LogLine> lines) {
+          if (!alive.expired() && stray_logs_) stray_logs_(std::move(lines));
+        });
+  } catch (const std::exception& e) {
+    fail_queue(fmt::format("could not start a worker process: {}", e.what()));
+    return;
+  }
+  *holder = worker;
+  ++starting_;
+  workers_.push_back(std::move(worker));
+}
+
+void FunctionPool::on_instance_free(const std::shared_ptr<Worker>& worker, bool cold) {
+  if (worker->dead()) return;
+  if (!queue_.empty()) {
+    Waiting next = std::move(queue_.front());
+    queue_.pop_front();
+    run(worker, std::move(next), cold);
+    return;
+  }
+  idle_.push_back(worker);
+}
+
+void FunctionPool::run(const std::shared_ptr<Worker>& worker, Waiting waiting, bool cold) {
+  auto started = std::chrono::steady_clock::now();
+  double queue_ms = ms_between(waiting.since, started);
+  std::weak_ptr<bool> alive = alive_;
+  worker->invoke(std::move(waiting.frame), settings_.time_limit,
+                 [this, alive, worker, done = std::move(waiting.done), queue_ms, cold, started](InvocationResult result) {
+                   InvocationReport report;
+                   report.result = std::move(result);
+                   report.queue_ms = queue_ms;
+                   report.execution_ms = ms_between(started, std::chrono::steady_clock::now());
+                   report.cold_start = cold;
+                   report.worker_pid = worker->pid();
+                   done(std::move(report));
+                   if (!alive.expired()) on_instance_free(worker, false);
+                 });
+}
+
+void FunctionPool::fail_queue(const std::string& why) {
+  // A function that fails to load fails the same way for everyone waiting; a later request
+  // starts a fresh instance (the code may have been fixed meanwhile).
+  auto waiting = std::move(queue_);
+  queue_.clear();
+  for (auto& w : waiting) {
+    InvocationReport report;
+    report.result.outcome = InvocationResult::Outcome::Crashed;
+    report.result.detail = why;
+    report.result.frame["loadError"] = true;
+    report.queue_ms = ms_between(w.since, std::chrono::steady_clock::now());
+    w.done(std::move(report));
+  }
+}
+
+void FunctionPool::stop_idle(std::chrono::steady_clock::time_point now) {
+  for (auto& worker : idle_) {
+    if (now - worker->last_used() >= settings_.idle_timeout) worker->terminate();
+  }
+}
+
+void FunctionPool::shutdown() {
+  for (auto& worker : workers_) worker->terminate();
+}
+
+}  // namespace sprocket::runtime

@@ -1,0 +1,77 @@
+#pragma once
+// The warm instances of one function: grows to a maximum under load, queues what it cannot
+// serve at once, and lets idle instances go. One invocation at a time per instance.
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/worker.h"
+
+namespace sprocket::runtime {
+
+struct WorkerRecipe {
+  ProcessSpec process;     // how to start an instance
+  std::string load_frame;  // what it must load once started
+};
+
+struct PoolSettings {
+  int max_instances = 8;
+  std::chrono::milliseconds time_limit{10'000};
+  std::chrono::milliseconds idle_timeout{300'000};
+};
+
+struct InvocationReport {
+  InvocationResult result;
+  double queue_ms = 0;      // waiting for an instance, including a cold start
+  double execution_ms = 0;  // from sending the invocation to its answer
+  bool cold_start = false;  // served by an instance started for it
+  pid_t worker_pid = -1;
+};
+
+class FunctionPool {
+ public:
+  using Completion = std::function<void(InvocationReport)>;
+  using StrayLogHandler = std::function<void(std::vector<LogLine>)>;
+
+  FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, StrayLogHandler stray_logs);
+  ~FunctionPool();
+  FunctionPool(const FunctionPool&) = delete;
+  FunctionPool& operator=(const FunctionPool&) = delete;
+
+  void submit(std::string invoke_frame, Completion done);
+  void stop_idle(std::chrono::steady_clock::time_point now);  // ends instances idle past the timeout
+  void shutdown();                                             // kills every instance
+
+  int instances() const { return static_cast<int>(workers_.size()); }
+  int idle_instances() const { return static_cast<int>(idle_.size()); }
+  std::size_t queued() const { return queue_.size(); }
+
+ private:
+  struct Waiting {
+    std::string frame;
+    Completion done;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  void start_instances_for_queue();
+  void start_instance();
+  void on_instance_free(const std::shared_ptr<Worker>& worker, bool cold);
+  void run(const std::shared_ptr<Worker>& worker, Waiting waiting, bool cold);
+  void fail_queue(const std::string& why);
+
+  boost::asio::io_context& io_;
+  WorkerRecipe recipe_;
+  PoolSettings settings_;
+  StrayLogHandler stray_logs_;
+  std::vector<std::shared_ptr<Worker>> workers_;  // every live instance
+  std::vector<std::shared_ptr<Worker>> idle_;     // most recently used last
+  int starting_ = 0;
+  std::deque<Waiting> queue_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards callbacks after destruction
+};
+
+}  // namespace sprocket::runtime

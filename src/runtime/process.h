@@ -1,0 +1,51 @@
+#pragma once
+// A child process started with a socketpair on its fd 3 and pipes on stdout/stderr; RAII:
+// destroying the handle kills the whole process group.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/unique_fd.h"
+
+namespace sprocket::runtime {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;  // argv[0] is the executable path (no PATH search)
+  std::vector<std::string> env;   // complete environment, "NAME=value"
+  std::filesystem::path cwd;
+};
+
+class ChildProcess {
+ public:
+  // Starts the process; throws std::system_error when it cannot be created.
+  static ChildProcess start(const ProcessSpec& spec);
+
+  ChildProcess() = default;
+  ChildProcess(ChildProcess&&) noexcept;
+  ChildProcess& operator=(ChildProcess&&) noexcept;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  util::UniqueFd& control_socket() { return control_; }  // our end of the socketpair
+  util::UniqueFd& stdout_pipe() { return stdout_; }
+  util::UniqueFd& stderr_pipe() { return stderr_; }
+  util::UniqueFd& exit_fd() { return pidfd_; }  // readable once the process has exited
+
+  void kill_group();                // SIGKILL to the process and everything it started
+  bool reap(int& wait_status);      // true once the exit status has been collected
+  bool reaped() const { return reaped_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  util::UniqueFd control_;
+  util::UniqueFd stdout_;
+  util::UniqueFd stderr_;
+  util::UniqueFd pidfd_;
+};
+
+std::string describe_wait_status(int wait_status);
+
+}  // namespace sprocket::runtime

@@ -1,0 +1,291 @@
+#include "runtime/worker.h"
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+namespace sprocket::runtime {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kMaxPipeLine = 4096;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::vector<LogLine> parse_logs(const json::value* logs) {
+  std::vector<LogLine> out;
+  if (!logs || !logs->is_array()) return out;
+  out.reserve(logs->get_array().size());
+  for (const auto& entry : logs->get_array()) {
+    if (!entry.is_array() || entry.get_array().size() != 3) continue;
+    const auto& a = entry.get_array();
+    LogLine line;
+    line.timestamp_ms = a[0].is_number() ? a[0].to_number<std::int64_t>() : now_ms();
+    line.level = a[1].is_string() ? std::string(a[1].get_string()) : "INFO";
+    line.text = a[2].is_string() ? std::string(a[2].get_string()) : json::serialize(a[2]);
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+}  // namespace
+
+Worker::Worker(asio::io_context& io, ChildProcess process)
+    : io_(io), process_(std::move(process)), control_(io), stdout_(io), stderr_(io), exit_(io), deadline_(io),
+      read_buffer_(64 * 1024) {
+  control_.assign(asio::local::stream_protocol(), process_.control_socket().release());
+  stdout_.assign(process_.stdout_pipe().release());
+  stderr_.assign(process_.stderr_pipe().release());
+  exit_.assign(process_.exit_fd().release());
+}
+
+std::shared_ptr<Worker> Worker::launch(asio::io_context& io, const ProcessSpec& spec, std::string load_frame,
+                                       StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs) {
+  auto worker = std::shared_ptr<Worker>(new Worker(io, ChildProcess::start(spec)));
+  worker->load_frame_ = std::move(load_frame);
+  worker->on_started_ = std::move(on_started);
+  worker->on_exit_ = std::move(on_exit);
+  worker->on_stray_logs_ = std::move(on_stray_logs);
+  worker->read_control();
+  worker->read_pipe(worker->stdout_, worker->stdout_chunk_, worker->stdout_buffer_, "INFO");
+  worker->read_pipe(worker->stderr_, worker->stderr_chunk_, worker->stderr_buffer_, "ERROR");
+  worker->wait_exit();
+  return worker;
+}
+
+Worker::~Worker() {
+  boost::system::error_code ignored;
+  control_.close(ignored);
+  stdout_.close(ignored);
+  stderr_.close(ignored);
+  exit_.close(ignored);
+  // process_ kills and reaps the process group if it is still there.
+}
+
+void Worker::read_control() {
+  control_.async_read_some(asio::buffer(read_buffer_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    if (ec) {
+      // EOF or error on the control socket: the worker is unusable; its exit is handled on the pidfd.
+      if (self->state_ != State::Dead) self->terminate();
+      return;
+    }
+    self->decoder_.feed(self->read_buffer_.data(), n);
+    try {
+      while (auto payload = self->decoder_.next()) {
+        self->handle_frame(std::move(*payload));
+        if (self->state_ == State::Dead) return;
+      }
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "sprocket: worker {} broke the frame protocol: {}\n", self->pid(), e.what());
+      self->terminate();
+      return;
+    }
+    self->read_control();
+  });
+}
+
+void Worker::read_pipe(asio::posix::stream_descriptor& pipe, std::array<char, 4096>& chunk, std::string& buffer,
+                       const char* level) {
+  pipe.async_read_some(asio::buffer(chunk), [self = shared_from_this(), &pipe, &chunk, &buffer, level](
+                                                boost::system::error_code ec, std::size_t n) {
+    if (ec) {
+      self->take_pipe_lines(buffer, level, true);
+      return;
+    }
+    buffer.append(chunk.data(), n);
+    self->take_pipe_lines(buffer, level, false);
+    self->read_pipe(pipe, chunk, buffer, level);
+  });
+}
+
+void Worker::take_pipe_lines(std::string& buffer, const char* level, bool flush_partial) {
+  std::vector<LogLine> lines;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t nl = buffer.find('\n', start);
+    if (nl == std::string::npos) {
+      if (buffer.size() - start >= kMaxPipeLine || (flush_partial && buffer.size() > start)) nl = buffer.size();
+      else break;
+    }
+    lines.push_back(LogLine{now_ms(), level, buffer.substr(start, nl - start)});
+    start = std::min(nl + 1, buffer.size());
+    if (start >= buffer.size()) break;
+  }
+  buffer.erase(0, start);
+  if (lines.empty()) return;
+  if (pending_result_) {
+    for (auto& l : lines) pipe_logs_.push_back(std::move(l));
+  } else if (on_stray_logs_) {
+    on_stray_logs_(std::move(lines));
+  }
+}
+
+void Worker::drain_pipes() {
+  // The process is gone, so whatever it wrote is already in the pipes: read it synchronously so
+  // that a dying message (a fatal error, an out-of-memory report) reaches the invocation's logs.
+  for (auto [pipe, buffer, level] : {std::tuple{&stdout_, &stdout_buffer_, "INFO"}, std::tuple{&stderr_, &stderr_buffer_, "ERROR"}}) {
+    if (!pipe->is_open()) continue;
+    char chunk[4096];
+    while (true) {
+      ssize_t n = ::read(pipe->native_handle(), chunk, sizeof chunk);
+      if (n <= 0) break;
+      buffer->append(chunk, static_cast<std::size_t>(n));
+      if (buffer->size() > 1024 * 1024) break;
+    }
+    take_pipe_lines(*buffer, level, true);
+  }
+}
+
+void Worker::wait_exit() {
+  exit_.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    if (ec == asio::error::operation_aborted) return;
+    self->handle_exit();
+  });
+}
+
+void Worker::handle_exit() {
+  int status = 0;
+  std::string detail = process_.reap(status) ? describe_wait_status(status) : "stopped answering";
+  if (stdout_.is_open()) stdout_.non_blocking(true);
+  if (stderr_.is_open()) stderr_.non_blocking(true);
+  drain_pipes();
+  // Closing aborts the pending reads, which release their hold on this object.
+  boost::system::error_code ignored;
+  control_.close(ignored);
+  stdout_.close(ignored);
+  stderr_.close(ignored);
+  State previous = state_;
+  state_ = State::Dead;
+  deadline_.cancel();
+  if (previous == State::Starting || previous == State::Loading) {
+    std::string message = fmt::format("the worker process {} before the function was loaded", detail);
+    for (const auto& line : pipe_logs_) message += "\n" + line.text;
+    if (auto started = std::exchange(on_started_, nullptr)) started(message);
+  }
+  if (pending_result_) {
+    InvocationResult result;
+    result.outcome = timed_out_ ? InvocationResult::Outcome::TimedOut : InvocationResult::Outcome::Crashed;
+    result.detail = fmt::format("the worker process {}", detail);
+    finish_invocation(std::move(result));
+  }
+  if (auto on_exit = std::exchange(on_exit_, nullptr)) on_exit(*this);
+}
+
+void Worker::handle_frame(std::string payload) {
+  boost::system::error_code ec;
+  json::value message = json::parse(payload, ec);
+  if (ec || !message.is_object()) {
+    fmt::print(stderr, "sprocket: worker {} sent a frame that is not a JSON object\n", pid());
+    terminate();
+    return;
+  }
+  auto& object = message.get_object();
+  const json::value* type = object.if_contains("type");
+  std::string_view kind = type && type->is_string() ? std::string_view(type->get_string()) : std::string_view();
+  if (kind == "result") {
+    if (!pending_result_) return;  // a late answer after a time-out: already handled
+    InvocationResult result;
+    result.outcome = object.contains("error") ? InvocationResult::Outcome::Threw : InvocationResult::Outcome::Answered;
+    result.logs = parse_logs(object.if_contains("logs"));
+    object.erase("logs");
+    result.frame = std::move(object);
+    finish_invocation(std::move(result));
+  } else if (kind == "log") {
+    auto lines = parse_logs(object.if_contains("logs"));
+    if (pending_result_) {
+      for (auto& l : lines) pipe_logs_.push_back(std::move(l));
+    } else if (on_stray_logs_ && !lines.empty()) {
+      on_stray_logs_(std::move(lines));
+    }
+  } else if (kind == "ready" && state_ == State::Starting) {
+    state_ = State::Loading;
+    send(std::move(load_frame_));
+  } else if (kind == "loaded" && state_ == State::Loading) {
+    state_ = State::Ready;
+    pipe_logs_.clear();
+    if (auto started = std::exchange(on_started_, nullptr)) started(std::nullopt);
+  } else if (kind == "load_error" && state_ == State::Loading) {
+    const json::value* m = object.if_contains("message");
+    std::string message = m && m->is_string() ? std::string(m->get_string()) : "the function failed to load";
+    if (auto started = std::exchange(on_started_, nullptr)) started(message);
+    terminate();
+  } else {
+    fmt::print(stderr, "sprocket: worker {} sent an unexpected \"{}\" frame\n", pid(), kind);
+  }
+}
+
+void Worker::invoke(std::string invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done) {
+  if (state_ != State::Ready || doomed_ || pending_result_) {
+    InvocationResult result;
+    result.outcome = InvocationResult::Outcome::Crashed;
+    result.detail = "the worker was not ready for an invocation";
+    done(std::move(result));
+    return;
+  }
+  pending_result_ = std::move(done);
+  pipe_logs_.clear();
+  timed_out_ = false;
+  time_limit_ = time_limit;
+  ++invocations_;
+  send(std::move(invoke_frame));
+  deadline_.expires_after(time_limit);
+  deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || !self->pending_result_) return;
+    self->timed_out_ = true;
+    self->terminate();  // the only way to stop code that ignores the deadline
+    InvocationResult result;
+    result.outcome = InvocationResult::Outcome::TimedOut;
+    result.detail = fmt::format("Task timed out after {:.2f} seconds", self->time_limit_.count() / 1000.0);
+    self->finish_invocation(std::move(result));
+  });
+}
+
+void Worker::finish_invocation(InvocationResult result) {
+  deadline_.cancel();
+  last_used_ = std::chrono::steady_clock::now();
+  if (!pipe_logs_.empty()) {
+    result.logs.insert(result.logs.end(), std::make_move_iterator(pipe_logs_.begin()), std::make_move_iterator(pipe_logs_.end()));
+    pipe_logs_.clear();
+  }
+  auto done = std::exchange(pending_result_, nullptr);
+  if (done) done(std::move(result));
+}
+
+void Worker::terminate() {
+  if (state_ == State::Dead) return;
+  doomed_ = true;
+  process_.kill_group();
+}
+
+void Worker::send(std::string frame) {
+  write_queue_.push_back(std::move(frame));
+  if (!writing_) flush_writes();
+}
+
+void Worker::flush_writes() {
+  if (write_queue_.empty()) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  asio::async_write(control_, asio::buffer(write_queue_.front()),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      self->write_queue_.pop_front();
+                      if (ec) {
+                        self->write_queue_.clear();
+                        self->writing_ = false;
+                        self->terminate();
+                        return;
+                      }
+                      self->flush_writes();
+                    });
+}
+
+}  // namespace sprocket::runtime

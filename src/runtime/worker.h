@@ -1,0 +1,109 @@
+#pragma once
+// One long-lived worker process (node or python) speaking the frame protocol on fd 3.
+// Single-threaded: every method runs on the io_context's thread.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/frame_codec.h"
+#include "runtime/process.h"
+
+namespace sprocket::runtime {
+
+struct LogLine {
+  std::int64_t timestamp_ms = 0;  // Unix time
+  std::string level;              // INFO, WARN, ERROR, DEBUG
+  std::string text;
+};
+
+struct InvocationResult {
+  enum class Outcome {
+    Answered,  // frame holds "value" and "kind"
+    Threw,     // frame holds "error" {name, message, stack}
+    TimedOut,  // the time limit passed; the worker was killed
+    Crashed,   // the worker died or broke the protocol; `detail` says how
+  };
+  Outcome outcome = Outcome::Crashed;
+  boost::json::object frame;
+  std::vector<LogLine> logs;
+  std::string detail;
+};
+
+class Worker : public std::enable_shared_from_this<Worker> {
+ public:
+  using StartedHandler = std::function<void(std::optional<std::string> load_error)>;
+  using ResultHandler = std::function<void(InvocationResult)>;
+  using LogHandler = std::function<void(std::vector<LogLine>)>;  // output between invocations
+  using ExitHandler = std::function<void(Worker&)>;
+
+  // Starts the process and sends `load_frame` once it says it is ready; `on_started` is called
+  // once, when the code is loaded or failed to load. Throws std::system_error if it cannot start.
+  static std::shared_ptr<Worker> launch(boost::asio::io_context& io, const ProcessSpec& spec, std::string load_frame,
+                                        StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs);
+  ~Worker();
+
+  // Sends one invocation; `done` is called exactly once. One invocation at a time.
+  void invoke(std::string invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done);
+  void terminate();  // kills the process; any invocation in flight completes as Crashed/TimedOut
+
+  pid_t pid() const { return process_.pid(); }
+  bool busy() const { return static_cast<bool>(pending_result_); }
+  bool dead() const { return state_ == State::Dead || doomed_; }  // dead or being killed
+  std::uint64_t invocations() const { return invocations_; }
+  std::chrono::steady_clock::time_point last_used() const { return last_used_; }
+
+ private:
+  enum class State { Starting, Loading, Ready, Dead };
+  Worker(boost::asio::io_context& io, ChildProcess process);
+
+  void read_control();
+  void read_pipe(boost::asio::posix::stream_descriptor& pipe, std::array<char, 4096>& chunk, std::string& buffer,
+                 const char* level);
+  void wait_exit();
+  void handle_frame(std::string payload);
+  void handle_exit();
+  void send(std::string frame);
+  void flush_writes();
+  void finish_invocation(InvocationResult result);
+  void take_pipe_lines(std::string& buffer, const char* level, bool flush_partial);
+  void drain_pipes();
+
+  boost::asio::io_context& io_;
+  ChildProcess process_;
+  boost::asio::local::stream_protocol::socket control_;
+  boost::asio::posix::stream_descriptor stdout_;
+  boost::asio::posix::stream_descriptor stderr_;
+  boost::asio::posix::stream_descriptor exit_;
+  boost::asio::steady_timer deadline_;
+  State state_ = State::Starting;
+  FrameDecoder decoder_;
+  std::vector<char> read_buffer_;
+  std::array<char, 4096> stdout_chunk_{}, stderr_chunk_{};
+  std::string stdout_buffer_, stderr_buffer_;
+  std::deque<std::string> write_queue_;
+  bool writing_ = false;
+  std::string load_frame_;
+  StartedHandler on_started_;
+  ExitHandler on_exit_;
+  LogHandler on_stray_logs_;
+  ResultHandler pending_result_;
+  std::vector<LogLine> pipe_logs_;  // process output captured while an invocation runs
+  bool timed_out_ = false;
+  bool doomed_ = false;
+  std::chrono::milliseconds time_limit_{0};
+  std::uint64_t invocations_ = 0;
+  std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace sprocket::runtime

@@ -1,0 +1,29 @@
+#include "util/request_id.h"
+
+namespace sprocket::util {
+
+RequestIdGenerator::RequestIdGenerator() {
+  std::random_device device;
+  std::seed_seq seed{device(), device(), device(), device()};
+  random_.seed(seed);
+}
+
+std::string RequestIdGenerator::next() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t high = random_(), low = random_();
+  high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // variant 1
+  std::string id(36, '-');
+  int pos = 0;
+  auto put = [&](std::uint64_t value, int nibbles) {
+    for (int i = nibbles - 1; i >= 0; --i) {
+      if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;
+      id[pos++] = kHex[(value >> (i * 4)) & 0xF];
+    }
+  };
+  put(high, 16);
+  put(low, 16);
+  return id;
+}
+
+}  // namespace sprocket::util

@@ -1,0 +1,79 @@
+#include "http/response_mapping.h"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+using namespace sprocket::http;
+namespace json = boost::json;
+namespace beast_http = boost::beast::http;
+
+namespace {
+
+Response mapped(const std::string& answer_json) {
+  auto result = map_function_response(json::parse(answer_json).as_object());
+  EXPECT_TRUE(result.has_value()) << (result.has_value() ? "" : result.error());
+  return result.has_value() ? std::move(result->response) : Response{};
+}
+
+}  // namespace
+
+TEST(ResponseMapping, JsonBodyGetsJsonContentTypeAndDefaultStatus) {
+  auto r = mapped(R"({"body": "{\"a\":1}", "bodyType": "json"})");
+  EXPECT_EQ(r.result_int(), 200u);
+  EXPECT_EQ(r[beast_http::field::content_type], "application/json; charset=utf-8");
+  EXPECT_EQ(r.body(), "{\"a\":1}");
+}
+
+TEST(ResponseMapping, StringBodyIsHtmlUnlessTypeGiven) {
+  auto html = mapped(R"({"statusCode": 201, "body": "<p>hi</p>", "bodyType": "text"})");
+  EXPECT_EQ(html.result_int(), 201u);
+  EXPECT_EQ(html[beast_http::field::content_type], "text/html; charset=utf-8");
+  auto plain = mapped(R"({"body": "hi", "bodyType": "text", "headers": {"content-type": "text/plain"}})");
+  EXPECT_EQ(plain[beast_http::field::content_type], "text/plain");
+}
+
+TEST(ResponseMapping, HeadersArraysMultiValueHeadersAndSetCookie) {
+  auto r = mapped(R"({"statusCode": "302", "bodyType": "none",
+      "headers": {"Location": "/next", "X-List": ["a", "b"], "X-Num": 5},
+      "multiValueHeaders": {"Set-Cookie": ["c1=1", "c2=2"]},
+      "setCookie": "c3=3"})");
+  EXPECT_EQ(r.result_int(), 302u);
+  EXPECT_EQ(r[beast_http::field::location], "/next");
+  EXPECT_EQ(r["X-Num"], "5");
+  std::vector<std::string> cookies, list;
+  for (const auto& f : r) {
+    if (boost::beast::iequals(f.name_string(), "set-cookie")) cookies.emplace_back(f.value());
+    if (boost::beast::iequals(f.name_string(), "x-list")) list.emplace_back(f.value());
+  }
+  EXPECT_EQ(cookies, (std::vector<std::string>{"c1=1", "c2=2", "c3=3"}));
+  EXPECT_EQ(list, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(r.body().empty());
+}
+
+TEST(ResponseMapping, Base64BodiesAreDecoded) {
+  auto r = mapped(R"({"body": "aGVsbG8=", "bodyType": "base64"})");
+  EXPECT_EQ(r.body(), "hello");
+  EXPECT_EQ(r[beast_http::field::content_type], "application/octet-stream");
+  EXPECT_FALSE(map_function_response(json::parse(R"({"body": "!!", "bodyType": "base64"})").as_object()).has_value());
+}
+
+TEST(ResponseMapping, InvalidStatusCodesAreRejected) {
+  for (const char* bad : {R"({"statusCode": 99})", R"({"statusCode": 600})", R"({"statusCode": "abc"})", R"({"statusCode": 200.5})"}) {
+    EXPECT_FALSE(map_function_response(json::parse(bad).as_object()).has_value()) << bad;
+  }
+}
+
+TEST(ResponseMapping, HeaderInjectionAndFramingHeadersAreDropped) {
+  auto result = map_function_response(json::parse(R"({"bodyType": "none", "headers": {
+      "X-Bad": "a\r\nSet-Cookie: evil=1", "Bad Name": "x", "Content-Length": "999", "X-Ok": "fine"}})").as_object());
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->response["X-Ok"], "fine");
+  EXPECT_EQ(result->response.count("X-Bad"), 0u);
+  EXPECT_EQ(result->response.count(beast_http::field::content_length), 0u);
+  EXPECT_EQ(result->warnings.size(), 3u);
+}
+
+TEST(ResponseMapping, NoContentStatusesHaveNoBody) {
+  auto r = mapped(R"({"statusCode": 204, "body": "x", "bodyType": "text"})");
+  EXPECT_TRUE(r.body().empty());
+}
