@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
+#include <set>
 #include <unistd.h>
 
 #include "config/catalog.h"
 #include "http/gateway.h"
 #include "http/server.h"
 #include "logs/log_sink.h"
+#include "runtime/dependencies.h"
 #include "runtime/dispatcher.h"
 
 namespace fs = std::filesystem;
@@ -55,6 +57,16 @@ int serve(const ServeOptions& options) {
     return 2;
   }
   for (const auto& warning : catalog->warnings) fmt::print(stderr, "{}\n", warning);
+  std::set<fs::path> folders;
+  for (const auto& spec : catalog->functions) folders.insert(spec.folder);
+  for (const auto& folder : folders) {
+    auto installed = runtime::install_dependencies(folder);
+    if (!installed) {
+      fmt::print(stderr, "{}\nsprocket: nothing is served until the dependencies install\n", installed.error());
+      return 2;
+    }
+    if (installed->installed) fmt::print(stderr, "sprocket: installed the dependencies of {}\n", folder.string());
+  }
   auto listen = http::parse_listen_address(options.listen);
   if (!listen) {
     fmt::print(stderr, "sprocket: --listen: {}\n", listen.error());

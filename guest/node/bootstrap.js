@@ -3,6 +3,7 @@
 // JSON frames (docs/protocol.md), loads one function, and runs one invocation at a time.
 // Module state survives between invocations, as on HubSpot (AWS Lambda).
 
+const fs = require('fs');
 const net = require('net');
 const util = require('util');
 const path = require('path');
@@ -14,10 +15,7 @@ channel.setNoDelay?.(true);
 // ---- frames -------------------------------------------------------------------------------
 
 function sendFrame(message) {
-  const payload = Buffer.from(JSON.stringify(message), 'utf8');
-  const header = Buffer.allocUnsafe(4);
-  header.writeUInt32LE(payload.length, 0);
-  channel.write(Buffer.concat([header, payload]));
+  channel.write(encodeFrame(message));
 }
 
 let pending = Buffer.alloc(0);
@@ -43,27 +41,49 @@ channel.on('error', () => process.exit(0));
 
 // ---- console capture ----------------------------------------------------------------------
 
-let currentLogs = null; // lines of the invocation in progress
+let currentLogs = null; // lines of the invocation in progress, not yet sent
 let strayLogs = [];     // lines written between invocations (late async work)
-let strayFlushScheduled = false;
+let flushScheduled = false;
+
+function encodeFrame(message) {
+  const payload = Buffer.from(JSON.stringify(message), 'utf8');
+  const header = Buffer.allocUnsafe(4);
+  header.writeUInt32LE(payload.length, 0);
+  return Buffer.concat([header, payload]);
+}
+
+// Lines travel with the result when the function answers in the same turn of the event loop;
+// otherwise they are sent at the end of each turn, so that a function which later hangs,
+// crashes or times out still has its logs.
+function flushLogs() {
+  flushScheduled = false;
+  if (currentLogs && currentLogs.length) {
+    sendFrame({ type: 'log', logs: currentLogs });
+    currentLogs = [];
+  }
+  if (strayLogs.length) {
+    sendFrame({ type: 'log', logs: strayLogs });
+    strayLogs = [];
+  }
+}
 
 function capture(level, args) {
   const line = [Date.now(), level, util.format(...args)];
-  if (currentLogs) {
-    currentLogs.push(line);
-    return;
-  }
-  strayLogs.push(line);
-  if (!strayFlushScheduled) {
-    strayFlushScheduled = true;
-    setImmediate(() => {
-      strayFlushScheduled = false;
-      const logs = strayLogs;
-      strayLogs = [];
-      if (logs.length) sendFrame({ type: 'log', logs });
-    });
+  (currentLogs || strayLogs).push(line);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushLogs);
   }
 }
+
+// process.exit() in a function: the event loop will not turn again, so write what is left now.
+process.on('exit', () => {
+  const logs = (currentLogs || []).concat(strayLogs);
+  if (!logs.length) return;
+  try {
+    fs.writeSync(3, encodeFrame({ type: 'log', logs }));
+  } catch (_) { /* the gateway is gone */ }
+});
 
 console.log = (...args) => capture('INFO', args);
 console.info = (...args) => capture('INFO', args);

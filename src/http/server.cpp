@@ -112,7 +112,11 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     stream.expires_after(settings_.keep_alive_timeout);
     auto [header_error, header_bytes] = co_await beast_http::async_read_header(stream, buffer, parser, use_tuple);
     if (header_error) {
-      if (header_error == beast_http::error::header_limit) {
+      if (header_error == beast_http::error::body_limit) {
+        // Content-Length alone already says too much: refuse before reading a byte of the body.
+        co_await write_and_close(plain_error(413, "PAYLOAD_TOO_LARGE",
+                                             fmt::format("The request body exceeds the limit of {} bytes (6 MB)", settings_.body_limit)));
+      } else if (header_error == beast_http::error::header_limit) {
         co_await write_and_close(plain_error(431, "HEADERS_TOO_LARGE", fmt::format("The request headers exceed {} bytes", settings_.header_limit)));
       } else if (header_error.category() == beast_http::make_error_code(beast_http::error::bad_target).category() &&
                  header_error != beast_http::error::end_of_stream && header_error != beast_http::error::partial_message) {

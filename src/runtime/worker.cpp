@@ -3,6 +3,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -251,8 +252,11 @@ void Worker::finish_invocation(InvocationResult result) {
   deadline_.cancel();
   last_used_ = std::chrono::steady_clock::now();
   if (!pipe_logs_.empty()) {
+    // Lines sent early, lines in the result and raw process output, in the order they were written.
     result.logs.insert(result.logs.end(), std::make_move_iterator(pipe_logs_.begin()), std::make_move_iterator(pipe_logs_.end()));
     pipe_logs_.clear();
+    std::stable_sort(result.logs.begin(), result.logs.end(),
+                     [](const LogLine& a, const LogLine& b) { return a.timestamp_ms < b.timestamp_ms; });
   }
   auto done = std::exchange(pending_result_, nullptr);
   if (done) done(std::move(result));

@@ -1,0 +1,19 @@
+#pragma once
+// A functions folder's own package.json dependencies, installed with npm before it is served.
+#include <filesystem>
+#include <string>
+
+#include "util/expected.h"
+
+namespace sprocket::runtime {
+
+struct InstallOutcome {
+  bool installed = false;  // false: nothing to do (no dependencies, or node_modules is current)
+};
+
+// Runs `npm install` in FOLDER when its package.json declares dependencies and node_modules is
+// missing or older than package.json / package-lock.json. The error carries npm's own output.
+Expected<InstallOutcome, std::string> install_dependencies(const std::filesystem::path& folder,
+                                                           const std::filesystem::path& npm = "/usr/bin/npm");
+
+}  // namespace sprocket::runtime

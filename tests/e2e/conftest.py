@@ -1,0 +1,119 @@
+"""Starts the real build/sprocket binary on a free loopback port and talks to it over HTTP."""
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BINARY = ROOT / "build" / "sprocket"
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+EXAMPLES = ROOT / "examples"
+LISTENING = re.compile(r"sprocket listening on (http://\S+)")
+
+
+def wait_for(condition, timeout=10.0, interval=0.02, message="condition"):
+    """Polls `condition` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class Sprocket:
+    """One `sprocket serve` process; its stderr is collected line by line."""
+
+    def __init__(self, paths, *args, data_dir, env=None):
+        cmd = [str(BINARY), "serve", *map(str, paths), "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *args]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                        env={**os.environ, **(env or {})})
+        self.lines = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = wait_for(self._listening_url, timeout=20, message="sprocket to listen")
+        self.session = requests.Session()
+
+    def _read(self):
+        for line in self.process.stderr:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def _listening_url(self):
+        if self.process.poll() is not None:
+            self._reader.join(timeout=5)
+            raise AssertionError("sprocket exited early:\n" + self.log())
+        with self._lock:
+            for line in self.lines:
+                m = LISTENING.search(line)
+                if m:
+                    return m.group(1)
+        return None
+
+    def log(self):
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def wait_for_log(self, pattern, timeout=10.0):
+        regex = re.compile(pattern)
+        return wait_for(lambda: regex.search(self.log()), timeout=timeout, message=f"log line /{pattern}/")
+
+    def get(self, path, **kw):
+        return self.session.get(self.url + path, timeout=kw.pop("timeout", 30), **kw)
+
+    def post(self, path, **kw):
+        return self.session.post(self.url + path, timeout=kw.pop("timeout", 30), **kw)
+
+    def request(self, method, path, **kw):
+        return self.session.request(method, self.url + path, timeout=kw.pop("timeout", 30), **kw)
+
+    def executions(self):
+        """Execution records as printed: (header line, [console lines])."""
+        records = []
+        for line in self.log().splitlines():
+            if re.match(r"^\S+Z - (SUCCESS|ERROR) - ", line):
+                records.append((line, []))
+            elif records and re.match(r"^\S+Z {4}(INFO |WARN |ERROR|DEBUG) ", line):
+                records[-1][1].append(line)
+        return records
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=5)
+        return self.process.returncode
+
+
+@pytest.fixture
+def start_sprocket(tmp_path):
+    started = []
+
+    def start(paths, *args, env=None):
+        s = Sprocket(paths, *args, data_dir=tmp_path / "data", env=env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    s = Sprocket([EXAMPLES], data_dir=tmp_path_factory.mktemp("examples-data"))
+    yield s
+    s.stop(signal.SIGKILL)

@@ -1,0 +1,117 @@
+"""Starting, validating, draining and stopping the server."""
+import concurrent.futures
+import shutil
+import signal
+import socket
+import subprocess
+
+from conftest import BINARY, EXAMPLES, FIXTURES, wait_for
+
+
+def run_serve(tmp_path, *paths):
+    return subprocess.run([str(BINARY), "serve", *map(str, paths), "--listen", "127.0.0.1:0",
+                           "--data-dir", str(tmp_path / "d")],
+                          capture_output=True, text=True, timeout=60)
+
+
+def write_folder(root, serverless_json, files=("a.js",)):
+    folder = root / "bad.functions"
+    folder.mkdir(parents=True)
+    (folder / "serverless.json").write_text(serverless_json)
+    for f in files:
+        (folder / f).write_text("exports.main = async () => ({statusCode: 200});")
+    return folder
+
+
+def test_invalid_json_names_file_line_and_column(tmp_path):
+    folder = write_folder(tmp_path, '{\n  "endpoints": {\n    "a": {"file": "a.js",}\n  }\n}')
+    r = run_serve(tmp_path, folder)
+    assert r.returncode != 0
+    assert f"{folder}/serverless.json:3:" in r.stderr
+    assert "invalid JSON" in r.stderr
+    assert "fix:" in r.stderr
+
+
+def test_unknown_method_names_the_field_and_fix(tmp_path):
+    folder = write_folder(tmp_path, '{"endpoints": {"a": {"method": "get", "file": "a.js"}}}')
+    r = run_serve(tmp_path, folder)
+    assert r.returncode != 0
+    assert "serverless.json:1:32: error: endpoints.a.method: unknown method \"get\"" in r.stderr
+    assert 'write "GET"' in r.stderr
+
+
+def test_missing_file_and_absent_file(tmp_path):
+    folder = write_folder(tmp_path, '{"endpoints": {"a": {"method": "GET"}, "b": {"file": "nope.js"}}}')
+    r = run_serve(tmp_path, folder)
+    assert r.returncode != 0
+    assert "endpoints.a.file: is missing" in r.stderr
+    assert 'file "nope.js" not found' in r.stderr
+
+
+def test_secret_named_like_environment_variable(tmp_path):
+    folder = write_folder(tmp_path, '{"environment": {"KEY": "v"}, "secrets": ["KEY"], "endpoints": {"a": {"file": "a.js"}}}')
+    r = run_serve(tmp_path, folder)
+    assert r.returncode != 0
+    assert "same name as an environment variable" in r.stderr
+
+
+def test_two_functions_on_one_path(tmp_path):
+    a = tmp_path / "one"
+    b = tmp_path / "two"
+    write_folder(a, '{"endpoints": {"x": {"file": "a.js"}}}')
+    write_folder(b, '{"endpoints": {"x": {"file": "a.js"}}}')
+    r = run_serve(tmp_path, a, b)
+    assert r.returncode != 0
+    assert "path /_hcms/api/x is already served" in r.stderr
+
+
+def test_nonexistent_path(tmp_path):
+    r = run_serve(tmp_path, tmp_path / "missing")
+    assert r.returncode != 0
+    assert "does not exist" in r.stderr
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_zero(start_sprocket, tmp_path):
+    folder = tmp_path / "edge.functions"
+    shutil.copytree(FIXTURES / "edge.functions", folder)
+    s = start_sprocket([folder])
+    assert s.get("/_hcms/api/pid").status_code == 200
+    pidfile = tmp_path / "pid"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(s.get, f"/_hcms/api/sleep?ms=700&pidfile={pidfile}")
+        wait_for(lambda: pidfile.exists() and pidfile.read_text(), message="the request to start")
+        s.process.send_signal(signal.SIGTERM)
+        r = slow.result()
+    assert r.status_code == 200
+    assert r.json()["slept"] == 700
+    assert s.process.wait(timeout=20) == 0
+    # the port is closed once it has exited
+    with socket.socket() as sock:
+        host, port = s.url.removeprefix("http://").rsplit(":", 1)
+        assert sock.connect_ex((host, int(port))) != 0
+
+
+def test_payload_over_6mb_is_413_without_reading_it(examples):
+    with socket.create_connection(examples.url.removeprefix("http://").rsplit(":", 1)) as sock:
+        sock.sendall(b"POST /_hcms/api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 7000000\r\n\r\n{")
+        sock.settimeout(10)
+        response = sock.recv(65536).decode()
+    assert response.startswith("HTTP/1.1 413")
+    assert "PAYLOAD_TOO_LARGE" in response
+
+
+def test_malformed_http_gets_400(examples):
+    with socket.create_connection(examples.url.removeprefix("http://").rsplit(":", 1)) as sock:
+        sock.sendall(b"GARBAGE\r\n\r\n")
+        sock.settimeout(10)
+        response = sock.recv(65536).decode()
+    assert response.startswith("HTTP/1.1 400")
+    assert '"status":"error"' in response
+    # and the server is still serving
+    assert examples.get("/_hcms/api/hello").status_code == 200
+
+
+def test_account_id_option(start_sprocket):
+    s = start_sprocket([EXAMPLES], "--account-id", "777")
+    assert s.get("/_hcms/api/echo").json()["accountId"] == 777
