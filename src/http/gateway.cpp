@@ -104,6 +104,21 @@ Response function_failure(std::string_view function, std::string_view exception,
                             fmt::format("The serverless function '{}' failed to execute: {}", function, exception));
 }
 
+// {"type":"invoke",…} framed for the worker (docs/protocol.md), built without a JSON DOM.
+std::string invoke_frame(std::uint64_t id, std::string_view mode, std::string_view context_json) {
+  std::string frame = runtime::begin_frame();
+  frame.reserve(64 + context_json.size());
+  frame += "{\"type\":\"invoke\",\"id\":";
+  frame += std::to_string(id);
+  frame += ",\"mode\":\"";
+  frame += mode;
+  frame += "\",\"context\":";
+  frame += context_json;
+  frame += '}';
+  runtime::finish_frame(frame);
+  return frame;
+}
+
 }  // namespace
 
 Response error_response(unsigned status, std::string_view category, std::string_view message, std::string_view request_id) {
@@ -178,13 +193,7 @@ void Gateway::handle_endpoint(std::size_t index, Request& request, std::string_v
   auto context = build_endpoint_context(request, inputs);
   if (!context) return respond(error_response(context.error().status, "INVALID_REQUEST", context.error().message, request_id));
 
-  std::string frame = runtime::begin_frame();
-  frame += "{\"type\":\"invoke\",\"id\":";
-  frame += std::to_string(next_invocation_id_++);
-  frame += ",\"mode\":\"endpoint\",\"context\":";
-  frame += *context;
-  frame += '}';
-  runtime::finish_frame(frame);
+  std::string frame = invoke_frame(next_invocation_id_++, "endpoint", *context);
 
   std::int64_t started = now_unix_ms();
   std::string method(request.method_string());
@@ -261,13 +270,7 @@ void Gateway::handle_app_function(Request& request, std::string_view remote, con
     return respond(app_function_error(400, call->function_name, message, request_id,
                                       "AppFunctionsExecutorErrorType.SERVERLESS_FUNCTION_NOT_FOUND", message));
   }
-  std::string frame = runtime::begin_frame();
-  frame += "{\"type\":\"invoke\",\"id\":";
-  frame += std::to_string(next_invocation_id_++);
-  frame += ",\"mode\":\"app\",\"context\":";
-  frame += call->context_json;
-  frame += '}';
-  runtime::finish_frame(frame);
+  std::string frame = invoke_frame(next_invocation_id_++, "app", call->context_json);
 
   std::int64_t started = now_unix_ms();
   std::string path(request.target().substr(0, request.target().find('?')));
