@@ -25,5 +25,10 @@ e2e: build
 
 test: unit e2e
 
+# Benchmarks against baselines measured in the same run (docs/performance.md), on 127.0.0.1.
+# BENCH_ONLY=hello,memory, BENCH_DURATION=5 (s per wrk run), BENCH_RUNS=1 pass through.
+bench: build
+	SPROCKET_BINARY=$(BUILD_DIR)/sprocket /usr/bin/python3 bench/run.py
+
 clean:
 	rm -rf $(BUILD_DIR)

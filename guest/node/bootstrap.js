@@ -67,8 +67,21 @@ function flushLogs() {
   }
 }
 
+// HubSpot keeps 4 KB of output per execution: beyond the limit lines are only counted.
+let logLimitBytes = Infinity;
+let invocationLogBytes = 0;
+let droppedLogBytes = 0;
+
 function capture(level, args) {
-  const line = [Date.now(), level, util.format(...args)];
+  const text = util.format(...args);
+  if (currentLogs) {
+    invocationLogBytes += text.length;
+    if (invocationLogBytes > logLimitBytes) {
+      droppedLogBytes += text.length;
+      return;
+    }
+  }
+  const line = [Date.now(), level, text];
   (currentLogs || strayLogs).push(line);
   if (!flushScheduled) {
     flushScheduled = true;
@@ -216,6 +229,8 @@ function finish(invocation, message) {
   message.type = 'result';
   message.id = invocation.id;
   message.logs = currentLogs || [];
+  message.maxRssKb = process.resourceUsage().maxRSS;
+  if (droppedLogBytes > 0) message.droppedLogBytes = droppedLogBytes;
   if (active === invocation) {
     active = null;
     currentLogs = null;
@@ -239,6 +254,8 @@ function invoke(message) {
   const invocation = { id: message.id, settled: false, mode: message.mode === 'app' ? 'app' : 'endpoint' };
   active = invocation;
   currentLogs = [];
+  invocationLogBytes = 0;
+  droppedLogBytes = 0;
   const context = message.context || {};
   if (context.headers) context.headers = caseInsensitiveHeaders(context.headers);
   const secrets = {};
@@ -283,6 +300,7 @@ function handleMessage(message) {
     case 'load':
       functionName = message.name || '';
       secretNames = Array.isArray(message.secretNames) ? message.secretNames : [];
+      if (typeof message.logLimitBytes === 'number') logLimitBytes = message.logLimitBytes;
       loadFunction(message.file).then(
         (fn) => {
           main = fn;

@@ -23,6 +23,7 @@ struct FunctionSpec {
   int declared_line = 0;                  // position of its key in serverless.json
   int declared_column = 0;
   std::string project_name;               // projects only: hsproject.json "name"
+  std::size_t account_index = 0;          // which served account owns it (accounts::Deployment)
   std::vector<std::string> methods;       // upper case; empty for app functions without endpoint
   std::optional<std::string> route;       // "/_hcms/api/NAME", "/hs/serverless/PATH"; none for app functions
   std::string endpoint;                   // context.endpoint: NAME or PATH

@@ -132,13 +132,31 @@ Response error_response(unsigned status, std::string_view category, std::string_
   return json_response(status, std::move(body));
 }
 
-Gateway::Gateway(const config::Catalog& catalog, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings)
-    : catalog_(catalog), dispatcher_(dispatcher), log_(log), settings_(settings), router_(catalog.functions) {}
+Gateway::Gateway(accounts::Deployment& deployment, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings)
+    : deployment_(deployment), dispatcher_(dispatcher), log_(log), settings_(settings) {
+  for (std::size_t a = 0; a < deployment_.accounts.size(); ++a) routers_.emplace_back(deployment_.catalog.functions, a);
+}
 
-Limits Gateway::current_limits() const {
-  // HubSpot's per-account budget: 600 execution-seconds per minute. Static until budgets are
-  // enforced (see docs/limits.md).
-  return Limits{6000, 600'000};
+Limits Gateway::current_limits(std::size_t function_index) {
+  auto& account = deployment_.accounts[deployment_.catalog.functions[function_index].account_index];
+  auto now = accounts::ExecutionBudget::Clock::now();
+  return Limits{account.budget->executions_remaining(now, dispatcher_.time_limit(function_index)),
+                account.budget->time_remaining_ms(now)};
+}
+
+std::optional<Response> Gateway::refuse_if_budget_spent(std::size_t account_index, const std::string& request_id) {
+  auto& account = deployment_.accounts[account_index];
+  auto admission = account.budget->admit(accounts::ExecutionBudget::Clock::now());
+  if (admission.admitted) return std::nullopt;
+  std::string why = std::string_view(admission.reason) == "EXECUTIONS"
+                        ? fmt::format("{} executions per minute", *account.limits.executions_per_minute)
+                        : fmt::format("{} execution-seconds per minute", account.limits.execution_seconds_per_minute);
+  auto response = error_response(429, "RATE_LIMITED",
+                                 fmt::format("Account {} has used its budget of {}. Retry after {} s.", account.id, why,
+                                             admission.retry_after.count()),
+                                 request_id);
+  response.set(beast_http::field::retry_after, std::to_string(admission.retry_after.count()));
+  return response;
 }
 
 void Gateway::handle(Request request, std::string remote_address, Respond respond) {
@@ -154,6 +172,8 @@ void Gateway::handle(Request request, std::string remote_address, Respond respon
   std::string_view target = request.target();
   std::string_view path = target.substr(0, target.find('?'));
   bool is_options = request.method() == beast_http::verb::options;
+  auto host = request.find(beast_http::field::host);
+  std::size_t account = deployment_.account_for_host(host == request.end() ? std::string_view() : std::string_view(host->value()));
 
   if (path.substr(0, kAppFunctionPrefix.size()) == kAppFunctionPrefix) {
     if (is_options) return finish(preflight("POST, OPTIONS", request));
@@ -162,10 +182,10 @@ void Gateway::handle(Request request, std::string remote_address, Respond respon
       response.set(beast_http::field::allow, "POST, OPTIONS");
       return finish(std::move(response));
     }
-    return handle_app_function(request, remote_address, request_id, finish);
+    return handle_app_function(account, request, remote_address, request_id, finish);
   }
 
-  auto index = router_.find_route(path);
+  auto index = routers_[account].find_route(path);
   if (!index) {
     return finish(error_response(404, "NOT_FOUND",
                                  fmt::format("No function is served at {}. Endpoints live under /_hcms/api/NAME (design manager) "
@@ -173,7 +193,7 @@ void Gateway::handle(Request request, std::string remote_address, Respond respon
                                              path),
                                  request_id));
   }
-  const auto& spec = catalog_.functions[*index];
+  const auto& spec = deployment_.catalog.functions[*index];
   if (is_options) return finish(preflight(allowed_methods(spec), request));
   if (!method_allowed(spec, request.method_string())) {
     auto response = error_response(405, "METHOD_NOT_ALLOWED",
@@ -183,138 +203,202 @@ void Gateway::handle(Request request, std::string remote_address, Respond respon
     response.set(beast_http::field::allow, allowed_methods(spec));
     return finish(std::move(response));
   }
-  handle_endpoint(*index, request, remote_address, request_id, finish);
+  handle_endpoint(account, *index, request, remote_address, request_id, finish);
 }
 
-void Gateway::handle_endpoint(std::size_t index, Request& request, std::string_view remote, const std::string& request_id,
-                              Respond& respond) {
-  const auto& spec = catalog_.functions[index];
-  ContextInputs inputs{settings_.account_id, spec.endpoint, remote, settings_.trust_proxy, current_limits()};
+void Gateway::handle_endpoint(std::size_t account, std::size_t index, Request& request, std::string_view remote,
+                              const std::string& request_id, Respond& respond) {
+  const auto& spec = deployment_.catalog.functions[index];
+  ContextInputs inputs{deployment_.accounts[account].id, spec.endpoint, remote, settings_.trust_proxy, current_limits(index)};
   auto context = build_endpoint_context(request, inputs);
   if (!context) return respond(error_response(context.error().status, "INVALID_REQUEST", context.error().message, request_id));
-
-  std::string frame = invoke_frame(next_invocation_id_++, "endpoint", *context);
-
-  std::int64_t started = now_unix_ms();
-  std::string method(request.method_string());
-  std::string path(request.target().substr(0, request.target().find('?')));
-  dispatcher_.invoke(index, std::move(frame),
-                     [this, started, method = std::move(method), path = std::move(path), request_id,
-                      respond = std::move(respond)](InvocationReport report) {
-                       std::vector<LogLine> notes;  // the gateway's own lines about this execution
-                       auto note = [&](std::string_view level, std::string text) {
-                         notes.push_back(LogLine{now_unix_ms(), std::string(level), std::move(text)});
-                       };
-                       Response response;
-                       const auto& result = report.result;
-                       switch (result.outcome) {
-                         case InvocationResult::Outcome::Answered: {
-                           const json::value* answer = result.frame.if_contains("response");
-                           auto mapped = answer && answer->is_object() ? map_function_response(answer->get_object())
-                                                                        : Expected<MappedResponse, std::string>(Unexpected{std::string("the worker sent no response")});
-                           if (mapped) {
-                             for (auto& w : mapped->warnings) note("WARN", std::move(w));
-                             response = std::move(mapped->response);
-                           } else {
-                             note("ERROR", "Invalid response: " + mapped.error());
-                             response = error_response(500, "INVALID_RESPONSE",
-                                                       "The function's response could not be sent: " + mapped.error(), request_id);
-                           }
-                           break;
-                         }
-                         case InvocationResult::Outcome::Threw: {
-                           auto error = thrown_error(result.frame);
-                           note("ERROR", error.stack);
-                           response = error_response(500, "FUNCTION_ERROR",
-                                                     fmt::format("The function failed with an uncaught error. Its logs for request {} have the details.", request_id),
-                                                     request_id);
-                           break;
-                         }
-                         case InvocationResult::Outcome::TimedOut:
-                           note("ERROR", result.detail);
-                           response = error_response(504, "TIMEOUT", result.detail, request_id);
-                           break;
-                         case InvocationResult::Outcome::Crashed:
-                           if (result.frame.contains("loadError")) {
-                             note("ERROR", "The function could not be loaded: " + result.detail);
-                             response = error_response(500, "FUNCTION_LOAD_ERROR",
-                                                       fmt::format("The function could not be loaded. Its logs for request {} have the details.", request_id),
-                                                       request_id);
-                           } else {
-                             note("ERROR", "The function's process died: " + result.detail);
-                             response = error_response(502, "WORKER_CRASHED",
-                                                       "The function's process ended while handling this request (" + result.detail + ").",
-                                                       request_id);
-                           }
-                           break;
-                       }
-                       bool success = response.result_int() < 500;
-                       log_.write_line(logs::execution_line(started + std::llround(report.queue_ms), success ? "SUCCESS" : "ERROR", method, path,
-                                                            std::llround(report.execution_ms)));
-                       for (const auto& line : result.logs) log_.write_line(logs::console_line(line.timestamp_ms, line.level, line.text));
-                       for (const auto& line : notes) log_.write_line(logs::console_line(line.timestamp_ms, line.level, line.text));
-                       respond(std::move(response));
-                     });
+  if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
+  Execution execution{index, request_id, std::string(request.method_string()),
+                      std::string(request.target().substr(0, request.target().find('?'))), now_unix_ms(), false};
+  run(std::move(execution), invoke_frame(next_invocation_id_++, "endpoint", *context), std::move(respond));
 }
 
-void Gateway::handle_app_function(Request& request, std::string_view remote, const std::string& request_id, Respond& respond) {
-  ContextInputs inputs{settings_.account_id, {}, remote, settings_.trust_proxy, current_limits()};
+void Gateway::handle_app_function(std::size_t account, Request& request, std::string_view remote, const std::string& request_id,
+                                  Respond& respond) {
+  ContextInputs inputs{deployment_.accounts[account].id, {}, remote, settings_.trust_proxy, {}};
   auto call = build_app_function_context(request, inputs);
   if (!call) {
     return respond(app_function_error(400, "", call.error().message, request_id, "ServerlessActionExecutionError.INVALID_REQUEST",
                                       call.error().message));
   }
-  auto index = router_.find_app_function(call->function_name);
+  auto index = routers_[account].find_app_function(call->function_name);
   if (!index) {
     std::string message = fmt::format("App function \"{}\" is not declared in any serverless.json served here", call->function_name);
     return respond(app_function_error(400, call->function_name, message, request_id,
                                       "AppFunctionsExecutorErrorType.SERVERLESS_FUNCTION_NOT_FOUND", message));
   }
-  std::string frame = invoke_frame(next_invocation_id_++, "app", call->context_json);
+  // The budget figures are known only now that the function (and so its time limit) is.
+  Limits limits = current_limits(*index);
+  call->context["limits"] = {{"executionsRemaining", limits.executions_remaining}, {"timeRemaining", limits.time_remaining_ms}};
+  if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
+  Execution execution{*index, request_id, "POST", std::string(request.target().substr(0, request.target().find('?'))),
+                      now_unix_ms(), true};
+  run(std::move(execution), invoke_frame(next_invocation_id_++, "app", json::serialize(call->context)), std::move(respond));
+}
 
-  std::int64_t started = now_unix_ms();
-  std::string path(request.target().substr(0, request.target().find('?')));
-  std::string name = call->function_name;
-  dispatcher_.invoke(*index, std::move(frame),
-                     [this, started, path = std::move(path), name = std::move(name), request_id,
-                      respond = std::move(respond)](InvocationReport report) {
-                       const auto& result = report.result;
-                       Response response;
-                       std::vector<std::string> errors;
-                       switch (result.outcome) {
-                         case InvocationResult::Outcome::Answered: {
-                           std::string body = "{\"logId\":";
-                           append_json_string(body, request_id);
-                           body += ",\"response\":";
-                           std::string value = string_field(result.frame, "valueJson");
-                           body += value.empty() ? "null" : value;
-                           body += '}';
-                           response = json_response(200, std::move(body));
-                           break;
-                         }
-                         case InvocationResult::Outcome::Threw: {
-                           auto error = thrown_error(result.frame);
-                           errors.push_back(error.stack);
-                           response = function_failure(name, error.summary, request_id);
-                           break;
-                         }
-                         case InvocationResult::Outcome::TimedOut:
-                           errors.push_back(result.detail);
-                           response = function_failure(name, fmt::format("{} {} {}", logs::iso_timestamp(now_unix_ms()), request_id, result.detail),
-                                                       request_id);
-                           break;
-                         case InvocationResult::Outcome::Crashed:
-                           errors.push_back(result.frame.contains("loadError") ? "The function could not be loaded: " + result.detail
-                                                                              : "The function's process died: " + result.detail);
-                           response = function_failure(name, errors.back(), request_id);
-                           break;
-                       }
-                       log_.write_line(logs::execution_line(started + std::llround(report.queue_ms), errors.empty() ? "SUCCESS" : "ERROR", "POST", path,
-                                                            std::llround(report.execution_ms)));
-                       for (const auto& line : result.logs) log_.write_line(logs::console_line(line.timestamp_ms, line.level, line.text));
-                       for (const auto& e : errors) log_.write_line(logs::console_line(now_unix_ms(), "ERROR", e));
+void Gateway::run(Execution execution, std::string frame, Respond respond) {
+  std::size_t index = execution.function_index;
+  dispatcher_.invoke(index, std::move(frame),
+                     [this, execution = std::move(execution), respond = std::move(respond)](InvocationReport report) {
+                       std::vector<LogLine> notes;  // the gateway's own lines about this execution
+                       Response response = execution.app_function ? app_answer(execution, report, notes)
+                                                                  : endpoint_answer(execution, report, notes);
+                       bool success = execution.app_function ? response.result_int() == 200 : response.result_int() < 500;
+                       record(execution, report, success, notes);
                        respond(std::move(response));
                      });
+}
+
+namespace {
+
+void note(std::vector<LogLine>& notes, std::string_view level, std::string text) {
+  notes.push_back(LogLine{now_unix_ms(), std::string(level), std::move(text)});
+}
+
+// What a failure that is not the function's answer means, for the log.
+std::string failure_note(const InvocationResult& result) {
+  if (result.outcome == InvocationResult::Outcome::Crashed) {
+    return result.frame.contains("loadError") ? "The function could not be loaded: " + result.detail
+                                              : "The function's process died: " + result.detail;
+  }
+  return result.detail;
+}
+
+}  // namespace
+
+Response Gateway::endpoint_answer(const Execution& e, const InvocationReport& report, std::vector<LogLine>& notes) {
+  const auto& result = report.result;
+  const std::string& id = e.request_id;
+  switch (result.outcome) {
+    case InvocationResult::Outcome::Answered: {
+      const json::value* answer = result.frame.if_contains("response");
+      if (!answer || !answer->is_object()) {
+        note(notes, "ERROR", "Invalid response: the worker sent no response");
+        return error_response(500, "INVALID_RESPONSE", "The function's response could not be sent.", id);
+      }
+      auto mapped = map_function_response(answer->get_object());
+      if (!mapped) {
+        note(notes, "ERROR", "Invalid response: " + mapped.error());
+        return error_response(500, "INVALID_RESPONSE", "The function's response could not be sent: " + mapped.error(), id);
+      }
+      for (auto& w : mapped->warnings) note(notes, "WARN", std::move(w));
+      return std::move(mapped->response);
+    }
+    case InvocationResult::Outcome::Threw:
+      note(notes, "ERROR", thrown_error(result.frame).stack);
+      return error_response(500, "FUNCTION_ERROR",
+                            fmt::format("The function failed with an uncaught error. Its logs for request {} have the details.", id), id);
+    case InvocationResult::Outcome::TimedOut:
+      note(notes, "ERROR", result.detail);
+      return error_response(504, "TIMEOUT", result.detail, id);
+    case InvocationResult::Outcome::OutOfMemory:
+      note(notes, "ERROR", result.detail);
+      return error_response(502, "MEMORY_LIMIT_EXCEEDED", result.detail + "; the function's instance was stopped.", id);
+    case InvocationResult::Outcome::QueueFull: {
+      note(notes, "WARN", "Not run: " + result.detail);
+      auto response = error_response(429, "TOO_MANY_REQUESTS",
+                                     "The function is busy: " + result.detail + ". Retry shortly.", id);
+      response.set(beast_http::field::retry_after, "1");
+      return response;
+    }
+    case InvocationResult::Outcome::QueueTimeout: {
+      note(notes, "WARN", "Not run: " + result.detail);
+      auto response = error_response(503, "NO_INSTANCE_AVAILABLE", "The function is busy: " + result.detail + ".", id);
+      response.set(beast_http::field::retry_after, "1");
+      return response;
+    }
+    case InvocationResult::Outcome::Crashed:
+      note(notes, "ERROR", failure_note(result));
+      if (result.frame.contains("loadError")) {
+        return error_response(500, "FUNCTION_LOAD_ERROR",
+                              fmt::format("The function could not be loaded. Its logs for request {} have the details.", id), id);
+      }
+      return error_response(502, "WORKER_CRASHED",
+                            "The function's process ended while handling this request (" + result.detail + ").", id);
+  }
+  return error_response(500, "INTERNAL", "unexpected outcome", id);
+}
+
+Response Gateway::app_answer(const Execution& e, const InvocationReport& report, std::vector<LogLine>& notes) {
+  const auto& result = report.result;
+  const auto& name = deployment_.catalog.functions[e.function_index].name;
+  switch (result.outcome) {
+    case InvocationResult::Outcome::Answered: {
+      std::string body = "{\"logId\":";
+      append_json_string(body, e.request_id);
+      body += ",\"response\":";
+      std::string value = string_field(result.frame, "valueJson");
+      body += value.empty() ? "null" : value;
+      body += '}';
+      return json_response(200, std::move(body));
+    }
+    case InvocationResult::Outcome::Threw: {
+      auto error = thrown_error(result.frame);
+      note(notes, "ERROR", error.stack);
+      return function_failure(name, error.summary, e.request_id);
+    }
+    case InvocationResult::Outcome::TimedOut:
+      note(notes, "ERROR", result.detail);
+      return function_failure(name, fmt::format("{} {} {}", logs::iso_timestamp(now_unix_ms()), e.request_id, result.detail),
+                              e.request_id);
+    case InvocationResult::Outcome::QueueFull:
+    case InvocationResult::Outcome::QueueTimeout: {
+      note(notes, "WARN", "Not run: " + result.detail);
+      auto response = function_failure(name, result.detail, e.request_id);
+      response.result(result.outcome == InvocationResult::Outcome::QueueFull ? 429 : 503);
+      response.set(beast_http::field::retry_after, "1");
+      return response;
+    }
+    case InvocationResult::Outcome::OutOfMemory:
+    case InvocationResult::Outcome::Crashed:
+      note(notes, "ERROR", failure_note(result));
+      return function_failure(name, failure_note(result), e.request_id);
+  }
+  return function_failure(name, "unexpected outcome", e.request_id);
+}
+
+void Gateway::record(const Execution& e, const InvocationReport& report, bool success, const std::vector<LogLine>& notes) {
+  const auto& result = report.result;
+  const auto& spec = deployment_.catalog.functions[e.function_index];
+  auto& account = deployment_.accounts[spec.account_index];
+  bool ran = result.outcome != InvocationResult::Outcome::QueueFull && result.outcome != InvocationResult::Outcome::QueueTimeout;
+  if (ran) {
+    account.budget->charge(accounts::ExecutionBudget::Clock::now(),
+                           std::chrono::microseconds(std::llround(report.execution_ms * 1000)));
+  }
+  log_.write_line(logs::execution_line(e.received_unix_ms + std::llround(report.queue_ms), success ? "SUCCESS" : "ERROR",
+                                       e.method, e.path, std::llround(report.execution_ms)));
+  // HubSpot keeps 4 KB of a function's output per execution; sprocket's own notes always show.
+  std::size_t budget = account.limits.log_bytes_per_execution;
+  std::size_t used = 0, dropped = 0;
+  if (const json::value* d = result.frame.if_contains("droppedLogBytes"); d && d->is_number()) dropped = d->to_number<std::size_t>();
+  bool overflowed = false;
+  for (const auto& line : result.logs) {
+    overflowed = overflowed || used + line.text.size() > budget;
+    if (!overflowed) {
+      used += line.text.size();
+      log_.write_line(logs::console_line(line.timestamp_ms, line.level, line.text));
+    } else {
+      dropped += line.text.size();
+    }
+  }
+  if (dropped > 0) {
+    log_.write_line(logs::console_line(now_unix_ms(), "WARN",
+                                       fmt::format("Log output truncated: {} bytes dropped (the limit is {} bytes per execution)",
+                                                   dropped, budget)));
+  }
+  for (const auto& line : notes) log_.write_line(logs::console_line(line.timestamp_ms, line.level, line.text));
+  std::string memory;
+  if (const json::value* kb = result.frame.if_contains("maxRssKb"); kb && kb->is_number()) {
+    memory = fmt::format(" Max Memory Used: {} MB", (kb->to_number<std::int64_t>() + 1023) / 1024);
+  }
+  log_.write_line(fmt::format("REPORT RequestId: {} Duration: {:.2f} ms Queue: {:.2f} ms{} Cold Start: {}", e.request_id,
+                              report.execution_ms, report.queue_ms, memory, report.cold_start ? "yes" : "no"));
 }
 
 void Gateway::log_stray_lines(std::size_t function_index, const std::vector<LogLine>& lines) {

@@ -1,10 +1,13 @@
 #pragma once
-// The request path: route, build the context, run the function, map its answer, log it.
+// The request path: pick the account and function, check the account's budget, build the
+// context, run the function, map its answer, account for it and log it.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
-#include "config/catalog.h"
+#include "accounts/deployment.h"
 #include "http/request_context.h"
 #include "http/response_mapping.h"
 #include "http/router.h"
@@ -15,31 +18,46 @@
 namespace sprocket::http {
 
 struct GatewaySettings {
-  std::int64_t account_id = 123456;  // HubSpot's local default
-  bool trust_proxy = false;          // take client addresses from X-Forwarded-For / True-Client-IP
+  bool trust_proxy = false;  // take client addresses from X-Forwarded-For / True-Client-IP
 };
 
 class Gateway {
  public:
   using Respond = std::function<void(Response)>;
 
-  Gateway(const config::Catalog& catalog, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings);
+  Gateway(accounts::Deployment& deployment, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings);
 
   // `respond` is called exactly once, possibly before handle() returns.
   void handle(Request request, std::string remote_address, Respond respond);
   void log_stray_lines(std::size_t function_index, const std::vector<runtime::LogLine>& lines);
 
  private:
-  void handle_endpoint(std::size_t index, Request& request, std::string_view remote, const std::string& request_id,
-                       Respond& respond);
-  void handle_app_function(Request& request, std::string_view remote, const std::string& request_id, Respond& respond);
-  Limits current_limits() const;
+  struct Execution {
+    std::size_t function_index = 0;
+    std::string request_id;
+    std::string method;
+    std::string path;
+    std::int64_t received_unix_ms = 0;
+    bool app_function = false;
+  };
 
-  const config::Catalog& catalog_;
+  void handle_endpoint(std::size_t account, std::size_t index, Request& request, std::string_view remote,
+                       const std::string& request_id, Respond& respond);
+  void handle_app_function(std::size_t account, Request& request, std::string_view remote, const std::string& request_id,
+                           Respond& respond);
+  std::optional<Response> refuse_if_budget_spent(std::size_t account, const std::string& request_id);
+  Limits current_limits(std::size_t function_index);
+  void run(Execution execution, std::string frame, Respond respond);
+  Response endpoint_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
+  Response app_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
+  void record(const Execution& e, const runtime::InvocationReport& report, bool success,
+              const std::vector<runtime::LogLine>& notes);
+
+  accounts::Deployment& deployment_;
   runtime::Dispatcher& dispatcher_;
   logs::LogSink& log_;
   GatewaySettings settings_;
-  Router router_;
+  std::vector<Router> routers_;  // one per account
   util::RequestIdGenerator request_ids_;
   std::uint64_t next_invocation_id_ = 1;
 };

@@ -251,9 +251,7 @@ Expected<AppFunctionCall, RequestError> build_app_function_context(const Request
   }
   const json::value* properties = object.if_contains("propertiesToSend");
   context["propertiesToSend"] = properties ? *properties : json::value(json::object());
-  context["limits"] = {{"executionsRemaining", inputs.limits.executions_remaining},
-                       {"timeRemaining", inputs.limits.time_remaining_ms}};
-  call.context_json = json::serialize(context);
+  call.context = std::move(context);
   return call;
 }
 

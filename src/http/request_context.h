@@ -2,6 +2,7 @@
 // Turning an HTTP request into HubSpot's `context` object (as JSON text for the worker).
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,8 +47,8 @@ std::string media_type(const Request& request);
 Expected<std::string, RequestError> build_endpoint_context(const Request& request, const ContextInputs& inputs);
 
 struct AppFunctionCall {
-  std::string function_name;  // "serverlessFunction"
-  std::string context_json;
+  std::string function_name;     // "serverlessFunction"
+  boost::json::object context;   // without "limits", which depend on the function found
 };
 
 // For app functions: POST …/action/function/APPID {"serverlessFunction", "parameters", "event", …}.

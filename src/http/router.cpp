@@ -4,9 +4,10 @@
 
 namespace sprocket::http {
 
-Router::Router(const std::vector<config::FunctionSpec>& functions) {
+Router::Router(const std::vector<config::FunctionSpec>& functions, std::size_t account_index) {
   for (std::size_t i = 0; i < functions.size(); ++i) {
     const auto& spec = functions[i];
+    if (spec.account_index != account_index) continue;
     if (spec.route) routes_.emplace(*spec.route, i);
     if (spec.is_app_function()) app_functions_.emplace(spec.name, i);
   }

@@ -15,7 +15,8 @@ inline constexpr std::string_view kAppFunctionPrefix = "/api/crm-extensibility/e
 
 class Router {
  public:
-  explicit Router(const std::vector<config::FunctionSpec>& functions);
+  // The functions of one account (`account_index`).
+  Router(const std::vector<config::FunctionSpec>& functions, std::size_t account_index);
   // Index of the function serving `path` (no query string; one trailing '/' is tolerated).
   std::optional<std::size_t> find_route(std::string_view path) const;
   std::optional<std::size_t> find_app_function(std::string_view name) const;

@@ -7,11 +7,11 @@ namespace sprocket::runtime {
 namespace json = boost::json;
 
 WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,
-                                const std::map<std::string, std::string>& secret_values) {
+                                const accounts::AccountLimits& limits, const std::map<std::string, std::string>& secret_values) {
   WorkerRecipe recipe;
   // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the heap
   // at three quarters of the limit so that most overruns end in Node's own readable error.
-  int heap_mb = std::max(16, settings.memory_limit_mb * 3 / 4);
+  int heap_mb = std::max(16, limits.memory_mb * 3 / 4);
   recipe.process.argv = {settings.node_executable.string(), fmt::format("--max-old-space-size={}", heap_mb),
                          (settings.node_guest_dir / "bootstrap.js").string()};
   recipe.process.cwd = spec.folder;
@@ -30,36 +30,72 @@ WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeS
     env.push_back(name + "=" + it->second);  // environment, never argv: argv is world-readable
     exposed.emplace_back(name);
   }
-  json::object load{{"type", "load"}, {"file", spec.file.string()}, {"name", spec.name}, {"secretNames", exposed}};
+  json::object load{{"type", "load"},
+                    {"file", spec.file.string()},
+                    {"name", spec.name},
+                    {"secretNames", exposed},
+                    {"logLimitBytes", limits.log_bytes_per_execution}};
   recipe.load_frame.clear();
   append_frame(recipe.load_frame, json::serialize(load));
   return recipe;
 }
 
-Dispatcher::Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, const config::Catalog& catalog,
+Dispatcher::Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, const accounts::Deployment& deployment,
                        StrayLogHandler stray_logs)
-    : io_(io), settings_(std::move(settings)), catalog_(catalog), stray_logs_(std::move(stray_logs)), idle_sweep_(io) {
-  pools_.resize(catalog_.functions.size());
+    : io_(io), settings_(std::move(settings)), deployment_(deployment), stray_logs_(std::move(stray_logs)), idle_sweep_(io),
+      rss_poll_(io) {
+  pools_.resize(deployment_.catalog.functions.size());
+  if (settings_.use_cgroups) {
+    cgroups_ = MemoryCgroups::create(cgroup_unavailable_);
+  } else {
+    cgroup_unavailable_ = "cgroups were turned off";
+  }
   schedule_idle_sweep();
+  if (!cgroups_) schedule_rss_poll();
+}
+
+const accounts::AccountLimits& Dispatcher::limits_of(std::size_t function_index) const {
+  return deployment_.accounts[deployment_.catalog.functions[function_index].account_index].limits;
+}
+
+std::string Dispatcher::memory_enforcement() const {
+  if (cgroups_) return "memory limits enforced by the kernel: " + cgroups_->describe();
+  return "memory limits enforced by polling each worker's RSS every 100 ms (" + cgroup_unavailable_ + ")";
+}
+
+void Dispatcher::schedule_rss_poll() {
+  rss_poll_.expires_after(std::chrono::milliseconds(100));
+  rss_poll_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    for (auto& pool : pools_) {
+      if (pool) pool->enforce_rss_limits();
+    }
+    schedule_rss_poll();
+  });
 }
 
 Dispatcher::~Dispatcher() { shutdown(); }
 
 std::chrono::milliseconds Dispatcher::time_limit(std::size_t function_index) const {
-  return catalog_.functions[function_index].format == config::FunctionFormat::DesignManager ? settings_.design_manager_time_limit
-                                                                                            : settings_.project_time_limit;
+  const auto& limits = limits_of(function_index);
+  return deployment_.catalog.functions[function_index].format == config::FunctionFormat::DesignManager
+             ? limits.design_manager_time_limit
+             : limits.project_time_limit;
 }
 
 void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, FunctionPool::Completion done) {
   auto& pool = pools_[function_index];
   if (!pool) {
-    const auto& spec = catalog_.functions[function_index];
+    const auto& catalog = deployment_.catalog;
+    const auto& spec = catalog.functions[function_index];
+    const auto& limits = limits_of(function_index);
     static const std::map<std::string, std::string> kNoSecrets;
-    auto secrets = catalog_.dotenv_by_folder.find(spec.folder);
-    PoolSettings pool_settings{settings_.max_instances, time_limit(function_index), settings_.idle_timeout};
+    auto secrets = catalog.dotenv_by_folder.find(spec.folder);
+    PoolSettings pool_settings{limits.max_instances_per_function, time_limit(function_index), settings_.idle_timeout,
+                               limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout};
     pool = std::make_unique<FunctionPool>(
-        io_, node_worker_recipe(spec, settings_, secrets == catalog_.dotenv_by_folder.end() ? kNoSecrets : secrets->second),
-        pool_settings, [this, function_index](std::vector<LogLine> lines) {
+        io_, node_worker_recipe(spec, settings_, limits, secrets == catalog.dotenv_by_folder.end() ? kNoSecrets : secrets->second),
+        pool_settings, cgroups_.get(), [this, function_index](std::vector<LogLine> lines) {
           if (stray_logs_) stray_logs_(function_index, std::move(lines));
         });
   }
@@ -81,6 +117,7 @@ void Dispatcher::schedule_idle_sweep() {
 
 void Dispatcher::shutdown() {
   idle_sweep_.cancel();
+  rss_poll_.cancel();
   for (auto& pool : pools_) {
     if (pool) pool->shutdown();
   }

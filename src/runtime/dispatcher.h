@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "accounts/deployment.h"
 #include "config/catalog.h"
 #include "runtime/function_pool.h"
 
@@ -17,22 +18,19 @@ namespace sprocket::runtime {
 struct RuntimeSettings {
   std::filesystem::path node_executable = "/usr/bin/node";
   std::filesystem::path node_guest_dir;  // holds bootstrap.js and the preloaded node_modules
-  int max_instances = 8;                 // per function
   std::chrono::milliseconds idle_timeout{300'000};
-  std::chrono::milliseconds design_manager_time_limit{10'000};  // HubSpot: 10 s
-  std::chrono::milliseconds project_time_limit{15'000};         // HubSpot: 15 s
-  int memory_limit_mb = 128;
+  bool use_cgroups = true;               // false: poll RSS instead (also the fallback)
 };
 
 // How to start a worker for `spec`: argv, environment (its variables and secrets only), load frame.
 WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,
-                                const std::map<std::string, std::string>& secret_values);
+                                const accounts::AccountLimits& limits, const std::map<std::string, std::string>& secret_values);
 
 class Dispatcher {
  public:
   using StrayLogHandler = std::function<void(std::size_t function_index, std::vector<LogLine>)>;
 
-  Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, const config::Catalog& catalog,
+  Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, const accounts::Deployment& deployment,
              StrayLogHandler stray_logs);
   ~Dispatcher();
 
@@ -40,16 +38,22 @@ class Dispatcher {
   std::chrono::milliseconds time_limit(std::size_t function_index) const;
   void shutdown();  // kills every worker
   int instances() const;
+  std::string memory_enforcement() const;  // how memory limits are enforced, for the start-up banner
 
  private:
   void schedule_idle_sweep();
+  void schedule_rss_poll();
+  const accounts::AccountLimits& limits_of(std::size_t function_index) const;
 
   boost::asio::io_context& io_;
   RuntimeSettings settings_;
-  const config::Catalog& catalog_;
+  const accounts::Deployment& deployment_;
   StrayLogHandler stray_logs_;
+  std::shared_ptr<MemoryCgroups> cgroups_;            // null: RSS polling
+  std::string cgroup_unavailable_;
   std::vector<std::unique_ptr<FunctionPool>> pools_;  // created on first use
   boost::asio::steady_timer idle_sweep_;
+  boost::asio::steady_timer rss_poll_;
 };
 
 }  // namespace sprocket::runtime

@@ -12,8 +12,10 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 
 }  // namespace
 
-FunctionPool::FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, StrayLogHandler stray_logs)
-    : io_(io), recipe_(std::move(recipe)), settings_(settings), stray_logs_(std::move(stray_logs)) {}
+FunctionPool::FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, MemoryCgroups* cgroups,
+                           StrayLogHandler stray_logs)
+    : io_(io), recipe_(std::move(recipe)), settings_(settings), cgroups_(cgroups), queue_deadline_(io),
+      stray_logs_(std::move(stray_logs)) {}
 
 FunctionPool::~FunctionPool() {
   *alive_ = false;
@@ -28,8 +30,43 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
     run(worker, Waiting{std::move(invoke_frame), std::move(done), now}, false);
     return;
   }
+  // Everyone waits for an instance when all are busy; past the bound, refuse at once.
+  if (queue_.size() >= settings_.max_queued && instances() >= settings_.max_instances) {
+    InvocationReport report;
+    report.result.outcome = InvocationResult::Outcome::QueueFull;
+    report.result.detail = fmt::format("{} requests are already waiting for one of this function's {} instances",
+                                       queue_.size(), settings_.max_instances);
+    done(std::move(report));
+    return;
+  }
   queue_.push_back(Waiting{std::move(invoke_frame), std::move(done), now});
+  if (queue_.size() == 1) arm_queue_deadline();
   start_instances_for_queue();
+}
+
+void FunctionPool::arm_queue_deadline() {
+  if (queue_.empty()) return;
+  std::weak_ptr<bool> alive = alive_;
+  queue_deadline_.expires_at(queue_.front().since + settings_.queue_timeout);
+  queue_deadline_.async_wait([this, alive](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
+    expire_waiting();
+  });
+}
+
+void FunctionPool::expire_waiting() {
+  auto now = std::chrono::steady_clock::now();
+  // The queue is in arrival order and every request has the same timeout: expired ones are in front.
+  while (!queue_.empty() && now - queue_.front().since >= settings_.queue_timeout) {
+    Waiting waiting = std::move(queue_.front());
+    queue_.pop_front();
+    InvocationReport report;
+    report.result.outcome = InvocationResult::Outcome::QueueTimeout;
+    report.result.detail = fmt::format("no instance of the function became free within {} ms", settings_.queue_timeout.count());
+    report.queue_ms = ms_between(waiting.since, now);
+    waiting.done(std::move(report));
+  }
+  arm_queue_deadline();
 }
 
 void FunctionPool::start_instances_for_queue() {
@@ -43,9 +80,19 @@ void FunctionPool::start_instance() {
   std::weak_ptr<bool> alive = alive_;
   auto holder = std::make_shared<std::weak_ptr<Worker>>();
   std::shared_ptr<Worker> worker;
+  std::unique_ptr<WorkerCgroup> cgroup;
+  if (cgroups_) {
+    cgroup = cgroups_->make_worker_cgroup(fmt::format("w{}-{}", reinterpret_cast<std::uintptr_t>(this), instances_started_),
+                                          static_cast<std::size_t>(settings_.memory_limit_mb) * 1024 * 1024);
+    if (!cgroup) {
+      fail_queue("could not create a memory cgroup for a new instance");
+      return;
+    }
+  }
+  ++instances_started_;
   try {
     worker = Worker::launch(
-        io_, recipe_.process, recipe_.load_frame,
+        io_, recipe_.process, recipe_.load_frame, std::move(cgroup), settings_.memory_limit_mb,
         [this, alive, holder](std::optional<std::string> load_error) {
           if (alive.expired()) return;
           --starting_;
@@ -79,6 +126,7 @@ void FunctionPool::on_instance_free(const std::shared_ptr<Worker>& worker, bool 
   if (!queue_.empty()) {
     Waiting next = std::move(queue_.front());
     queue_.pop_front();
+    if (queue_.empty()) queue_deadline_.cancel();
     run(worker, std::move(next), cold);
     return;
   }
@@ -107,6 +155,7 @@ void FunctionPool::fail_queue(const std::string& why) {
   // starts a fresh instance (the code may have been fixed meanwhile).
   auto waiting = std::move(queue_);
   queue_.clear();
+  queue_deadline_.cancel();
   for (auto& w : waiting) {
     InvocationReport report;
     report.result.outcome = InvocationResult::Outcome::Crashed;
@@ -121,6 +170,10 @@ void FunctionPool::stop_idle(std::chrono::steady_clock::time_point now) {
   for (auto& worker : idle_) {
     if (now - worker->last_used() >= settings_.idle_timeout) worker->terminate();
   }
+}
+
+void FunctionPool::enforce_rss_limits() {
+  for (auto& worker : workers_) worker->enforce_rss_limit();
 }
 
 void FunctionPool::shutdown() {

@@ -2,6 +2,7 @@
 // The warm instances of one function: grows to a maximum under load, queues what it cannot
 // serve at once, and lets idle instances go. One invocation at a time per instance.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -22,6 +23,9 @@ struct PoolSettings {
   int max_instances = 8;
   std::chrono::milliseconds time_limit{10'000};
   std::chrono::milliseconds idle_timeout{300'000};
+  int memory_limit_mb = 128;
+  std::size_t max_queued = 100;                 // more waiting requests are refused (QueueFull)
+  std::chrono::milliseconds queue_timeout{10'000};  // a request waits at most this long (QueueTimeout)
 };
 
 struct InvocationReport {
@@ -37,7 +41,9 @@ class FunctionPool {
   using Completion = std::function<void(InvocationReport)>;
   using StrayLogHandler = std::function<void(std::vector<LogLine>)>;
 
-  FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, StrayLogHandler stray_logs);
+  // `cgroups` (may be null: RSS is polled instead) holds each instance's memory cgroup.
+  FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, MemoryCgroups* cgroups,
+               StrayLogHandler stray_logs);
   ~FunctionPool();
   FunctionPool(const FunctionPool&) = delete;
   FunctionPool& operator=(const FunctionPool&) = delete;
@@ -45,6 +51,7 @@ class FunctionPool {
   void submit(std::string invoke_frame, Completion done);
   void stop_idle(std::chrono::steady_clock::time_point now);  // ends instances idle past the timeout
   void shutdown();                                             // kills every instance
+  void enforce_rss_limits();                                   // when there are no cgroups
 
   int instances() const { return static_cast<int>(workers_.size()); }
   int idle_instances() const { return static_cast<int>(idle_.size()); }
@@ -62,10 +69,15 @@ class FunctionPool {
   void on_instance_free(const std::shared_ptr<Worker>& worker, bool cold);
   void run(const std::shared_ptr<Worker>& worker, Waiting waiting, bool cold);
   void fail_queue(const std::string& why);
+  void arm_queue_deadline();
+  void expire_waiting();
 
   boost::asio::io_context& io_;
   WorkerRecipe recipe_;
   PoolSettings settings_;
+  MemoryCgroups* cgroups_;
+  boost::asio::steady_timer queue_deadline_;
+  std::uint64_t instances_started_ = 0;
   StrayLogHandler stray_logs_;
   std::vector<std::shared_ptr<Worker>> workers_;  // every live instance
   std::vector<std::shared_ptr<Worker>> idle_;     // most recently used last

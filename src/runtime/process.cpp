@@ -35,6 +35,7 @@ ChildProcess ChildProcess::start(const ProcessSpec& spec) {
   for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   std::string cwd = spec.cwd.string();
+  const char* cgroup_procs = spec.cgroup_procs_file.empty() ? nullptr : spec.cgroup_procs_file.c_str();
   pid_t parent = ::getpid();
 
   pid_t pid = ::fork();
@@ -44,6 +45,17 @@ ChildProcess ChildProcess::start(const ProcessSpec& spec) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     ::setsid();  // own process group: one kill() reaches whatever the function started
+    if (cgroup_procs) {
+      // Join the memory cgroup before exec, so that not one page escapes the limit.
+      char digits[24];
+      int n = 0;
+      for (pid_t v = ::getpid(); v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+      char text[24];
+      for (int i = 0; i < n; ++i) text[i] = digits[n - 1 - i];
+      int fd = ::open(cgroup_procs, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::write(fd, text, static_cast<std::size_t>(n)) != n) ::_exit(kExitCannotJoinCgroup);
+      ::close(fd);
+    }
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull < 0 || ::dup2(devnull, 0) < 0) ::_exit(127);
     if (::dup2(out_write.get(), 1) < 0 || ::dup2(err_write.get(), 2) < 0 || ::dup2(theirs.get(), 3) < 0) ::_exit(127);
@@ -117,6 +129,9 @@ bool ChildProcess::reap(int& wait_status) {
 }
 
 std::string describe_wait_status(int wait_status) {
+  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kExitCannotJoinCgroup) {
+    return "could not join its memory cgroup";
+  }
   if (WIFEXITED(wait_status)) return fmt::format("exited with code {}", WEXITSTATUS(wait_status));
   if (WIFSIGNALED(wait_status)) {
     int sig = WTERMSIG(wait_status);

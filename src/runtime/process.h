@@ -15,6 +15,7 @@ struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is the executable path (no PATH search)
   std::vector<std::string> env;   // complete environment, "NAME=value"
   std::filesystem::path cwd;
+  std::string cgroup_procs_file;  // if set, the child joins this cgroup before it runs anything
 };
 
 class ChildProcess {
@@ -47,5 +48,7 @@ class ChildProcess {
 };
 
 std::string describe_wait_status(int wait_status);
+
+inline constexpr int kExitCannotJoinCgroup = 125;
 
 }  // namespace sprocket::runtime

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <algorithm>
 #include <fmt/format.h>
+#include <fstream>
 #include <unistd.h>
 
 namespace sprocket::runtime {
@@ -37,8 +38,8 @@ std::vector<LogLine> parse_logs(const json::value* logs) {
 
 }  // namespace
 
-Worker::Worker(asio::io_context& io, ChildProcess process)
-    : io_(io), process_(std::move(process)), control_(io), stdout_(io), stderr_(io), exit_(io), deadline_(io),
+Worker::Worker(asio::io_context& io, ChildProcess process, std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb)
+    : io_(io), cgroup_(std::move(cgroup)), memory_limit_mb_(memory_limit_mb), process_(std::move(process)), control_(io), stdout_(io), stderr_(io), exit_(io), deadline_(io),
       read_buffer_(64 * 1024) {
   control_.assign(asio::local::stream_protocol(), process_.control_socket().release());
   stdout_.assign(process_.stdout_pipe().release());
@@ -46,9 +47,11 @@ Worker::Worker(asio::io_context& io, ChildProcess process)
   exit_.assign(process_.exit_fd().release());
 }
 
-std::shared_ptr<Worker> Worker::launch(asio::io_context& io, const ProcessSpec& spec, std::string load_frame,
-                                       StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs) {
-  auto worker = std::shared_ptr<Worker>(new Worker(io, ChildProcess::start(spec)));
+std::shared_ptr<Worker> Worker::launch(asio::io_context& io, ProcessSpec spec, std::string load_frame,
+                                       std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb, StartedHandler on_started,
+                                       ExitHandler on_exit, LogHandler on_stray_logs) {
+  if (cgroup) spec.cgroup_procs_file = cgroup->procs_file();
+  auto worker = std::shared_ptr<Worker>(new Worker(io, ChildProcess::start(spec), std::move(cgroup), memory_limit_mb));
   worker->load_frame_ = std::move(load_frame);
   worker->on_started_ = std::move(on_started);
   worker->on_exit_ = std::move(on_exit);
@@ -115,6 +118,10 @@ void Worker::take_pipe_lines(std::string& buffer, const char* level, bool flush_
       else break;
     }
     lines.push_back(LogLine{now_ms(), level, buffer.substr(start, nl - start)});
+    const std::string& text = lines.back().text;
+    if (text.find("heap out of memory") != std::string::npos || text.find("Reached heap limit") != std::string::npos) {
+      heap_exhausted_ = true;
+    }
     start = std::min(nl + 1, buffer.size());
     if (start >= buffer.size()) break;
   }
@@ -171,8 +178,15 @@ void Worker::handle_exit() {
   }
   if (pending_result_) {
     InvocationResult result;
-    result.outcome = timed_out_ ? InvocationResult::Outcome::TimedOut : InvocationResult::Outcome::Crashed;
-    result.detail = fmt::format("the worker process {}", detail);
+    if (timed_out_) {
+      result.outcome = InvocationResult::Outcome::TimedOut;
+    } else if (memory_exceeded()) {
+      result.outcome = InvocationResult::Outcome::OutOfMemory;
+      detail = fmt::format("Memory limit of {} MB exceeded", memory_limit_mb_);
+    } else {
+      result.outcome = InvocationResult::Outcome::Crashed;
+    }
+    result.detail = result.outcome == InvocationResult::Outcome::OutOfMemory ? detail : fmt::format("the worker process {}", detail);
     finish_invocation(std::move(result));
   }
   if (auto on_exit = std::exchange(on_exit_, nullptr)) on_exit(*this);
@@ -260,6 +274,22 @@ void Worker::finish_invocation(InvocationResult result) {
   }
   auto done = std::exchange(pending_result_, nullptr);
   if (done) done(std::move(result));
+}
+
+bool Worker::memory_exceeded() const {
+  return rss_exceeded_ || heap_exhausted_ || (cgroup_ && cgroup_->oom_killed());
+}
+
+void Worker::enforce_rss_limit() {
+  if (dead()) return;
+  std::ifstream statm(fmt::format("/proc/{}/statm", pid()));
+  std::size_t size_pages = 0, resident_pages = 0;
+  if (!(statm >> size_pages >> resident_pages)) return;
+  std::size_t resident = resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  if (resident > static_cast<std::size_t>(memory_limit_mb_) * 1024 * 1024) {
+    rss_exceeded_ = true;
+    terminate();
+  }
 }
 
 void Worker::terminate() {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/frame_codec.h"
+#include "runtime/memory_cgroup.h"
 #include "runtime/process.h"
 
 namespace sprocket::runtime {
@@ -33,6 +34,9 @@ struct InvocationResult {
     Threw,     // frame holds "error" {name, message, stack}
     TimedOut,  // the time limit passed; the worker was killed
     Crashed,   // the worker died or broke the protocol; `detail` says how
+    OutOfMemory,   // the worker went over its memory limit and was killed
+    QueueFull,     // never ran: too many requests were already waiting for an instance
+    QueueTimeout,  // never ran: no instance became free in time
   };
   Outcome outcome = Outcome::Crashed;
   boost::json::object frame;
@@ -49,13 +53,18 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   // Starts the process and sends `load_frame` once it says it is ready; `on_started` is called
   // once, when the code is loaded or failed to load. Throws std::system_error if it cannot start.
-  static std::shared_ptr<Worker> launch(boost::asio::io_context& io, const ProcessSpec& spec, std::string load_frame,
+  // `cgroup` (may be null) is the memory cgroup the process joins; `memory_limit_mb` names the
+  // limit in messages and bounds RSS when there is no cgroup.
+  static std::shared_ptr<Worker> launch(boost::asio::io_context& io, ProcessSpec spec, std::string load_frame,
+                                        std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb,
                                         StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs);
   ~Worker();
 
   // Sends one invocation; `done` is called exactly once. One invocation at a time.
   void invoke(std::string invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done);
   void terminate();  // kills the process; any invocation in flight completes as Crashed/TimedOut
+  // Without a cgroup: kill the worker when its resident memory is over the limit.
+  void enforce_rss_limit();
 
   pid_t pid() const { return process_.pid(); }
   bool busy() const { return static_cast<bool>(pending_result_); }
@@ -65,7 +74,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
  private:
   enum class State { Starting, Loading, Ready, Dead };
-  Worker(boost::asio::io_context& io, ChildProcess process);
+  Worker(boost::asio::io_context& io, ChildProcess process, std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb);
+  bool memory_exceeded() const;
 
   void read_control();
   void read_pipe(boost::asio::posix::stream_descriptor& pipe, std::array<char, 4096>& chunk, std::string& buffer,
@@ -80,6 +90,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void drain_pipes();
 
   boost::asio::io_context& io_;
+  std::unique_ptr<WorkerCgroup> cgroup_;  // outlives process_, which is reaped first
+  int memory_limit_mb_;
+  bool rss_exceeded_ = false;
+  bool heap_exhausted_ = false;  // V8 said "heap out of memory" on stderr
   ChildProcess process_;
   boost::asio::local::stream_protocol::socket control_;
   boost::asio::posix::stream_descriptor stdout_;

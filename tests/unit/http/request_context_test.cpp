@@ -101,7 +101,7 @@ TEST(RequestContext, AppFunctionCallCarriesParametersAndEvent) {
   auto call = build_app_function_context(r, inputs);
   ASSERT_TRUE(call.has_value());
   EXPECT_EQ(call->function_name, "card");
-  auto c = json::parse(call->context_json).as_object();
+  const auto& c = call->context;
   EXPECT_EQ(c.at("parameters").at("n").as_int64(), 1);
   EXPECT_EQ(c.at("event").at("type").as_string(), "SERVERLESS_ACTION_HOOK");
   EXPECT_EQ(c.at("portalId").as_int64(), 42);

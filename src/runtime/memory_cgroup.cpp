@@ -1,0 +1,163 @@
+#include "runtime/memory_cgroup.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+
+namespace sprocket::runtime {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool write_file(const fs::path& file, const std::string& value) {
+  std::ofstream out(file);
+  out << value;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// "key value" lines (memory.oom_control, memory.events).
+std::size_t keyed_value(const std::string& text, std::string_view key) {
+  std::istringstream lines(text);
+  std::string k;
+  std::size_t v;
+  while (lines >> k >> v) {
+    if (k == key) return v;
+  }
+  return 0;
+}
+
+// The cgroup this process is in, for a v1 controller or v2 ("" for v2).
+std::optional<std::string> own_cgroup(std::string_view controller) {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto first = line.find(':');
+    auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    std::string_view controllers(line.data() + first + 1, second - first - 1);
+    std::string path = line.substr(second + 1);
+    if (controller.empty() ? controllers.empty() : controllers == controller) return path;
+  }
+  return std::nullopt;
+}
+
+// Parents named sprocket-PID whose gateway is gone (killed with -9): their workers died with
+// it (PR_SET_PDEATHSIG), so the cgroups are empty and can go.
+void remove_abandoned_parents(const fs::path& base) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(base, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("sprocket-", 0) != 0) continue;
+    pid_t pid = 0;
+    try {
+      pid = static_cast<pid_t>(std::stol(name.substr(9)));
+    } catch (...) {
+      continue;
+    }
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    for (const auto& child : fs::directory_iterator(entry.path(), ec)) {
+      if (child.is_directory(ec)) ::rmdir(child.path().c_str());
+    }
+    ::rmdir(entry.path().c_str());
+  }
+}
+
+bool try_parent(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  return !ec && fs::is_directory(dir);
+}
+
+}  // namespace
+
+WorkerCgroup::~WorkerCgroup() { ::rmdir(dir_.c_str()); }
+
+std::string WorkerCgroup::procs_file() const { return (dir_ / "cgroup.procs").string(); }
+
+bool WorkerCgroup::oom_killed() const {
+  if (v2_) return keyed_value(read_file(dir_ / "memory.events"), "oom_kill") > 0;
+  return keyed_value(read_file(dir_ / "memory.oom_control"), "oom_kill") > 0;
+}
+
+std::size_t WorkerCgroup::peak_bytes() const {
+  std::string text = read_file(dir_ / (v2_ ? "memory.peak" : "memory.max_usage_in_bytes"));
+  try {
+    return text.empty() ? 0 : std::stoull(text);
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
+  std::string name = fmt::format("sprocket-{}", ::getpid());
+  // cgroup v2 with the memory controller enabled for children of our cgroup.
+  if (auto path = own_cgroup(""); path && fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
+    fs::path base = fs::path("/sys/fs/cgroup") / fs::path(*path).relative_path();
+    std::string controllers = read_file(base / "cgroup.subtree_control");
+    remove_abandoned_parents(base);
+    if (controllers.find("memory") != std::string::npos && try_parent(base / name)) {
+      write_file(base / name / "cgroup.subtree_control", "+memory");
+      if (read_file(base / name / "cgroup.subtree_control").find("memory") != std::string::npos) {
+        return std::shared_ptr<MemoryCgroups>(new MemoryCgroups(base / name, true));
+      }
+      ::rmdir((base / name).c_str());
+    }
+  }
+  // cgroup v1's memory hierarchy.
+  if (auto path = own_cgroup("memory"); path && fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
+    fs::path base = fs::path("/sys/fs/cgroup/memory") / fs::path(*path).relative_path();
+    remove_abandoned_parents(base);
+    if (try_parent(base / name) && fs::exists(base / name / "memory.limit_in_bytes")) {
+      return std::shared_ptr<MemoryCgroups>(new MemoryCgroups(base / name, false));
+    }
+    why = fmt::format("cannot create a memory cgroup under {}", base.string());
+    return nullptr;
+  }
+  why = "no writable memory cgroup controller is mounted";
+  return nullptr;
+}
+
+MemoryCgroups::~MemoryCgroups() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (entry.is_directory(ec)) ::rmdir(entry.path().c_str());
+  }
+  ::rmdir(dir_.c_str());
+}
+
+std::unique_ptr<WorkerCgroup> MemoryCgroups::make_worker_cgroup(const std::string& name, std::size_t limit_bytes) {
+  fs::path dir = dir_ / name;
+  std::error_code ec;
+  fs::create_directory(dir, ec);
+  if (ec) return nullptr;
+  auto cgroup = std::make_unique<WorkerCgroup>(dir, v2_, shared_from_this());
+  std::string limit = std::to_string(limit_bytes);
+  bool ok = false;
+  if (v2_) {
+    ok = write_file(dir / "memory.max", limit);
+    write_file(dir / "memory.swap.max", "0");
+  } else {
+    ok = write_file(dir / "memory.limit_in_bytes", limit);
+    if (fs::exists(dir / "memory.memsw.limit_in_bytes")) write_file(dir / "memory.memsw.limit_in_bytes", limit);
+  }
+  return ok ? std::move(cgroup) : nullptr;
+}
+
+std::string MemoryCgroups::describe() const {
+  return fmt::format("memory cgroup {} ({})", dir_.string(), v2_ ? "v2" : "v1");
+}
+
+}  // namespace sprocket::runtime
