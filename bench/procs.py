@@ -305,3 +305,28 @@ def system_busy_seconds():
         fields = [int(x) for x in f.readline().split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def cpu_snapshot():
+    """{pid: (starttime, CPU seconds of the process and its reaped children)} for every process.
+    These per-process times come from the scheduler's exact run time, unlike /proc/stat."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = proc_stat(int(name))
+            if st:
+                out[int(name)] = (st[5], (st[1] + st[2] + st[3] + st[4]) / CLOCK_TICKS)
+    return out
+
+
+def cpu_of_others(before, after, exclude):
+    """CPU seconds used between two snapshots by processes whose pid is not in `exclude`
+    (processes started in between count whole; ones that also ended in between count only if
+    a surviving parent reaped them)."""
+    total = 0.0
+    for pid, (start, seconds) in after.items():
+        if pid in exclude:
+            continue
+        prev = before.get(pid)
+        total += seconds - prev[1] if prev and prev[0] == start else seconds
+    return max(0.0, total)

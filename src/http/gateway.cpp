@@ -256,6 +256,9 @@ void Gateway::run(Execution execution, std::string frame, Respond respond) {
 
 namespace {
 
+// HubSpot (AWS Lambda) refuses responses over 6 MB, as it refuses requests.
+constexpr std::size_t kMaxResponseBytes = 6 * 1024 * 1024;
+
 void note(std::vector<LogLine>& notes, std::string_view level, std::string text) {
   notes.push_back(LogLine{now_unix_ms(), std::string(level), std::move(text)});
 }
@@ -287,6 +290,12 @@ Response Gateway::endpoint_answer(const Execution& e, const InvocationReport& re
         return error_response(500, "INVALID_RESPONSE", "The function's response could not be sent: " + mapped.error(), id);
       }
       for (auto& w : mapped->warnings) note(notes, "WARN", std::move(w));
+      if (mapped->response.body().size() > kMaxResponseBytes) {
+        std::string why = fmt::format("The function's response body is {} bytes; the limit is {} bytes (6 MB)",
+                                      mapped->response.body().size(), kMaxResponseBytes);
+        note(notes, "ERROR", why);
+        return error_response(502, "RESPONSE_TOO_LARGE", why, id);
+      }
       return std::move(mapped->response);
     }
     case InvocationResult::Outcome::Threw:

@@ -57,6 +57,14 @@ def test_seven_megabyte_body_is_413(examples):
     assert examples.get("/_hcms/api/hello").status_code == 200
 
 
+def test_response_over_6mb_is_502_with_a_log_line(start_sprocket):
+    s = start_sprocket([LIMITS])
+    r = s.get("/_hcms/api/huge")
+    assert r.status_code == 502
+    assert r.json()["category"] == "RESPONSE_TOO_LARGE"
+    s.wait_for_log(r"ERROR  The function's response body is 7340032 bytes; the limit is 6291456 bytes")
+
+
 def test_execution_budget_429_for_one_tenant_while_another_is_served(start_sprocket, tmp_path):
     config = write_config(tmp_path, {
         "accounts": [
