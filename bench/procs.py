@@ -307,26 +307,57 @@ def system_busy_seconds():
     return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
 def cpu_snapshot():
-    """{pid: (starttime, CPU seconds of the process and its reaped children)} for every process.
-    These per-process times come from the scheduler's exact run time, unlike /proc/stat."""
+    """{pid: (starttime, CPU seconds of the process itself)} for every process. Reaped children's
+    time is left out: it lands in the parent in one lump when it reaps them (e.g. make after a
+    long compile), whenever that CPU was used."""
     out = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             st = proc_stat(int(name))
             if st:
-                out[int(name)] = (st[5], (st[1] + st[2] + st[3] + st[4]) / CLOCK_TICKS)
+                out[int(name)] = (st[5], (st[1] + st[2]) / CLOCK_TICKS)
     return out
 
 
-def cpu_of_others(before, after, exclude):
-    """CPU seconds used between two snapshots by processes whose pid is not in `exclude`
-    (processes started in between count whole; ones that also ended in between count only if
-    a surviving parent reaped them)."""
-    total = 0.0
+def cpu_of_others(before, after, exclude, since_ticks=None):
+    """CPU seconds used between two snapshots by processes whose pid is not in `exclude`, and
+    the biggest users [(seconds, pid, name)]. A process started in between counts with all its
+    time; one that started and ended in between is missed (the caller's /proc/stat comparison
+    sees it)."""
+    total, users = 0.0, []
     for pid, (start, seconds) in after.items():
         if pid in exclude:
             continue
         prev = before.get(pid)
-        total += seconds - prev[1] if prev and prev[0] == start else seconds
-    return max(0.0, total)
+        if prev and prev[0] == start:
+            used = seconds - prev[1]
+        elif since_ticks is not None and start < since_ticks:
+            continue  # was alive before the first snapshot but missed by it: unknown, skip
+        else:
+            used = seconds
+        if used > 0:
+            total += used
+            users.append((round(used, 2), pid, _comm(pid)))
+    users.sort(reverse=True)
+    return max(0.0, total), users[:3]
+
+
+def boot_ticks_now():
+    """The current time in clock ticks since boot (the unit of /proc/PID/stat's starttime)."""
+    with open("/proc/uptime") as f:
+        return int(float(f.read().split()[0]) * CLOCK_TICKS)
+
+
+def process_cpu_seconds(pid):
+    """CPU time (user+system, all threads) of one process, without its children."""
+    st = proc_stat(pid)
+    return (st[1] + st[2]) / CLOCK_TICKS if st else 0.0

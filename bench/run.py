@@ -19,6 +19,7 @@ Environment:
   BENCH_SCALE_TOUCH=100     most distinct functions the scale traffic touches
   BENCH_BUDGET=540          seconds after which remaining benchmarks are skipped
   BENCH_SPROCKET_ARGS=""    extra `sprocket serve` options for hello, realistic, memory, logging
+  SPROCKET_BINARY=build/sprocket
 Only the Python standard library is used; run it with /usr/bin/python3.
 """
 import datetime
@@ -35,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -82,7 +82,9 @@ def fmt_ms(value):
 
 
 def fmt_mb(kb):
-    return "–" if kb is None else f"{kb / 1024:.1f} MB"
+    if kb is None:
+        return "–"
+    return f"{kb / 1024 / 1024:.2f} GB" if kb >= 1 << 20 else f"{kb / 1024:.1f} MB"
 
 
 def fmt_ratio(value):
@@ -246,8 +248,9 @@ class Harness:
         """BENCH_RUNS wrk runs; returns the medians plus every run (with server CPU per request)."""
         runs = []
         for _ in range(self.runs):
-            cpu_before = procs.tree_cpu_seconds(server.pid)
+            cpu_before, own_cpu_before = procs.tree_cpu_seconds(server.pid), procs.process_cpu_seconds(server.pid)
             tree_before = {server.pid, *procs.descendants(server.pid)}
+            since = procs.boot_ticks_now()
             busy_before, own_before, snap_before = procs.system_busy_seconds(), own_cpu_seconds(), procs.cpu_snapshot()
             result = loadgen.run_wrk(server.url + path, connections, duration or self.duration, script, script_args)
             snap_after = procs.cpu_snapshot()
@@ -256,15 +259,21 @@ class Harness:
             # What other processes used meanwhile: a busy neighbour (a compiler, another
             # benchmark) makes every figure of the run meaningless.
             exclude = tree_before | {server.pid, *procs.descendants(server.pid), os.getpid()}
-            result["neighbour_cpu_cores"] = round(procs.cpu_of_others(snap_before, snap_after, exclude) / wall, 2)
-            # The machine's busy time (/proc/stat) minus everything attributed above. On this VM
-            # it is often 0.3-0.9 core under load with no process to show for it (interrupts,
-            # tick sampling, the hypervisor), so it is recorded, not judged.
+            others, result["neighbours"] = procs.cpu_of_others(snap_before, snap_after, exclude, since)
+            result["neighbour_cpu_cores"] = round(others / wall, 2)
+            # The machine's busy time (/proc/stat) minus the server, wrk and this harness: it also
+            # sees short-lived processes that no snapshot catches (a build's compiler runs). It is
+            # about 0 on a quiet machine.
             unattributed = (procs.system_busy_seconds() - busy_before) - cpu - (own_cpu_seconds() - own_before)
             result["unattributed_cpu_cores"] = round(max(0.0, unattributed) / wall, 2)
-            if result["neighbour_cpu_cores"] > 0.1:
-                self.busy_runs.append((label, result["neighbour_cpu_cores"]))
+            if result["neighbour_cpu_cores"] > 0.1 or result["unattributed_cpu_cores"] > 0.25:
+                self.busy_runs.append((label, max(result["neighbour_cpu_cores"], result["unattributed_cpu_cores"]),
+                                       result["neighbours"]))
             result["server_cpu_seconds"] = round(cpu, 3)
+            # The main process alone (sprocket's gateway; for the Node baselines, all of it).
+            main_cpu = procs.process_cpu_seconds(server.pid) - own_cpu_before
+            result["main_process_cpu_us_per_request"] = (round(main_cpu * 1e6 / result["requests"], 2)
+                                                         if result["requests"] else None)
             result["server_cpu_us_per_request"] = (round(cpu * 1e6 / result["requests"], 2)
                                                    if result["requests"] else None)
             errors = sum(result["socket_errors"].values())
@@ -275,14 +284,18 @@ class Harness:
         summary = loadgen.median_of(runs)
         summary["server_cpu_us_per_request"] = statistics.median(
             [r["server_cpu_us_per_request"] for r in runs if r["server_cpu_us_per_request"] is not None] or [0])
+        summary["main_process_cpu_us_per_request"] = statistics.median(
+            [r["main_process_cpu_us_per_request"] for r in runs if r["main_process_cpu_us_per_request"] is not None] or [0])
         summary["requests"] = sum(r["requests"] or 0 for r in runs)
         summary["non_2xx"] = sum(r["non_2xx"] for r in runs)
         summary["socket_errors"] = sum(sum(r["socket_errors"].values()) for r in runs)
         summary["runs"] = runs
         self.log(f"{label}: {fmt_rps(summary['requests_per_sec'])}, p50 {fmt_ms(summary['p50_ms'])}, "
-                 f"p99 {fmt_ms(summary['p99_ms'])}, server CPU {summary['server_cpu_us_per_request']:.1f} µs/req, "
+                 f"p99 {fmt_ms(summary['p99_ms'])}, server CPU {summary['server_cpu_us_per_request']:.1f} µs/req "
+                 f"(main process {summary['main_process_cpu_us_per_request']:.1f}), "
                  f"other processes {max(r['neighbour_cpu_cores'] for r in runs):.2f} core, "
-                 f"unattributed {max(r['unattributed_cpu_cores'] for r in runs):.2f} core")
+                 f"unattributed {max(r['unattributed_cpu_cores'] for r in runs):.2f} core"
+                 + "".join(f" [{n[2]} {n[1]}: {n[0]} s]" for r in runs for n in r["neighbours"] if n[0] >= 0.2))
         return summary
 
     # -- benchmarks --
@@ -571,6 +584,14 @@ class Harness:
             res["gateway_rss_kb"] = procs.rss_kb(server.pid)
             res["gateway_pss_kb"] = procs.pss_kb(server.pid)
             res["workers"] = [{"pid": p, "pss_kb": procs.pss_kb(p), "rss_kb": procs.rss_kb(p)} for p in workers]
+            # PSS shares pages among the processes mapping them, so one worker alone carries all of
+            # Node's resident code. With 8 concurrent clients the pool grows to 8 instances:
+            # their mean PSS is closer to what each worker of a busy server costs.
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda _: [self.check(server, HELLO_PATH) for _ in range(10)], range(8)))
+            time.sleep(1.0)
+            many = procs.children(server.pid)
+            res["many_workers"] = [{"pid": p, "pss_kb": procs.pss_kb(p), "rss_kb": procs.rss_kb(p)} for p in many]
         finally:
             self.finish_server(server)
         server = self.bare_node("memory-bare-node", folder / "hello.js")
@@ -589,6 +610,11 @@ class Harness:
         self.row("memory: idle warm worker PSS (hello) vs bare Node server", fmt_mb(worker["pss_kb"]),
                  fmt_mb(res["bare_node_pss_kb"]), fmt_ratio(ratio(worker["pss_kb"], res["bare_node_pss_kb"])),
                  "≤ 30 MB", met(worker["pss_kb"] is not None and worker["pss_kb"] <= 30 * 1024))
+        many = [w["pss_kb"] for w in res["many_workers"] if w["pss_kb"]]
+        if many:
+            res["many_workers_pss_kb_mean"] = round(statistics.mean(many))
+            self.row(f"memory: idle warm worker PSS, mean of {len(many)} live workers", fmt_mb(statistics.mean(many)),
+                     "–", "–", "≤ 30 MB", met(statistics.mean(many) <= 30 * 1024))
 
     # 6. logging -----------------------------------------------------------------------------
 
@@ -661,9 +687,10 @@ class Harness:
         print()
         if self.busy_runs:
             worst = max(self.busy_runs, key=lambda b: b[1])
-            self.notes.append(f"the machine was BUSY: other processes used > 0.1 core during {len(self.busy_runs)} "
-                              f"measured run(s) (worst: {worst[1]:.2f} core in '{worst[0]}'); those figures are "
-                              f"not comparable, run again on a quiet machine")
+            names = ", ".join(f"{name} ({pid}) {secs:.1f} s" for secs, pid, name in worst[2]) or "short-lived processes"
+            self.notes.append(f"the machine was BUSY: other processes used > 0.1 core (or > 0.25 core unattributed) "
+                              f"during {len(self.busy_runs)} measured run(s) (worst: {worst[1]:.2f} core in "
+                              f"'{worst[0]}': {names}); those figures are not comparable, run again on a quiet machine")
         for text in self.notes:
             print(f"- {text}")
         print(f"- VM noise: treat ±20% as noise (docs/performance.md); total wall time {wall:.0f}s")

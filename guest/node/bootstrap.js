@@ -315,6 +315,12 @@ function handleMessage(message) {
     case 'invoke':
       invoke(message);
       break;
+    case 'env':
+      // Secrets changed: the new values apply from now on, without a restart.
+      for (const [name, value] of Object.entries(message.set || {})) process.env[name] = value;
+      for (const name of message.remove || []) delete process.env[name];
+      if (Array.isArray(message.secretNames)) secretNames = message.secretNames;
+      break;
     default:
       capture('WARN', [`sprocket worker: unknown frame type ${message.type}`]);
   }

@@ -8,6 +8,7 @@
 #include "http/json_text.h"
 #include "logs/log_format.h"
 #include "runtime/frame_codec.h"
+#include "secrets/secret_values.h"
 
 namespace sprocket::http {
 namespace json = boost::json;
@@ -132,8 +133,9 @@ Response error_response(unsigned status, std::string_view category, std::string_
   return json_response(status, std::move(body));
 }
 
-Gateway::Gateway(accounts::Deployment& deployment, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings)
-    : deployment_(deployment), dispatcher_(dispatcher), log_(log), settings_(settings) {
+Gateway::Gateway(accounts::Deployment& deployment, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings,
+                 ExecutionSinks sinks)
+    : deployment_(deployment), dispatcher_(dispatcher), log_(log), settings_(settings), sinks_(sinks) {
   for (std::size_t a = 0; a < deployment_.accounts.size(); ++a) routers_.emplace_back(deployment_.catalog.functions, a);
 }
 
@@ -148,6 +150,7 @@ std::optional<Response> Gateway::refuse_if_budget_spent(std::size_t account_inde
   auto& account = deployment_.accounts[account_index];
   auto admission = account.budget->admit(accounts::ExecutionBudget::Clock::now());
   if (admission.admitted) return std::nullopt;
+  if (sinks_.metrics) sinks_.metrics->rejected("budget");
   std::string why = std::string_view(admission.reason) == "EXECUTIONS"
                         ? fmt::format("{} executions per minute", *account.limits.executions_per_minute)
                         : fmt::format("{} execution-seconds per minute", account.limits.execution_seconds_per_minute);
@@ -249,7 +252,7 @@ void Gateway::run(Execution execution, std::string frame, Respond respond) {
                        Response response = execution.app_function ? app_answer(execution, report, notes)
                                                                   : endpoint_answer(execution, report, notes);
                        bool success = execution.app_function ? response.result_int() == 200 : response.result_int() < 500;
-                       record(execution, report, success, notes);
+                       record(execution, report, success, static_cast<int>(response.result_int()), notes);
                        respond(std::move(response));
                      });
 }
@@ -349,7 +352,8 @@ Response Gateway::app_answer(const Execution& e, const InvocationReport& report,
     case InvocationResult::Outcome::Threw: {
       auto error = thrown_error(result.frame);
       note(notes, "ERROR", error.stack);
-      return function_failure(name, error.summary, e.request_id);
+      // HubSpot puts the error's text in the body; never a secret's value.
+      return function_failure(name, secrets::redact(error.summary, dispatcher_.exposed_secrets(e.function_index)), e.request_id);
     }
     case InvocationResult::Outcome::TimedOut:
       note(notes, "ERROR", result.detail);
@@ -371,17 +375,43 @@ Response Gateway::app_answer(const Execution& e, const InvocationReport& report,
   return function_failure(name, "unexpected outcome", e.request_id);
 }
 
-void Gateway::record(const Execution& e, const InvocationReport& report, bool success, const std::vector<LogLine>& notes) {
+void Gateway::record(const Execution& e, const InvocationReport& report, bool success, int http_status,
+                     const std::vector<LogLine>& notes) {
   const auto& result = report.result;
   const auto& spec = deployment_.catalog.functions[e.function_index];
   auto& account = deployment_.accounts[spec.account_index];
-  bool ran = result.outcome != InvocationResult::Outcome::QueueFull && result.outcome != InvocationResult::Outcome::QueueTimeout;
+  const auto& secrets = dispatcher_.exposed_secrets(e.function_index);
+  using Outcome = InvocationResult::Outcome;
+  bool ran = result.outcome != Outcome::QueueFull && result.outcome != Outcome::QueueTimeout;
   if (ran) {
     account.budget->charge(accounts::ExecutionBudget::Clock::now(),
                            std::chrono::microseconds(std::llround(report.execution_ms * 1000)));
   }
-  log_.write_line(logs::execution_line(e.received_unix_ms + std::llround(report.queue_ms), success ? "SUCCESS" : "ERROR",
-                                       e.method, e.path, std::llround(report.execution_ms)));
+  std::int64_t started = e.received_unix_ms + std::llround(report.queue_ms);
+  int memory_mb = 0;
+  if (const json::value* kb = result.frame.if_contains("maxRssKb"); kb && kb->is_number()) {
+    memory_mb = static_cast<int>((kb->to_number<std::int64_t>() + 1023) / 1024);
+  }
+  store::ExecutionRecord stored;
+  stored.request_id = e.request_id;
+  stored.account_id = account.id;
+  stored.function = spec.name;
+  stored.method = e.method;
+  stored.path = e.path;
+  stored.status = success ? "SUCCESS" : "ERROR";
+  stored.http_status = http_status;
+  stored.execution_ms = report.execution_ms;
+  stored.queue_ms = report.queue_ms;
+  stored.memory_mb = memory_mb;
+  stored.cold_start = report.cold_start;
+  stored.started_ms = started;
+  auto keep = [&](const LogLine& line) {
+    std::string text = secrets::redact(line.text, secrets);
+    log_.write_line(logs::console_line(line.timestamp_ms, line.level, text));
+    stored.lines.push_back({line.timestamp_ms, line.level, std::move(text)});
+  };
+
+  log_.write_line(logs::execution_line(started, stored.status, e.method, e.path, std::llround(report.execution_ms)));
   // HubSpot keeps 4 KB of a function's output per execution; sprocket's own notes always show.
   std::size_t budget = account.limits.log_bytes_per_execution;
   std::size_t used = 0, dropped = 0;
@@ -391,27 +421,39 @@ void Gateway::record(const Execution& e, const InvocationReport& report, bool su
     overflowed = overflowed || used + line.text.size() > budget;
     if (!overflowed) {
       used += line.text.size();
-      log_.write_line(logs::console_line(line.timestamp_ms, line.level, line.text));
+      keep(line);
     } else {
       dropped += line.text.size();
     }
   }
   if (dropped > 0) {
-    log_.write_line(logs::console_line(now_unix_ms(), "WARN",
-                                       fmt::format("Log output truncated: {} bytes dropped (the limit is {} bytes per execution)",
-                                                   dropped, budget)));
+    keep(LogLine{now_unix_ms(), "WARN",
+                 fmt::format("Log output truncated: {} bytes dropped (the limit is {} bytes per execution)", dropped, budget)});
   }
-  for (const auto& line : notes) log_.write_line(logs::console_line(line.timestamp_ms, line.level, line.text));
-  std::string memory;
-  if (const json::value* kb = result.frame.if_contains("maxRssKb"); kb && kb->is_number()) {
-    memory = fmt::format(" Max Memory Used: {} MB", (kb->to_number<std::int64_t>() + 1023) / 1024);
+  for (const auto& line : notes) {
+    keep(line);
+    if (line.level == "ERROR" && stored.error.empty()) stored.error = stored.lines.back().text;
   }
+  std::string memory = memory_mb > 0 ? fmt::format(" Max Memory Used: {} MB", memory_mb) : std::string();
   log_.write_line(fmt::format("REPORT RequestId: {} Duration: {:.2f} ms Queue: {:.2f} ms{} Cold Start: {}", e.request_id,
                               report.execution_ms, report.queue_ms, memory, report.cold_start ? "yes" : "no"));
+
+  if (sinks_.metrics) {
+    std::string function = fmt::format("{}/{}", account.id, spec.name);
+    if (ran) sinks_.metrics->execution(function, stored.http_status, report.execution_ms / 1000, report.queue_ms / 1000, report.cold_start);
+    if (result.outcome == Outcome::QueueFull) sinks_.metrics->rejected("queue_full");
+    if (result.outcome == Outcome::QueueTimeout) sinks_.metrics->rejected("queue_timeout");
+    if (result.outcome == Outcome::OutOfMemory) sinks_.metrics->memory_kill();
+    if (result.outcome == Outcome::TimedOut) sinks_.metrics->timeout();
+  }
+  if (sinks_.store) sinks_.store->append_execution(std::move(stored));
 }
 
 void Gateway::log_stray_lines(std::size_t function_index, const std::vector<LogLine>& lines) {
-  for (const auto& line : lines) log_.write_line(logs::console_line(line.timestamp_ms, line.level, line.text));
+  const auto& secrets = dispatcher_.exposed_secrets(function_index);
+  for (const auto& line : lines) {
+    log_.write_line(logs::console_line(line.timestamp_ms, line.level, secrets::redact(line.text, secrets)));
+  }
 }
 
 }  // namespace sprocket::http

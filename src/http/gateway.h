@@ -9,9 +9,12 @@
 
 #include "accounts/deployment.h"
 #include "http/request_context.h"
+#include "http/request_handler.h"
 #include "http/response_mapping.h"
 #include "http/router.h"
 #include "logs/log_sink.h"
+#include "metrics/metrics.h"
+#include "store/store_executor.h"
 #include "runtime/dispatcher.h"
 #include "util/request_id.h"
 
@@ -21,14 +24,18 @@ struct GatewaySettings {
   bool trust_proxy = false;  // take client addresses from X-Forwarded-For / True-Client-IP
 };
 
-class Gateway {
+// Where executions are recorded besides stderr (either may be null).
+struct ExecutionSinks {
+  store::StoreExecutor* store = nullptr;
+  metrics::Metrics* metrics = nullptr;
+};
+
+class Gateway final : public RequestHandler {
  public:
-  using Respond = std::function<void(Response)>;
+  Gateway(accounts::Deployment& deployment, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings,
+          ExecutionSinks sinks = {});
 
-  Gateway(accounts::Deployment& deployment, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings);
-
-  // `respond` is called exactly once, possibly before handle() returns.
-  void handle(Request request, std::string remote_address, Respond respond);
+  void handle(Request request, std::string remote_address, Respond respond) override;
   void log_stray_lines(std::size_t function_index, const std::vector<runtime::LogLine>& lines);
 
  private:
@@ -50,13 +57,14 @@ class Gateway {
   void run(Execution execution, std::string frame, Respond respond);
   Response endpoint_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
   Response app_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
-  void record(const Execution& e, const runtime::InvocationReport& report, bool success,
+  void record(const Execution& e, const runtime::InvocationReport& report, bool success, int http_status,
               const std::vector<runtime::LogLine>& notes);
 
   accounts::Deployment& deployment_;
   runtime::Dispatcher& dispatcher_;
   logs::LogSink& log_;
   GatewaySettings settings_;
+  ExecutionSinks sinks_;
   std::vector<Router> routers_;  // one per account
   util::RequestIdGenerator request_ids_;
   std::uint64_t next_invocation_id_ = 1;

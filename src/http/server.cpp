@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include "http/gateway.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -65,8 +67,8 @@ Expected<std::pair<std::string, std::uint16_t>, std::string> parse_listen_addres
   return std::pair{host, static_cast<std::uint16_t>(port)};
 }
 
-HttpServer::HttpServer(asio::io_context& io, Gateway& gateway, ServerSettings settings)
-    : io_(io), gateway_(gateway), settings_(std::move(settings)), acceptor_(io) {
+HttpServer::HttpServer(asio::io_context& io, RequestHandler& handler, ServerSettings settings)
+    : io_(io), handler_(handler), settings_(std::move(settings)), acceptor_(io) {
   tcp::endpoint endpoint(asio::ip::make_address(settings_.host), settings_.port);
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -153,6 +155,18 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     }
 
     Request request = parser.release();
+    if (auto stream_reply = handler_.stream(request)) {
+      // A stream ends with the connection: headers now, then the body as it comes.
+      auto& header = stream_reply->header;
+      header.version(request.version());
+      header.keep_alive(false);
+      header.set(beast_http::field::connection, "close");
+      beast_http::response_serializer<beast_http::string_body> serializer(header);
+      stream.expires_never();
+      auto [header_error, n] = co_await beast_http::async_write_header(stream, serializer, use_tuple);
+      if (!header_error) co_await stream_reply->body(stream);
+      break;
+    }
     bool keep_alive = request.keep_alive();
     bool is_head = request.method() == beast_http::verb::head;
     unsigned version = request.version();
@@ -162,7 +176,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     Response response = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
         [&](auto handler) {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          gateway_.handle(std::move(request), remote, [shared, executor](Response r) {
+          handler_.handle(std::move(request), remote, [shared, executor](Response r) {
             // Resume the connection from the event loop, never from inside handle().
             asio::post(executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
           });

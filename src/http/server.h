@@ -1,5 +1,5 @@
 #pragma once
-// The HTTP/1.1 listener: reads requests (bounded), hands them to the Gateway, writes answers.
+// The HTTP/1.1 listener: reads requests (bounded), hands them to a RequestHandler, writes answers.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,7 +9,8 @@
 #include <list>
 #include <string>
 
-#include "http/gateway.h"
+#include "http/request_handler.h"
+#include "util/expected.h"
 
 namespace sprocket::http {
 
@@ -24,7 +25,7 @@ struct ServerSettings {
 class HttpServer {
  public:
   // Binds at once; throws std::system_error when the address cannot be used.
-  HttpServer(boost::asio::io_context& io, Gateway& gateway, ServerSettings settings);
+  HttpServer(boost::asio::io_context& io, RequestHandler& handler, ServerSettings settings);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void start();
   // Stops accepting, closes idle connections, and calls `drained` once no request is in flight.
@@ -37,7 +38,7 @@ class HttpServer {
   void request_finished();
 
   boost::asio::io_context& io_;
-  Gateway& gateway_;
+  RequestHandler& handler_;
   ServerSettings settings_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::list<Connection*> connections_;

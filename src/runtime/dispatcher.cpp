@@ -7,7 +7,7 @@ namespace sprocket::runtime {
 namespace json = boost::json;
 
 WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,
-                                const accounts::AccountLimits& limits, const std::map<std::string, std::string>& secret_values) {
+                                const accounts::AccountLimits& limits, const ExposedSecrets& secrets) {
   WorkerRecipe recipe;
   // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the heap
   // at three quarters of the limit so that most overruns end in Node's own readable error.
@@ -21,13 +21,9 @@ WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeS
   // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
   env.push_back("NODE_PATH=" + (settings.node_guest_dir / "node_modules").string());
   for (const auto& [name, value] : spec.environment) env.push_back(name + "=" + value);
-  std::vector<std::string> secret_names = spec.secrets;
-  if (spec.format == config::FunctionFormat::Project) secret_names.push_back("PRIVATE_APP_ACCESS_TOKEN");
   json::array exposed;
-  for (const auto& name : secret_names) {
-    auto it = secret_values.find(name);
-    if (it == secret_values.end()) continue;
-    env.push_back(name + "=" + it->second);  // environment, never argv: argv is world-readable
+  for (const auto& [name, value] : secrets) {
+    env.push_back(name + "=" + value);  // environment, never argv: argv is world-readable
     exposed.emplace_back(name);
   }
   json::object load{{"type", "load"},
@@ -45,6 +41,7 @@ Dispatcher::Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, co
     : io_(io), settings_(std::move(settings)), deployment_(deployment), stray_logs_(std::move(stray_logs)), idle_sweep_(io),
       rss_poll_(io) {
   pools_.resize(deployment_.catalog.functions.size());
+  exposed_.resize(deployment_.catalog.functions.size());
   if (settings_.use_cgroups) {
     cgroups_ = MemoryCgroups::create(cgroup_unavailable_);
   } else {
@@ -89,17 +86,69 @@ void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, Fu
     const auto& catalog = deployment_.catalog;
     const auto& spec = catalog.functions[function_index];
     const auto& limits = limits_of(function_index);
-    static const std::map<std::string, std::string> kNoSecrets;
-    auto secrets = catalog.dotenv_by_folder.find(spec.folder);
     PoolSettings pool_settings{limits.max_instances_per_function, time_limit(function_index), settings_.idle_timeout,
                                limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout};
     pool = std::make_unique<FunctionPool>(
-        io_, node_worker_recipe(spec, settings_, limits, secrets == catalog.dotenv_by_folder.end() ? kNoSecrets : secrets->second),
+        io_, node_worker_recipe(spec, settings_, limits, exposed_secrets(function_index)),
         pool_settings, cgroups_.get(), [this, function_index](std::vector<LogLine> lines) {
           if (stray_logs_) stray_logs_(function_index, std::move(lines));
         });
   }
   pool->submit(std::move(invoke_frame), std::move(done));
+}
+
+ExposedSecrets Dispatcher::compute_exposed(std::size_t function_index) const {
+  const auto& spec = deployment_.catalog.functions[function_index];
+  std::vector<std::string> names = spec.secrets;
+  if (spec.format == config::FunctionFormat::Project) names.push_back("PRIVATE_APP_ACCESS_TOKEN");
+  const auto dotenv = deployment_.catalog.dotenv_by_folder.find(spec.folder);
+  const auto managed = store_secrets_.find(deployment_.accounts[spec.account_index].id);
+  ExposedSecrets exposed;
+  for (const auto& name : names) {
+    if (managed != store_secrets_.end()) {
+      if (auto it = managed->second.find(name); it != managed->second.end()) {
+        exposed.emplace_back(name, it->second);
+        continue;
+      }
+    }
+    if (dotenv != deployment_.catalog.dotenv_by_folder.end()) {
+      if (auto it = dotenv->second.find(name); it != dotenv->second.end()) exposed.emplace_back(name, it->second);
+    }
+  }
+  return exposed;
+}
+
+const ExposedSecrets& Dispatcher::exposed_secrets(std::size_t function_index) {
+  auto& cached = exposed_[function_index];
+  if (!cached) cached = compute_exposed(function_index);
+  return *cached;
+}
+
+void Dispatcher::set_secrets(secrets::SecretValues values) {
+  store_secrets_ = std::move(values);
+  for (std::size_t i = 0; i < exposed_.size(); ++i) {
+    if (!exposed_[i]) continue;
+    ExposedSecrets now = compute_exposed(i);
+    if (now == *exposed_[i]) continue;
+    // Tell live instances: set what is new or changed, remove what is gone.
+    json::object set;
+    json::array names;
+    for (const auto& [name, value] : now) {
+      set[name] = value;
+      names.emplace_back(name);
+    }
+    json::array removed;
+    for (const auto& [name, value] : *exposed_[i]) {
+      bool still = std::any_of(now.begin(), now.end(), [&](const auto& p) { return p.first == name; });
+      if (!still) removed.emplace_back(name);
+    }
+    exposed_[i] = std::move(now);
+    if (auto& pool = pools_[i]) {
+      std::string frame;
+      append_frame(frame, json::serialize(json::object{{"type", "env"}, {"set", set}, {"remove", removed}, {"secretNames", names}}));
+      pool->update_environment(node_worker_recipe(deployment_.catalog.functions[i], settings_, limits_of(i), *exposed_[i]), frame);
+    }
+  }
 }
 
 void Dispatcher::schedule_idle_sweep() {

@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "accounts/deployment.h"
 #include "config/catalog.h"
+#include "secrets/secret_values.h"
 #include "runtime/function_pool.h"
 
 namespace sprocket::runtime {
@@ -22,9 +24,12 @@ struct RuntimeSettings {
   bool use_cgroups = true;               // false: poll RSS instead (also the fallback)
 };
 
-// How to start a worker for `spec`: argv, environment (its variables and secrets only), load frame.
+using ExposedSecrets = std::vector<std::pair<std::string, std::string>>;  // name, value
+
+// How to start a worker for `spec`: argv, environment (its variables and exposed secrets only),
+// load frame.
 WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,
-                                const accounts::AccountLimits& limits, const std::map<std::string, std::string>& secret_values);
+                                const accounts::AccountLimits& limits, const ExposedSecrets& secrets);
 
 class Dispatcher {
  public:
@@ -40,6 +45,12 @@ class Dispatcher {
   int instances() const;
   std::string memory_enforcement() const;  // how memory limits are enforced, for the start-up banner
 
+  // Secrets managed by sprocket (the store) by account id; they win over `.env` values. Live
+  // instances receive changed values at once, between or during invocations.
+  void set_secrets(secrets::SecretValues values);
+  // The secrets a function sees (the names it lists that have values), for redaction.
+  const ExposedSecrets& exposed_secrets(std::size_t function_index);
+
  private:
   void schedule_idle_sweep();
   void schedule_rss_poll();
@@ -52,6 +63,9 @@ class Dispatcher {
   std::shared_ptr<MemoryCgroups> cgroups_;            // null: RSS polling
   std::string cgroup_unavailable_;
   std::vector<std::unique_ptr<FunctionPool>> pools_;  // created on first use
+  secrets::SecretValues store_secrets_;
+  std::vector<std::optional<ExposedSecrets>> exposed_;  // per function, computed on demand
+  ExposedSecrets compute_exposed(std::size_t function_index) const;
   boost::asio::steady_timer idle_sweep_;
   boost::asio::steady_timer rss_poll_;
 };

@@ -172,6 +172,11 @@ void FunctionPool::stop_idle(std::chrono::steady_clock::time_point now) {
   }
 }
 
+void FunctionPool::update_environment(WorkerRecipe recipe, const std::string& frame) {
+  recipe_ = std::move(recipe);
+  for (auto& worker : workers_) worker->send_frame(frame);
+}
+
 void FunctionPool::enforce_rss_limits() {
   for (auto& worker : workers_) worker->enforce_rss_limit();
 }

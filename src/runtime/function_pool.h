@@ -52,6 +52,8 @@ class FunctionPool {
   void stop_idle(std::chrono::steady_clock::time_point now);  // ends instances idle past the timeout
   void shutdown();                                             // kills every instance
   void enforce_rss_limits();                                   // when there are no cgroups
+  // New instances start from `recipe`; live ones get `frame` (an "env" frame) now.
+  void update_environment(WorkerRecipe recipe, const std::string& frame);
 
   int instances() const { return static_cast<int>(workers_.size()); }
   int idle_instances() const { return static_cast<int>(idle_.size()); }

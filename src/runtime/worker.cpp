@@ -266,8 +266,10 @@ void Worker::finish_invocation(InvocationResult result) {
   deadline_.cancel();
   last_used_ = std::chrono::steady_clock::now();
   if (!pipe_logs_.empty()) {
-    // Lines sent early, lines in the result and raw process output, in the order they were written.
-    result.logs.insert(result.logs.end(), std::make_move_iterator(pipe_logs_.begin()), std::make_move_iterator(pipe_logs_.end()));
+    // Lines sent early (and raw process output) come before those in the result; then order
+    // by time, keeping arrival order among lines written in the same millisecond.
+    pipe_logs_.insert(pipe_logs_.end(), std::make_move_iterator(result.logs.begin()), std::make_move_iterator(result.logs.end()));
+    result.logs = std::move(pipe_logs_);
     pipe_logs_.clear();
     std::stable_sort(result.logs.begin(), result.logs.end(),
                      [](const LogLine& a, const LogLine& b) { return a.timestamp_ms < b.timestamp_ms; });
@@ -296,6 +298,16 @@ void Worker::terminate() {
   if (state_ == State::Dead) return;
   doomed_ = true;
   process_.kill_group();
+}
+
+void Worker::send_frame(std::string frame) {
+  if (state_ == State::Dead || doomed_) return;
+  if (state_ == State::Starting) {
+    // Not listening yet: the load frame (built from the old recipe) must go first.
+    load_frame_ += frame;
+    return;
+  }
+  send(std::move(frame));
 }
 
 void Worker::send(std::string frame) {

@@ -62,6 +62,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   // Sends one invocation; `done` is called exactly once. One invocation at a time.
   void invoke(std::string invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done);
+  void send_frame(std::string frame);  // e.g. an "env" frame; queued behind the load if still starting
   void terminate();  // kills the process; any invocation in flight completes as Crashed/TimedOut
   // Without a cgroup: kill the worker when its resident memory is over the limit.
   void enforce_rss_limit();

@@ -15,6 +15,7 @@ BINARY = ROOT / "build" / "sprocket"
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 EXAMPLES = ROOT / "examples"
 LISTENING = re.compile(r"sprocket listening on (http://\S+)")
+ADMIN = re.compile(r"sprocket admin API on (http://\S+)")
 
 
 def wait_for(condition, timeout=10.0, interval=0.02, message="condition"):
@@ -33,7 +34,9 @@ class Sprocket:
     """One `sprocket serve` process; its stderr is collected line by line."""
 
     def __init__(self, paths, *args, data_dir, env=None):
-        cmd = [str(BINARY), "serve", *map(str, paths), "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *args]
+        self.data_dir = data_dir
+        cmd = [str(BINARY), "serve", *map(str, paths), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+               "--data-dir", str(data_dir), *args]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         env={**os.environ, **(env or {})})
         self.lines = []
@@ -41,6 +44,7 @@ class Sprocket:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.url = wait_for(self._listening_url, timeout=20, message="sprocket to listen")
+        self.admin_url = ADMIN.search(self.log()).group(1)
         self.session = requests.Session()
 
     def _read(self):
@@ -58,6 +62,15 @@ class Sprocket:
                 if m:
                     return m.group(1)
         return None
+
+    def admin(self, method, path, token=None, **kw):
+        """A request to the admin API, with the data directory's token unless told otherwise."""
+        if token is None:
+            token = (self.data_dir / "admin.token").read_text().strip()
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.admin_url + path, headers=headers, timeout=kw.pop("timeout", 30), **kw)
 
     def log(self):
         with self._lock:

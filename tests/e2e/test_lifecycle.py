@@ -9,7 +9,7 @@ from conftest import BINARY, EXAMPLES, FIXTURES, wait_for
 
 
 def run_serve(tmp_path, *paths):
-    return subprocess.run([str(BINARY), "serve", *map(str, paths), "--listen", "127.0.0.1:0",
+    return subprocess.run([str(BINARY), "serve", *map(str, paths), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
                            "--data-dir", str(tmp_path / "d")],
                           capture_output=True, text=True, timeout=60)
 

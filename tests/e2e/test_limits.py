@@ -118,7 +118,7 @@ def make_endpoints(root, count, secrets=0):
 
 
 def run_serve(tmp_path, *args):
-    return subprocess.run([str(BINARY), "serve", *map(str, args), "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "d")],
+    return subprocess.run([str(BINARY), "serve", *map(str, args), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "d")],
                           capture_output=True, text=True, timeout=60)
 
 

@@ -1,0 +1,271 @@
+#include "admin/admin_api.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <fmt/format.h>
+
+#include "admin/admin_token.h"
+#include "http/gateway.h"
+#include "logs/execution_format.h"
+#include "logs/log_format.h"
+#include "util/duration.h"
+
+namespace sprocket::admin {
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace beast_http = boost::beast::http;
+using http::error_response;
+using http::Response;
+
+namespace {
+
+constexpr std::string_view kSecretsPrefix = "/api/v1/secrets";
+constexpr std::string_view kLogsPath = "/api/v1/logs";
+constexpr std::string_view kFollowPath = "/api/v1/logs/follow";
+
+Response json_reply(unsigned status, const json::value& body) {
+  Response r{static_cast<beast_http::status>(status), 11};
+  r.set(beast_http::field::content_type, "application/json; charset=utf-8");
+  r.body() = json::serialize(body);
+  return r;
+}
+
+std::string first(const http::ParamMap& params, std::string_view name) {
+  for (const auto& [k, v] : params) {
+    if (k == name && !v.empty()) return v.front();
+  }
+  return {};
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The filters shared by the query and the follow endpoints.
+std::optional<store::ExecutionQuery> log_query(const http::ParamMap& params, std::optional<std::int64_t> account, std::string& error) {
+  store::ExecutionQuery q;
+  q.account_id = account;
+  if (auto f = first(params, "function"); !f.empty()) q.function = f;
+  if (auto id = first(params, "requestId"); !id.empty()) q.request_id = id;
+  if (auto since = first(params, "since"); !since.empty()) {
+    auto d = util::parse_duration(since);
+    if (!d) {
+      error = "since must be a duration such as 30s, 10m, 2h or 7d";
+      return std::nullopt;
+    }
+    q.since_ms = now_ms() - d->count();
+  }
+  if (auto limit = first(params, "limit"); !limit.empty()) {
+    try {
+      q.limit = static_cast<std::size_t>(std::clamp(std::stoll(limit), 1LL, 10000LL));
+    } catch (...) {
+      error = "limit must be a number from 1 to 10000";
+      return std::nullopt;
+    }
+  }
+  if (auto after = first(params, "after"); !after.empty()) {
+    try {
+      q.after_id = std::stoll(after);
+    } catch (...) {
+      error = "after must be an execution id";
+      return std::nullopt;
+    }
+  }
+  return q;
+}
+
+}  // namespace
+
+AdminApi::AdminApi(asio::io_context& io, AdminServices services, std::string token)
+    : io_(io), services_(services), token_(std::move(token)) {}
+
+bool AdminApi::authorized(const http::Request& request) const {
+  auto it = request.find(beast_http::field::authorization);
+  if (it == request.end()) return false;
+  std::string_view value = it->value();
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.substr(0, kBearer.size()) != kBearer) return false;
+  return token_matches(token_, value.substr(kBearer.size()));
+}
+
+std::optional<std::int64_t> AdminApi::account_param(const http::ParamMap& params, std::string& error) const {
+  std::string text = first(params, "account");
+  if (text.empty()) return services_.deployment.accounts.front().id;
+  try {
+    std::int64_t id = std::stoll(text);
+    for (const auto& a : services_.deployment.accounts) {
+      if (a.id == id) return id;
+    }
+    error = fmt::format("account {} is not served here", id);
+  } catch (...) {
+    error = "account must be an account id";
+  }
+  return std::nullopt;
+}
+
+void AdminApi::handle(http::Request request, std::string remote_address, Respond respond) {
+  std::string_view target = request.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  http::ParamMap params;
+  if (auto q = target.find('?'); q != std::string_view::npos) http::parse_urlencoded_into(params, target.substr(q + 1));
+  auto method = request.method();
+  const std::string request_id;
+
+  // Health answers load balancers without a token.
+  if (path == "/healthz" || path == "/readyz") {
+    return respond(json_reply(200, json::object{{"status", path == "/healthz" ? "ok" : "ready"}}));
+  }
+  if (!authorized(request)) {
+    auto r = error_response(401, "UNAUTHORIZED", "Send the admin token as \"Authorization: Bearer TOKEN\" (it is in DATA_DIR/admin.token)", "");
+    r.set(beast_http::field::www_authenticate, "Bearer");
+    return respond(std::move(r));
+  }
+  if (path == "/metrics" && method == beast_http::verb::get) {
+    Response r{beast_http::status::ok, 11};
+    r.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    r.body() = services_.metrics.render();
+    return respond(std::move(r));
+  }
+  if (path == "/api/v1/functions" && method == beast_http::verb::get) return respond(functions());
+  if (path == kLogsPath && method == beast_http::verb::get) return handle_logs(params, respond);
+  if (path.substr(0, kSecretsPrefix.size()) == kSecretsPrefix) {
+    return handle_secrets(request, path.substr(kSecretsPrefix.size()), params, respond);
+  }
+  respond(error_response(404, "NOT_FOUND", fmt::format("No admin endpoint {} {}; see docs/admin-api.md", request.method_string(), path), ""));
+}
+
+Response AdminApi::functions() const {
+  json::array list;
+  const auto& d = services_.deployment;
+  for (const auto& f : d.catalog.functions) {
+    json::array methods;
+    for (const auto& m : f.methods) methods.emplace_back(m);
+    json::array secret_names;
+    for (const auto& s : f.secrets) secret_names.emplace_back(s);
+    list.push_back(json::object{{"accountId", d.accounts[f.account_index].id},
+                                {"name", f.name},
+                                {"format", f.format == config::FunctionFormat::DesignManager ? "design-manager" : "project"},
+                                {"route", f.route ? json::value(*f.route) : json::value(nullptr)},
+                                {"methods", methods},
+                                {"file", f.file.string()},
+                                {"secrets", secret_names}});
+  }
+  return json_reply(200, json::object{{"functions", list}});
+}
+
+void AdminApi::handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond) {
+  std::string error;
+  auto account = account_param(params, error);
+  if (!account) return respond(error_response(400, "INVALID_REQUEST", error, ""));
+  auto method = request.method();
+  if (rest.empty() || rest == "/") {
+    if (method != beast_http::verb::get) return respond(error_response(405, "METHOD_NOT_ALLOWED", "GET lists secrets", ""));
+    return services_.secrets.list(*account, [respond](std::vector<secrets::SecretInfo> infos) {
+      json::array list;
+      for (const auto& i : infos) {
+        list.push_back(json::object{{"name", i.name},
+                                    {"createdAt", logs::iso_timestamp(i.created_ms)},
+                                    {"updatedAt", logs::iso_timestamp(i.updated_ms)}});
+      }
+      respond(json_reply(200, json::object{{"secrets", list}}));
+    });
+  }
+  std::string name(rest.substr(1));
+  if (auto why = secrets::invalid_secret_name(name)) return respond(error_response(400, "INVALID_SECRET_NAME", *why, ""));
+  if (method == beast_http::verb::delete_) {
+    return services_.secrets.remove(*account, name, [respond, name](bool existed) {
+      if (!existed) return respond(error_response(404, "NOT_FOUND", fmt::format("there is no secret {}", name), ""));
+      respond(Response{beast_http::status::no_content, 11});
+    });
+  }
+  if (method != beast_http::verb::put && method != beast_http::verb::post) {
+    return respond(error_response(405, "METHOD_NOT_ALLOWED", "PUT sets a secret, DELETE removes it", ""));
+  }
+  boost::system::error_code ec;
+  json::value body = json::parse(request.body(), ec);
+  const json::value* value = !ec && body.is_object() ? body.get_object().if_contains("value") : nullptr;
+  if (!value || !value->is_string()) {
+    return respond(error_response(400, "INVALID_REQUEST", "send {\"value\": \"…\"} as JSON", ""));
+  }
+  const auto& deployment = services_.deployment;
+  int max_secrets = deployment.accounts.front().limits.max_secrets;
+  for (const auto& a : deployment.accounts) {
+    if (a.id == *account) max_secrets = a.limits.max_secrets;
+  }
+  if (!services_.secrets.exists(*account, name) && services_.secrets.count(*account) >= static_cast<std::size_t>(max_secrets)) {
+    return respond(error_response(409, "SECRET_LIMIT_REACHED",
+                                  fmt::format("account {} already has {} secrets, the limit; delete one first", *account, max_secrets), ""));
+  }
+  services_.secrets.put(*account, name, std::string(value->get_string()), [respond, name](bool created) {
+    // The value is never returned, by any endpoint.
+    respond(json_reply(created ? 201 : 200, json::object{{"name", name}, {"created", created}}));
+  });
+}
+
+void AdminApi::handle_logs(const http::ParamMap& params, Respond& respond) {
+  std::string error;
+  auto account = account_param(params, error);
+  if (!account) return respond(error_response(400, "INVALID_REQUEST", error, ""));
+  auto query = log_query(params, *account, error);
+  if (!query) return respond(error_response(400, "INVALID_REQUEST", error, ""));
+  services_.store.post([this, query = *query, respond](store::Store& s) {
+    auto found = s.find_executions(query);
+    asio::post(io_, [found = std::move(found), respond] {
+      json::array list;
+      for (const auto& r : found) list.push_back(logs::execution_to_json(r));
+      respond(json_reply(200, json::object{{"executions", list}}));
+    });
+  });
+}
+
+std::optional<http::RequestHandler::Stream> AdminApi::stream(const http::Request& request) {
+  std::string_view target = request.target();
+  if (target.substr(0, target.find('?')) != kFollowPath || request.method() != beast_http::verb::get || !authorized(request)) {
+    return std::nullopt;
+  }
+  http::ParamMap params;
+  if (auto q = target.find('?'); q != std::string_view::npos) http::parse_urlencoded_into(params, target.substr(q + 1));
+  std::string error;
+  auto account = account_param(params, error);
+  auto query = account ? log_query(params, *account, error) : std::nullopt;
+  if (!query) return std::nullopt;  // handle() answers the 400
+  if (!query->after_id) query->after_id = 0;
+  Stream stream;
+  stream.header = Response{beast_http::status::ok, 11};
+  stream.header.set(beast_http::field::content_type, "text/event-stream");
+  stream.header.set(beast_http::field::cache_control, "no-cache");
+  // Server-sent events: one "data:" line of JSON per execution, oldest first, as they are stored.
+  stream.body = [this, query = *query, stopping = stopping_](boost::beast::tcp_stream& tcp) -> asio::awaitable<void> {
+    auto q = query;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (!*stopping) {
+      auto found = co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::vector<store::ExecutionRecord>)>(
+          [this, q](auto handler) {
+            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+            services_.store.post([this, q, shared](store::Store& s) {
+              auto records = s.find_executions(q);
+              asio::post(io_, [shared, records = std::move(records)]() mutable { (*shared)(std::move(records)); });
+            });
+          },
+          asio::use_awaitable);
+      std::string events;
+      for (const auto& r : found) {
+        events += "data: " + json::serialize(logs::execution_to_json(r)) + "\n\n";
+        q.after_id = r.id;
+      }
+      if (events.empty()) events = ": keep-alive\n\n";  // also notices a client that went away
+      auto [ec, n] = co_await asio::async_write(tcp, asio::buffer(events), asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      timer.expires_after(std::chrono::milliseconds(250));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  };
+  return stream;
+}
+
+}  // namespace sprocket::admin

@@ -1,0 +1,43 @@
+#pragma once
+// The authenticated admin HTTP API (docs/admin-api.md): secrets, logs (query and follow),
+// functions, health and Prometheus metrics.
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+
+#include "accounts/deployment.h"
+#include "http/request_handler.h"
+#include "metrics/metrics.h"
+#include "secrets/secrets_service.h"
+#include "store/store_executor.h"
+
+namespace sprocket::admin {
+
+struct AdminServices {
+  accounts::Deployment& deployment;
+  secrets::SecretsService& secrets;
+  store::StoreExecutor& store;
+  metrics::Metrics& metrics;
+};
+
+class AdminApi final : public http::RequestHandler {
+ public:
+  AdminApi(boost::asio::io_context& io, AdminServices services, std::string token);
+  void handle(http::Request request, std::string remote_address, Respond respond) override;
+  std::optional<Stream> stream(const http::Request& request) override;
+  void stop() { *stopping_ = true; }
+
+ private:
+  bool authorized(const http::Request& request) const;
+  std::optional<std::int64_t> account_param(const http::ParamMap& params, std::string& error) const;
+  void handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond);
+  void handle_logs(const http::ParamMap& params, Respond& respond);
+  http::Response functions() const;
+
+  boost::asio::io_context& io_;
+  AdminServices services_;
+  std::string token_;
+  std::shared_ptr<bool> stopping_ = std::make_shared<bool>(false);
+};
+
+}  // namespace sprocket::admin

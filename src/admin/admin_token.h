@@ -1,0 +1,17 @@
+#pragma once
+// The admin API's bearer token: generated at first start, kept 0600 in the data directory.
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace sprocket::admin {
+
+struct AdminToken {
+  std::string value;
+  bool created = false;  // true when this start generated it (print it once)
+};
+
+AdminToken load_or_create_token(const std::filesystem::path& file);  // throws std::runtime_error
+bool token_matches(std::string_view expected, std::string_view presented);  // constant time
+
+}  // namespace sprocket::admin

@@ -1,0 +1,116 @@
+#include "cli/admin_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <fmt/format.h>
+
+namespace sprocket::cli {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace beast_http = boost::beast::http;
+using asio::ip::tcp;
+
+Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url) {
+  std::string rest = server_url;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  else if (rest.find("://") != std::string::npos) return Unexpected{std::string("--server must be an http:// URL of the admin listener")};
+  rest = rest.substr(0, rest.find('/'));
+  auto colon = rest.rfind(':');
+  AdminEndpoint e;
+  e.host = colon == std::string::npos ? rest : rest.substr(0, colon);
+  e.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  if (e.host.empty()) return Unexpected{fmt::format("\"{}\" names no host", server_url)};
+  const char* token = std::getenv("SPROCKET_TOKEN");
+  if (!token || !*token) {
+    return Unexpected{std::string("set SPROCKET_TOKEN to the server's admin token (DATA_DIR/admin.token on the server)")};
+  }
+  e.token = token;
+  return e;
+}
+
+namespace {
+
+beast_http::request<beast_http::string_body> make_request(const AdminEndpoint& e, beast_http::verb verb, const std::string& target,
+                                                          const std::string& body) {
+  beast_http::request<beast_http::string_body> req{verb, target, 11};
+  req.set(beast_http::field::host, e.host + ":" + e.port);
+  req.set(beast_http::field::authorization, "Bearer " + e.token);
+  req.set(beast_http::field::user_agent, "sprocket-cli");
+  if (!body.empty()) {
+    req.set(beast_http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  return req;
+}
+
+}  // namespace
+
+Expected<HttpReply, std::string> admin_request(const AdminEndpoint& e, const std::string& method, const std::string& target,
+                                               const std::string& body) {
+  try {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    stream.connect(resolver.resolve(e.host, e.port));
+    auto req = make_request(e, beast_http::string_to_verb(method), target, body);
+    beast_http::write(stream, req);
+    beast::flat_buffer buffer;
+    beast_http::response<beast_http::string_body> res;
+    beast_http::read(stream, buffer, res);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return HttpReply{res.result_int(), std::move(res.body())};
+  } catch (const std::exception& ex) {
+    return Unexpected{fmt::format("cannot reach the admin API at {}:{}: {}", e.host, e.port, ex.what())};
+  }
+}
+
+Expected<void*, std::string> admin_follow(const AdminEndpoint& e, const std::string& target,
+                                          const std::function<bool(const std::string&)>& on_data) {
+  try {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    stream.connect(resolver.resolve(e.host, e.port));
+    auto req = make_request(e, beast_http::verb::get, target, "");
+    beast_http::write(stream, req);
+    beast::flat_buffer buffer;
+    beast_http::response_parser<beast_http::empty_body> header_parser;
+    beast_http::read_header(stream, buffer, header_parser);
+    if (header_parser.get().result_int() != 200) {
+      return Unexpected{fmt::format("the admin API answered {}", header_parser.get().result_int())};
+    }
+    std::string pending(static_cast<const char*>(buffer.data().data()), buffer.size());
+    char chunk[4096];
+    while (true) {
+      std::size_t end;
+      while ((end = pending.find("\n\n")) != std::string::npos) {
+        std::string event = pending.substr(0, end);
+        pending.erase(0, end + 2);
+        if (event.rfind("data: ", 0) == 0 && !on_data(event.substr(6))) return nullptr;
+      }
+      boost::system::error_code ec;
+      std::size_t n = stream.socket().read_some(asio::buffer(chunk), ec);
+      if (ec) return ec == asio::error::eof ? Expected<void*, std::string>(nullptr) : Unexpected{ec.message()};
+      pending.append(chunk, n);
+    }
+  } catch (const std::exception& ex) {
+    return Unexpected{fmt::format("cannot reach the admin API at {}:{}: {}", e.host, e.port, ex.what())};
+  }
+}
+
+std::string error_message(const HttpReply& reply) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(reply.body, ec);
+  if (!ec && v.is_object()) {
+    if (auto* m = v.get_object().if_contains("message"); m && m->is_string()) return std::string(m->get_string());
+  }
+  return reply.body.empty() ? fmt::format("HTTP {}", reply.status) : reply.body;
+}
+
+}  // namespace sprocket::cli

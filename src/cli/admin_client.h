@@ -1,0 +1,34 @@
+#pragma once
+// A small blocking HTTP client for the admin API, for the CLI's --server mode.
+#include <functional>
+#include <string>
+
+#include "util/expected.h"
+
+namespace sprocket::cli {
+
+struct AdminEndpoint {
+  std::string host;
+  std::string port;
+  std::string token;  // from SPROCKET_TOKEN
+};
+
+struct HttpReply {
+  unsigned status = 0;
+  std::string body;
+};
+
+// "http://host:port" (trailing path ignored) plus the token; fails with a message to print.
+Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url);
+
+Expected<HttpReply, std::string> admin_request(const AdminEndpoint& endpoint, const std::string& method, const std::string& target,
+                                               const std::string& body = "");
+
+// GET a server-sent-events stream; `on_data` receives each event's data until it returns false.
+Expected<void*, std::string> admin_follow(const AdminEndpoint& endpoint, const std::string& target,
+                                          const std::function<bool(const std::string&)>& on_data);
+
+// The "message" of a JSON error body, or the body itself.
+std::string error_message(const HttpReply& reply);
+
+}  // namespace sprocket::cli

@@ -1,0 +1,27 @@
+#pragma once
+// `sprocket serve [PATH…]`: the long-running node.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sprocket::cli {
+
+struct ServeOptions {
+  std::vector<std::string> paths;
+  std::string config_file;
+  std::string listen = "127.0.0.1:8080";
+  std::string admin_listen = "127.0.0.1:8081";
+  std::string data_dir = ".sprocket";
+  std::int64_t account_id = 123456;
+  int max_instances = 0;       // 0: the configured limit (default 8)
+  double idle_timeout_seconds = 300;
+  int time_limit_ms = 0;       // 0: the configured limits (HubSpot: 10 s design manager, 15 s projects)
+  bool trust_proxy = false;
+  std::string memory_enforcement = "cgroup";
+  std::string log_retention = "90d";
+  std::string node = "/usr/bin/node";
+};
+
+int run_serve(const ServeOptions& options);
+
+}  // namespace sprocket::cli

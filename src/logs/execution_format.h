@@ -1,0 +1,17 @@
+#pragma once
+// Stored executions as `sprocket logs` and the admin API show them.
+#include <boost/json/object.hpp>
+#include <string>
+
+#include "store/store.h"
+
+namespace sprocket::logs {
+
+boost::json::object execution_to_json(const store::ExecutionRecord& record);
+store::ExecutionRecord execution_from_json(const boost::json::object& object);
+
+// HubSpot's `hs logs` layout: "<ISO> - SUCCESS - Execution Time: 12ms", then the console lines
+// (and, for errors, what went wrong). `compact` prints the header only.
+std::string execution_text(const store::ExecutionRecord& record, bool compact = false);
+
+}  // namespace sprocket::logs

@@ -1,0 +1,81 @@
+#include "metrics/metrics.h"
+
+#include <fmt/format.h>
+
+namespace sprocket::metrics {
+
+std::string label_value(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+void Histogram::observe(double seconds) {
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) ++buckets_[i];
+  }
+  ++count_;
+  sum_ += seconds;
+}
+
+void Histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  std::string prefix = labels.empty() ? std::string() : std::string(labels) + ",";
+  for (std::size_t i = 0; i < kBounds.size(); ++i) {
+    out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", name, prefix, kBounds[i], buckets_[i]);
+  }
+  out += fmt::format("{}_bucket{{{}le=\"+Inf\"}} {}\n", name, prefix, count_);
+  out += fmt::format("{}_sum{{{}}} {}\n", name, labels, sum_);
+  out += fmt::format("{}_count{{{}}} {}\n", name, labels, count_);
+}
+
+void Metrics::execution(const std::string& function, int status, double execution_seconds, double queue_seconds, bool cold_start) {
+  ++invocations_[{function, status}];
+  execution_[function].observe(execution_seconds);
+  queue_[function].observe(queue_seconds);
+  if (cold_start) ++cold_starts_[function];
+}
+
+void Metrics::rejected(std::string_view reason) { ++rejections_[std::string(reason)]; }
+void Metrics::memory_kill() { ++memory_kills_; }
+void Metrics::timeout() { ++timeouts_; }
+
+std::string Metrics::render() const {
+  std::string out;
+  out += "# HELP sprocket_invocations_total Function executions by function and HTTP status.\n";
+  out += "# TYPE sprocket_invocations_total counter\n";
+  for (const auto& [key, n] : invocations_) {
+    out += fmt::format("sprocket_invocations_total{{function=\"{}\",status=\"{}\"}} {}\n", label_value(key.first), key.second, n);
+  }
+  out += "# HELP sprocket_execution_duration_seconds Execution time, without queue wait.\n";
+  out += "# TYPE sprocket_execution_duration_seconds histogram\n";
+  for (const auto& [f, h] : execution_) h.render(out, "sprocket_execution_duration_seconds", fmt::format("function=\"{}\"", label_value(f)));
+  out += "# HELP sprocket_queue_duration_seconds Time spent waiting for an instance, cold starts included.\n";
+  out += "# TYPE sprocket_queue_duration_seconds histogram\n";
+  for (const auto& [f, h] : queue_) h.render(out, "sprocket_queue_duration_seconds", fmt::format("function=\"{}\"", label_value(f)));
+  out += "# HELP sprocket_cold_starts_total Executions served by an instance started for them.\n";
+  out += "# TYPE sprocket_cold_starts_total counter\n";
+  for (const auto& [f, n] : cold_starts_) out += fmt::format("sprocket_cold_starts_total{{function=\"{}\"}} {}\n", label_value(f), n);
+  out += "# HELP sprocket_rejections_total Requests refused with 429 or 503, by reason.\n";
+  out += "# TYPE sprocket_rejections_total counter\n";
+  for (const char* reason : {"budget", "queue_full", "queue_timeout"}) {
+    auto it = rejections_.find(reason);
+    out += fmt::format("sprocket_rejections_total{{reason=\"{}\"}} {}\n", reason, it == rejections_.end() ? 0 : it->second);
+  }
+  out += "# HELP sprocket_memory_kills_total Instances stopped for exceeding their memory limit.\n";
+  out += "# TYPE sprocket_memory_kills_total counter\n";
+  out += fmt::format("sprocket_memory_kills_total {}\n", memory_kills_);
+  out += "# HELP sprocket_timeouts_total Executions stopped at their time limit.\n";
+  out += "# TYPE sprocket_timeouts_total counter\n";
+  out += fmt::format("sprocket_timeouts_total {}\n", timeouts_);
+  out += "# HELP sprocket_instances Live function instances (worker processes).\n";
+  out += "# TYPE sprocket_instances gauge\n";
+  out += fmt::format("sprocket_instances {}\n", instances_ ? instances_() : 0);
+  return out;
+}
+
+}  // namespace sprocket::metrics

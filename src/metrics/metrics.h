@@ -1,0 +1,52 @@
+#pragma once
+// Counters and histograms in Prometheus' text format. Updated on the event loop only.
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sprocket::metrics {
+
+class Histogram {
+ public:
+  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                      0.1,    0.25,  0.5,    1,     2.5,  5,    10};
+  void observe(double seconds);
+  void render(std::string& out, std::string_view name, std::string_view labels) const;
+
+ private:
+  std::array<std::uint64_t, kBounds.size()> buckets_{};
+  std::uint64_t count_ = 0;
+  double sum_ = 0;
+};
+
+class Metrics {
+ public:
+  // `function` identifies the function ("account/name"); `status` is the HTTP status.
+  void execution(const std::string& function, int status, double execution_seconds, double queue_seconds, bool cold_start);
+  void rejected(std::string_view reason);  // 429s and 503s: budget, queue_full, queue_timeout
+  void memory_kill();
+  void timeout();
+  // Gauges read when rendering.
+  void set_instances_source(std::function<int()> source) { instances_ = std::move(source); }
+
+  std::string render() const;
+
+ private:
+  std::map<std::pair<std::string, int>, std::uint64_t> invocations_;
+  std::map<std::string, Histogram> execution_;
+  std::map<std::string, Histogram> queue_;
+  std::map<std::string, std::uint64_t> cold_starts_;
+  std::map<std::string, std::uint64_t> rejections_;
+  std::uint64_t memory_kills_ = 0;
+  std::uint64_t timeouts_ = 0;
+  std::function<int()> instances_;
+};
+
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string label_value(std::string_view text);
+
+}  // namespace sprocket::metrics

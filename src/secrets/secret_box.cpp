@@ -1,0 +1,70 @@
+#include "secrets/secret_box.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "util/unique_fd.h"
+
+namespace sprocket::secrets {
+
+static_assert(crypto_secretbox_KEYBYTES == 32);
+
+SecretBox SecretBox::open_or_create(const std::filesystem::path& key_file) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium could not be initialised");
+  SecretBox box;
+  util::UniqueFd fd(::open(key_file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.valid()) {
+    struct stat st {};
+    if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) != 0) {
+      throw std::runtime_error(fmt::format("{} is readable by other users; run chmod 600 on it", key_file.string()));
+    }
+    if (::read(fd.get(), box.key_.data(), box.key_.size()) != static_cast<ssize_t>(box.key_.size())) {
+      throw std::runtime_error(fmt::format("{} is not a sprocket secret key (it must hold 32 bytes)", key_file.string()));
+    }
+    return box;
+  }
+  randombytes_buf(box.key_.data(), box.key_.size());
+  util::UniqueFd out(::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out.valid()) {
+    // Another process created it first: use theirs.
+    if (errno == EEXIST) return open_or_create(key_file);
+    throw std::runtime_error(fmt::format("cannot create the secret key file {}: {}", key_file.string(), std::strerror(errno)));
+  }
+  if (::write(out.get(), box.key_.data(), box.key_.size()) != static_cast<ssize_t>(box.key_.size()) || ::fsync(out.get()) != 0) {
+    throw std::runtime_error(fmt::format("cannot write the secret key file {}", key_file.string()));
+  }
+  return box;
+}
+
+SecretBox::Sealed SecretBox::seal(std::string_view plaintext) const {
+  Sealed sealed;
+  sealed.nonce.resize(crypto_secretbox_NONCEBYTES);
+  randombytes_buf(sealed.nonce.data(), sealed.nonce.size());
+  sealed.ciphertext.resize(plaintext.size() + crypto_secretbox_MACBYTES);
+  crypto_secretbox_easy(reinterpret_cast<unsigned char*>(sealed.ciphertext.data()),
+                        reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
+                        reinterpret_cast<const unsigned char*>(sealed.nonce.data()), key_.data());
+  return sealed;
+}
+
+std::optional<std::string> SecretBox::unseal(const Sealed& sealed) const {
+  if (sealed.nonce.size() != crypto_secretbox_NONCEBYTES || sealed.ciphertext.size() < crypto_secretbox_MACBYTES) {
+    return std::nullopt;
+  }
+  std::string plain(sealed.ciphertext.size() - crypto_secretbox_MACBYTES, '\0');
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
+                                 reinterpret_cast<const unsigned char*>(sealed.ciphertext.data()), sealed.ciphertext.size(),
+                                 reinterpret_cast<const unsigned char*>(sealed.nonce.data()), key_.data()) != 0) {
+    return std::nullopt;
+  }
+  return plain;
+}
+
+}  // namespace sprocket::secrets

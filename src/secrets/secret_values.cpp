@@ -1,0 +1,31 @@
+#include "secrets/secret_values.h"
+
+#include <fmt/format.h>
+
+namespace sprocket::secrets {
+
+SecretValues decrypt_all(const std::vector<store::SecretRecord>& records, const SecretBox& box, std::vector<std::string>& problems) {
+  SecretValues values;
+  for (const auto& r : records) {
+    auto plain = box.unseal({r.nonce, r.ciphertext});
+    if (!plain) {
+      problems.push_back(fmt::format("secret {} of account {} cannot be decrypted with this data directory's key", r.name, r.account_id));
+      continue;
+    }
+    values[r.account_id][r.name] = std::move(*plain);
+  }
+  return values;
+}
+
+std::string redact(std::string text, const std::vector<std::pair<std::string, std::string>>& secrets) {
+  for (const auto& [name, value] : secrets) {
+    if (value.size() < kMinRedactedLength) continue;
+    std::string marker = "[REDACTED:" + name + "]";
+    for (std::size_t at = text.find(value); at != std::string::npos; at = text.find(value, at + marker.size())) {
+      text.replace(at, value.size(), marker);
+    }
+  }
+  return text;
+}
+
+}  // namespace sprocket::secrets

@@ -1,0 +1,132 @@
+#include "secrets/secrets_service.h"
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <fmt/format.h>
+#include <future>
+
+namespace sprocket::secrets {
+namespace asio = boost::asio;
+
+namespace {
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+std::optional<std::string> invalid_secret_name(std::string_view name) {
+  if (name.empty() || name.size() > 256) return "a secret name must have 1 to 256 characters";
+  if (!(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+    return "a secret name starts with a letter or '_'";
+  }
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
+      return "a secret name holds only letters, digits and '_' (it becomes an environment variable)";
+    }
+  }
+  return std::nullopt;
+}
+
+store::SecretRecord seal_secret(std::int64_t account_id, const std::string& name, std::string_view value, const SecretBox& box) {
+  auto sealed = box.seal(value);
+  std::int64_t now = now_ms();
+  return store::SecretRecord{account_id, name, std::move(sealed.nonce), std::move(sealed.ciphertext), now, now};
+}
+
+SecretsService::SecretsService(asio::io_context& io, store::StoreExecutor& executor, SecretBox box, OnChange on_change)
+    : io_(io), executor_(executor), box_(std::move(box)), on_change_(std::move(on_change)), timer_(io) {}
+
+void SecretsService::load_now() {
+  std::promise<std::pair<std::vector<store::SecretRecord>, std::int64_t>> loaded;
+  executor_.post([&](store::Store& s) {
+    try {
+      auto counter = s.external_change_counter();
+      loaded.set_value({s.secrets(), counter});
+    } catch (...) {
+      loaded.set_exception(std::current_exception());
+    }
+  });
+  auto [records, counter] = loaded.get_future().get();
+  std::vector<std::string> problems;
+  values_ = decrypt_all(records, box_, problems);
+  for (const auto& p : problems) fmt::print(stderr, "sprocket: {}\n", p);
+  last_counter_ = counter;
+  on_change_(values_);
+}
+
+void SecretsService::reload(std::function<void()> then) {
+  executor_.post([this, then = std::move(then)](store::Store& s) mutable {
+    auto counter = s.external_change_counter();
+    auto records = s.secrets();
+    asio::post(io_, [this, records = std::move(records), counter, then = std::move(then)] {
+      std::vector<std::string> problems;
+      auto values = decrypt_all(records, box_, problems);
+      last_counter_ = counter;
+      if (values != values_) {
+        values_ = std::move(values);
+        on_change_(values_);
+      }
+      if (then) then();
+    });
+  });
+}
+
+void SecretsService::start_watching() { watch(); }
+
+void SecretsService::stop() { timer_.cancel(); }
+
+void SecretsService::watch() {
+  timer_.expires_after(std::chrono::milliseconds(250));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    if (!checking_) {
+      checking_ = true;
+      executor_.post([this](store::Store& s) {
+        auto counter = s.external_change_counter();
+        asio::post(io_, [this, counter] {
+          checking_ = false;
+          if (counter != last_counter_) reload();
+        });
+      });
+    }
+    watch();
+  });
+}
+
+void SecretsService::put(std::int64_t account_id, std::string name, std::string value, std::function<void(bool)> done) {
+  bool created = !exists(account_id, name);
+  auto record = seal_secret(account_id, name, value, box_);
+  executor_.post([this, record = std::move(record), created, done = std::move(done)](store::Store& s) mutable {
+    s.put_secret(record);
+    asio::post(io_, [this, created, done = std::move(done)]() mutable { reload([created, done = std::move(done)] { done(created); }); });
+  });
+}
+
+void SecretsService::remove(std::int64_t account_id, std::string name, std::function<void(bool)> done) {
+  executor_.post([this, account_id, name = std::move(name), done = std::move(done)](store::Store& s) mutable {
+    bool existed = s.delete_secret(account_id, name);
+    asio::post(io_, [this, existed, done = std::move(done)]() mutable { reload([existed, done = std::move(done)] { done(existed); }); });
+  });
+}
+
+void SecretsService::list(std::int64_t account_id, std::function<void(std::vector<SecretInfo>)> done) {
+  executor_.post([this, account_id, done = std::move(done)](store::Store& s) mutable {
+    std::vector<SecretInfo> infos;
+    for (const auto& r : s.secrets()) {
+      if (r.account_id == account_id) infos.push_back({r.name, r.created_ms, r.updated_ms});
+    }
+    asio::post(io_, [infos = std::move(infos), done = std::move(done)]() mutable { done(std::move(infos)); });
+  });
+}
+
+std::size_t SecretsService::count(std::int64_t account_id) const {
+  auto it = values_.find(account_id);
+  return it == values_.end() ? 0 : it->second.size();
+}
+
+bool SecretsService::exists(std::int64_t account_id, const std::string& name) const {
+  auto it = values_.find(account_id);
+  return it != values_.end() && it->second.count(name) > 0;
+}
+
+}  // namespace sprocket::secrets

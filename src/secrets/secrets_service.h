@@ -1,0 +1,58 @@
+#pragma once
+// The server's secrets: encrypted in the Store, decrypted in memory, pushed to the runtime on
+// every change — whether the change came through the admin API or from `sprocket secrets`
+// writing the same data directory (noticed within 250 ms).
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "secrets/secret_box.h"
+#include "secrets/secret_values.h"
+#include "store/store_executor.h"
+#include "util/expected.h"
+
+namespace sprocket::secrets {
+
+struct SecretInfo {
+  std::string name;
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;
+};
+
+// A name as HubSpot accepts it: an environment variable name.
+std::optional<std::string> invalid_secret_name(std::string_view name);  // why, or nullopt
+store::SecretRecord seal_secret(std::int64_t account_id, const std::string& name, std::string_view value, const SecretBox& box);
+
+class SecretsService {
+ public:
+  using OnChange = std::function<void(const SecretValues&)>;
+
+  SecretsService(boost::asio::io_context& io, store::StoreExecutor& executor, SecretBox box, OnChange on_change);
+  // Reads and decrypts every secret now (start-up: blocks on the store thread).
+  void load_now();
+  void start_watching();
+  void stop();
+
+  void put(std::int64_t account_id, std::string name, std::string value, std::function<void(bool created)> done);
+  void remove(std::int64_t account_id, std::string name, std::function<void(bool existed)> done);
+  void list(std::int64_t account_id, std::function<void(std::vector<SecretInfo>)> done);
+  std::size_t count(std::int64_t account_id) const;
+  bool exists(std::int64_t account_id, const std::string& name) const;
+
+ private:
+  void reload(std::function<void()> then = nullptr);
+  void watch();
+
+  boost::asio::io_context& io_;
+  store::StoreExecutor& executor_;
+  SecretBox box_;
+  OnChange on_change_;
+  SecretValues values_;
+  boost::asio::steady_timer timer_;
+  std::int64_t last_counter_ = -1;
+  bool checking_ = false;
+};
+
+}  // namespace sprocket::secrets

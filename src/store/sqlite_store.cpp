@@ -1,0 +1,273 @@
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "store/store.h"
+
+namespace sprocket::store {
+namespace {
+
+// Each entry upgrades the schema by one version; never edit one that has shipped. The SQL
+// keeps to what PostgreSQL also accepts, apart from the id column types.
+const char* const kMigrations[] = {
+    R"sql(
+    CREATE TABLE secrets (
+      account_id INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      nonce BLOB NOT NULL,
+      ciphertext BLOB NOT NULL,
+      created_ms INTEGER NOT NULL,
+      updated_ms INTEGER NOT NULL,
+      PRIMARY KEY (account_id, name)
+    );
+    CREATE TABLE executions (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      request_id TEXT NOT NULL,
+      account_id INTEGER NOT NULL,
+      function TEXT NOT NULL,
+      method TEXT NOT NULL,
+      path TEXT NOT NULL,
+      http_status INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      execution_ms REAL NOT NULL,
+      queue_ms REAL NOT NULL,
+      memory_mb INTEGER NOT NULL,
+      cold_start INTEGER NOT NULL,
+      started_ms INTEGER NOT NULL,
+      error TEXT NOT NULL
+    );
+    CREATE INDEX executions_by_request ON executions (request_id);
+    CREATE INDEX executions_by_function ON executions (account_id, function, id);
+    CREATE INDEX executions_by_time ON executions (started_ms);
+    CREATE TABLE log_lines (
+      execution_id INTEGER NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+      seq INTEGER NOT NULL,
+      timestamp_ms INTEGER NOT NULL,
+      level TEXT NOT NULL,
+      text TEXT NOT NULL,
+      PRIMARY KEY (execution_id, seq)
+    );
+    )sql",
+};
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw StoreError(fmt::format("sqlite: cannot prepare \"{}\": {}", sql, sqlite3_errmsg(db)));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Statement& bind(int i, double v) {
+    sqlite3_bind_double(stmt_, i, v);
+    return *this;
+  }
+  Statement& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind_blob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw StoreError(fmt::format("sqlite: {}", sqlite3_errmsg(db_)));
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
+  std::string text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::filesystem::path& file) {
+    if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw StoreError(fmt::format("cannot open the database {}: {}", file.string(), why));
+    }
+    // Another process (the CLI beside a server) may hold the write lock for a moment.
+    sqlite3_busy_timeout(db_, 5000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable across process crashes (kill -9)
+    exec("PRAGMA foreign_keys=ON");
+    migrate();
+  }
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  void put_secret(const SecretRecord& s) override {
+    Statement st(db_, R"sql(INSERT INTO secrets (account_id, name, nonce, ciphertext, created_ms, updated_ms)
+                            VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                            ON CONFLICT (account_id, name) DO UPDATE SET nonce = ?3, ciphertext = ?4, updated_ms = ?5)sql");
+    st.bind(1, s.account_id).bind(2, s.name).bind_blob(3, s.nonce).bind_blob(4, s.ciphertext).bind(5, s.updated_ms);
+    st.step();
+  }
+
+  bool delete_secret(std::int64_t account_id, const std::string& name) override {
+    Statement st(db_, "DELETE FROM secrets WHERE account_id = ?1 AND name = ?2");
+    st.bind(1, account_id).bind(2, name);
+    st.step();
+    return sqlite3_changes(db_) > 0;
+  }
+
+  std::vector<SecretRecord> secrets() override {
+    Statement st(db_, "SELECT account_id, name, nonce, ciphertext, created_ms, updated_ms FROM secrets ORDER BY account_id, name");
+    std::vector<SecretRecord> out;
+    while (st.step()) out.push_back({st.integer(0), st.text(1), st.text(2), st.text(3), st.integer(4), st.integer(5)});
+    return out;
+  }
+
+  void append_executions(std::vector<ExecutionRecord>& records) override {
+    if (records.empty()) return;
+    exec("BEGIN IMMEDIATE");
+    try {
+      Statement ex(db_, R"sql(INSERT INTO executions (request_id, account_id, function, method, path, http_status, status,
+                              execution_ms, queue_ms, memory_mb, cold_start, started_ms, error)
+                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))sql");
+      Statement line(db_, "INSERT INTO log_lines (execution_id, seq, timestamp_ms, level, text) VALUES (?1, ?2, ?3, ?4, ?5)");
+      for (auto& r : records) {
+        ex.reset();
+        ex.bind(1, r.request_id).bind(2, r.account_id).bind(3, r.function).bind(4, r.method).bind(5, r.path)
+            .bind(6, static_cast<std::int64_t>(r.http_status)).bind(7, r.status).bind(8, r.execution_ms).bind(9, r.queue_ms)
+            .bind(10, static_cast<std::int64_t>(r.memory_mb)).bind(11, static_cast<std::int64_t>(r.cold_start))
+            .bind(12, r.started_ms).bind(13, r.error);
+        ex.step();
+        r.id = sqlite3_last_insert_rowid(db_);
+        std::int64_t seq = 0;
+        for (const auto& l : r.lines) {
+          line.reset();
+          line.bind(1, r.id).bind(2, seq++).bind(3, l.timestamp_ms).bind(4, l.level).bind(5, l.text);
+          line.step();
+        }
+      }
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  std::vector<ExecutionRecord> find_executions(const ExecutionQuery& q) override {
+    std::string sql = "SELECT id, request_id, account_id, function, method, path, http_status, status, execution_ms, queue_ms, "
+                      "memory_mb, cold_start, started_ms, error FROM executions WHERE 1 = 1";
+    if (q.account_id) sql += " AND account_id = ?1";
+    if (q.function) sql += " AND (function = ?2 OR path = ?2)";
+    if (q.request_id) sql += " AND request_id = ?3";
+    if (q.since_ms) sql += " AND started_ms >= ?4";
+    if (q.after_id) sql += " AND id > ?5 ORDER BY id ASC LIMIT ?6";
+    else sql += " ORDER BY id DESC LIMIT ?6";
+    Statement st(db_, sql.c_str());
+    if (q.account_id) st.bind(1, *q.account_id);
+    if (q.function) st.bind(2, *q.function);
+    if (q.request_id) st.bind(3, *q.request_id);
+    if (q.since_ms) st.bind(4, *q.since_ms);
+    if (q.after_id) st.bind(5, *q.after_id);
+    st.bind(6, static_cast<std::int64_t>(q.limit));
+    std::vector<ExecutionRecord> out;
+    while (st.step()) {
+      ExecutionRecord r;
+      r.id = st.integer(0);
+      r.request_id = st.text(1);
+      r.account_id = st.integer(2);
+      r.function = st.text(3);
+      r.method = st.text(4);
+      r.path = st.text(5);
+      r.http_status = static_cast<int>(st.integer(6));
+      r.status = st.text(7);
+      r.execution_ms = st.real(8);
+      r.queue_ms = st.real(9);
+      r.memory_mb = static_cast<int>(st.integer(10));
+      r.cold_start = st.integer(11) != 0;
+      r.started_ms = st.integer(12);
+      r.error = st.text(13);
+      out.push_back(std::move(r));
+    }
+    if (!q.after_id) std::reverse(out.begin(), out.end());
+    Statement lines(db_, "SELECT timestamp_ms, level, text FROM log_lines WHERE execution_id = ?1 ORDER BY seq");
+    for (auto& r : out) {
+      lines.reset();
+      lines.bind(1, r.id);
+      while (lines.step()) r.lines.push_back({lines.integer(0), lines.text(1), lines.text(2)});
+    }
+    return out;
+  }
+
+  std::size_t prune_executions(std::int64_t older_than_ms) override {
+    Statement st(db_, "DELETE FROM executions WHERE started_ms < ?1");
+    st.bind(1, older_than_ms);
+    st.step();
+    return static_cast<std::size_t>(sqlite3_changes(db_));
+  }
+
+  std::int64_t external_change_counter() override {
+    Statement st(db_, "PRAGMA data_version");
+    return st.step() ? st.integer(0) : 0;
+  }
+
+ private:
+  void exec(const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string why = error ? error : "unknown error";
+      sqlite3_free(error);
+      throw StoreError(fmt::format("sqlite: {}: {}", sql, why));
+    }
+  }
+
+  void migrate() {
+    exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    exec("BEGIN IMMEDIATE");
+    try {
+      std::int64_t version = 0;
+      {
+        Statement st(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+        if (st.step()) version = st.integer(0);
+      }
+      constexpr auto latest = static_cast<std::int64_t>(std::size(kMigrations));
+      if (version > latest) {
+        throw StoreError(fmt::format("the database has schema version {}, newer than this sprocket knows ({}); upgrade sprocket",
+                                     version, latest));
+      }
+      for (auto v = version; v < latest; ++v) {
+        exec(kMigrations[v]);
+        Statement st(db_, "INSERT INTO schema_version (version) VALUES (?1)");
+        st.bind(1, v + 1);
+        st.step();
+      }
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file) { return std::make_unique<SqliteStore>(file); }
+
+}  // namespace sprocket::store

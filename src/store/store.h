@@ -1,0 +1,81 @@
+#pragma once
+// Durable state behind one interface: secrets (encrypted by the caller) and execution logs.
+// Calls block (sqlite3, libpq): run them on the StoreExecutor's thread, never on the event loop.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sprocket::store {
+
+struct StoreError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct SecretRecord {
+  std::int64_t account_id = 0;
+  std::string name;
+  std::string nonce;       // binary
+  std::string ciphertext;  // binary: libsodium secretbox of the value
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;
+};
+
+struct LogLineRecord {
+  std::int64_t timestamp_ms = 0;
+  std::string level;
+  std::string text;
+};
+
+struct ExecutionRecord {
+  std::int64_t id = 0;  // assigned by the store
+  std::string request_id;
+  std::int64_t account_id = 0;
+  std::string function;  // endpoint name, project path, or app function name
+  std::string method;
+  std::string path;
+  int http_status = 0;
+  std::string status;  // SUCCESS | ERROR
+  double execution_ms = 0;
+  double queue_ms = 0;
+  int memory_mb = 0;
+  bool cold_start = false;
+  std::int64_t started_ms = 0;
+  std::string error;  // why it failed, when it did
+  std::vector<LogLineRecord> lines;
+};
+
+struct ExecutionQuery {
+  std::optional<std::int64_t> account_id;
+  std::optional<std::string> function;  // matches function or path
+  std::optional<std::string> request_id;
+  std::optional<std::int64_t> since_ms;
+  std::optional<std::int64_t> after_id;  // follow: only records stored after this one
+  std::size_t limit = 100;               // newest first when not following
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual void put_secret(const SecretRecord& secret) = 0;  // insert or update
+  virtual bool delete_secret(std::int64_t account_id, const std::string& name) = 0;
+  virtual std::vector<SecretRecord> secrets() = 0;
+
+  virtual void append_executions(std::vector<ExecutionRecord>& records) = 0;  // one transaction; sets ids
+  // Matching executions with their lines: oldest first when `after_id` is set, else the newest
+  // `limit`, returned oldest first.
+  virtual std::vector<ExecutionRecord> find_executions(const ExecutionQuery& query) = 0;
+  virtual std::size_t prune_executions(std::int64_t older_than_ms) = 0;
+
+  // Changes whenever another process (or connection) commits: cheap to poll.
+  virtual std::int64_t external_change_counter() = 0;
+};
+
+// The embedded default: an SQLite database in WAL mode, migrated to the current schema.
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file);
+
+}  // namespace sprocket::store

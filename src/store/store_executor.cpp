@@ -1,0 +1,81 @@
+#include "store/store_executor.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fmt/format.h>
+
+namespace sprocket::store {
+namespace {
+constexpr std::size_t kBatch = 256;
+constexpr auto kBatchDelay = std::chrono::milliseconds(50);
+}  // namespace
+
+StoreExecutor::StoreExecutor(std::unique_ptr<Store> store) : store_(std::move(store)), thread_([this] { run(); }) {}
+
+StoreExecutor::~StoreExecutor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void StoreExecutor::post(std::function<void(Store&)> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
+void StoreExecutor::append_execution(ExecutionRecord record) {
+  bool full;
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(std::move(record));
+    full = pending_.size() >= kBatch;
+  }
+  if (full) wake_.notify_one();
+}
+
+void StoreExecutor::flush() {
+  std::unique_lock lock(mutex_);
+  wake_.notify_one();
+  idle_.wait(lock, [&] { return tasks_.empty() && pending_.empty() && !busy_; });
+}
+
+void StoreExecutor::run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    // Wait for work; execution records wait up to kBatchDelay for company.
+    wake_.wait_for(lock, kBatchDelay, [&] { return stopping_ || !tasks_.empty() || pending_.size() >= kBatch; });
+    if (tasks_.empty() && pending_.empty()) {
+      idle_.notify_all();
+      if (stopping_) return;
+      continue;
+    }
+    auto tasks = std::move(tasks_);
+    tasks_.clear();
+    auto records = std::move(pending_);
+    pending_.clear();
+    busy_ = true;
+    lock.unlock();
+    try {
+      store_->append_executions(records);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "sprocket: could not store {} execution records: {}\n", records.size(), e.what());
+    }
+    for (auto& task : tasks) {
+      try {
+        task(*store_);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "sprocket: store error: {}\n", e.what());
+      }
+    }
+    lock.lock();
+    busy_ = false;
+  }
+}
+
+}  // namespace sprocket::store
