@@ -55,7 +55,8 @@ int run_remote(const LogsOptions& o, std::size_t limit) {
     return 1;
   }
   std::int64_t last = 0;
-  for (const auto& e : json::parse(reply->body).at("executions").as_array()) {
+  json::value body = json::parse(reply->body);
+  for (const auto& e : body.at("executions").as_array()) {
     auto r = logs::execution_from_json(e.as_object());
     last = std::max(last, r.id);
     print(r, o);

@@ -62,7 +62,8 @@ int run_remote(const SecretsOptions& o) {
       fmt::print(stderr, "sprocket: {}\n", reply ? error_message(*reply) : reply.error());
       return 1;
     }
-    for (const auto& s : json::parse(reply->body).at("secrets").as_array()) {
+    json::value body = json::parse(reply->body);
+    for (const auto& s : body.at("secrets").as_array()) {
       fmt::print("{}\t{}\n", std::string_view(s.at("name").as_string()), std::string_view(s.at("updatedAt").as_string()));
     }
     return 0;
@@ -84,7 +85,8 @@ int run_remote(const SecretsOptions& o) {
     return 1;
   }
   bool exists = false;
-  for (const auto& s : json::parse(listed->body).at("secrets").as_array()) exists = exists || s.at("name").as_string() == o.name;
+  json::value body = json::parse(listed->body);
+  for (const auto& s : body.at("secrets").as_array()) exists = exists || s.at("name").as_string() == o.name;
   if (o.action == "add" && exists) {
     fmt::print(stderr, "sprocket: secret {} already exists; use `sprocket secrets update {}`\n", o.name, o.name);
     return 1;
