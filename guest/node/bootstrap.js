@@ -155,6 +155,19 @@ function describeError(err) {
 // ---- invocations --------------------------------------------------------------------------
 
 let active = null; // { id, settled }
+// Invocations the gateway sent while another was running (pipelining): run in order, one at a
+// time, each starting in a fresh turn of the event loop after the previous one answered.
+const waitingInvocations = [];
+let startScheduled = false;
+
+function startNextInvocation() {
+  if (active || startScheduled || waitingInvocations.length === 0) return;
+  startScheduled = true;
+  setImmediate(() => {
+    startScheduled = false;
+    if (!active && waitingInvocations.length) invoke(waitingInvocations.shift());
+  });
+}
 
 function caseInsensitiveHeaders(headers) {
   // Headers arrive lower-cased; code written for HubSpot also reads e.g. headers['User-Agent'].
@@ -235,6 +248,7 @@ function finish(invocation, message) {
     active = null;
     currentLogs = null;
   }
+  startNextInvocation();
   try {
     sendFrame(message);
   } catch (err) {
@@ -313,7 +327,8 @@ function handleMessage(message) {
       );
       break;
     case 'invoke':
-      invoke(message);
+      waitingInvocations.push(message);
+      startNextInvocation();
       break;
     case 'env':
       // Secrets changed: the new values apply from now on, without a restart.

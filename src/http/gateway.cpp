@@ -324,6 +324,7 @@ Response Gateway::endpoint_answer(const Execution& e, const InvocationReport& re
       response.set(beast_http::field::retry_after, "1");
       return response;
     }
+    case InvocationResult::Outcome::NotStarted:  // the pool runs these elsewhere; never seen here
     case InvocationResult::Outcome::Crashed:
       note(notes, "ERROR", failure_note(result));
       if (result.frame.contains("loadError")) {
@@ -368,6 +369,7 @@ Response Gateway::app_answer(const Execution& e, const InvocationReport& report,
       return response;
     }
     case InvocationResult::Outcome::OutOfMemory:
+    case InvocationResult::Outcome::NotStarted:
     case InvocationResult::Outcome::Crashed:
       note(notes, "ERROR", failure_note(result));
       return function_failure(name, failure_note(result), e.request_id);

@@ -87,7 +87,7 @@ void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, Fu
     const auto& spec = catalog.functions[function_index];
     const auto& limits = limits_of(function_index);
     PoolSettings pool_settings{limits.max_instances_per_function, time_limit(function_index), settings_.idle_timeout,
-                               limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout};
+                               limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout, limits.pipeline_depth};
     pool = std::make_unique<FunctionPool>(
         io_, node_worker_recipe(spec, settings_, limits, exposed_secrets(function_index)),
         pool_settings, cgroups_.get(), [this, function_index](std::vector<LogLine> lines) {

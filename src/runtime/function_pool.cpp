@@ -24,11 +24,20 @@ FunctionPool::~FunctionPool() {
 
 void FunctionPool::submit(std::string invoke_frame, Completion done) {
   auto now = std::chrono::steady_clock::now();
+  auto frame = std::make_shared<const std::string>(std::move(invoke_frame));
   if (!idle_.empty()) {
     auto worker = std::move(idle_.back());
     idle_.pop_back();
-    run(worker, Waiting{std::move(invoke_frame), std::move(done), now}, false);
+    run(worker, Waiting{std::move(frame), std::move(done), now}, false);
     return;
+  }
+  // At the instance limit, a busy instance takes the request into its pipeline: it starts the
+  // moment the instance answers the one before, with no round trip through the gateway.
+  if (instances() >= settings_.max_instances && queue_.empty()) {
+    if (auto worker = pipeline_target()) {
+      run(worker, Waiting{std::move(frame), std::move(done), now}, false);
+      return;
+    }
   }
   // Everyone waits for an instance when all are busy; past the bound, refuse at once.
   if (queue_.size() >= settings_.max_queued && instances() >= settings_.max_instances) {
@@ -39,9 +48,24 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
     done(std::move(report));
     return;
   }
-  queue_.push_back(Waiting{std::move(invoke_frame), std::move(done), now});
+  queue_.push_back(Waiting{std::move(frame), std::move(done), now});
   if (queue_.size() == 1) arm_queue_deadline();
   start_instances_for_queue();
+}
+
+std::shared_ptr<Worker> FunctionPool::pipeline_target() const {
+  // A pipelined request waits inside an instance, out of reach of the queue timeout, so only
+  // functions that answer quickly are pipelined, and only behind an invocation that is young.
+  constexpr double kFastMs = 10;
+  if (settings_.pipeline_depth <= 1 || typical_execution_ms_ > kFastMs) return nullptr;
+  auto now = std::chrono::steady_clock::now();
+  std::shared_ptr<Worker> best;
+  for (const auto& w : workers_) {
+    if (!w->ready() || w->depth() >= settings_.pipeline_depth) continue;
+    if (std::chrono::duration<double, std::milli>(now - w->running_since()).count() > kFastMs) continue;
+    if (!best || w->depth() < best->depth()) best = w;
+  }
+  return best;
 }
 
 void FunctionPool::arm_queue_deadline() {
@@ -122,30 +146,39 @@ void FunctionPool::start_instance() {
 }
 
 void FunctionPool::on_instance_free(const std::shared_ptr<Worker>& worker, bool cold) {
-  if (worker->dead()) return;
-  if (!queue_.empty()) {
+  if (!worker->ready()) return;
+  while (!queue_.empty() && worker->depth() < settings_.pipeline_depth) {
     Waiting next = std::move(queue_.front());
     queue_.pop_front();
     if (queue_.empty()) queue_deadline_.cancel();
     run(worker, std::move(next), cold);
-    return;
+    cold = false;
   }
-  idle_.push_back(worker);
+  if (worker->depth() == 0 && std::find(idle_.begin(), idle_.end(), worker) == idle_.end()) idle_.push_back(worker);
 }
 
 void FunctionPool::run(const std::shared_ptr<Worker>& worker, Waiting waiting, bool cold) {
-  auto started = std::chrono::steady_clock::now();
-  double queue_ms = ms_between(waiting.since, started);
+  auto sent = std::chrono::steady_clock::now();
   std::weak_ptr<bool> alive = alive_;
-  worker->invoke(std::move(waiting.frame), settings_.time_limit,
-                 [this, alive, worker, done = std::move(waiting.done), queue_ms, cold, started](InvocationResult result) {
+  auto frame = waiting.frame;
+  worker->invoke(std::move(frame), settings_.time_limit,
+                 [this, alive, worker, waiting = std::move(waiting), cold, sent](InvocationResult result) mutable {
+                   if (result.outcome == InvocationResult::Outcome::NotStarted) {
+                     // Its instance died before reaching it: it goes back to the head of the line.
+                     if (alive.expired()) return;
+                     queue_.push_front(std::move(waiting));
+                     if (queue_.size() == 1) arm_queue_deadline();
+                     start_instances_for_queue();
+                     return;
+                   }
+                   typical_execution_ms_ = typical_execution_ms_ * 0.9 + result.execution_ms * 0.1;
                    InvocationReport report;
+                   report.queue_ms = ms_between(waiting.since, sent) + result.pipeline_wait_ms;
+                   report.execution_ms = result.execution_ms;
                    report.result = std::move(result);
-                   report.queue_ms = queue_ms;
-                   report.execution_ms = ms_between(started, std::chrono::steady_clock::now());
                    report.cold_start = cold;
                    report.worker_pid = worker->pid();
-                   done(std::move(report));
+                   waiting.done(std::move(report));
                    if (!alive.expired()) on_instance_free(worker, false);
                  });
 }

@@ -26,6 +26,7 @@ struct PoolSettings {
   int memory_limit_mb = 128;
   std::size_t max_queued = 100;                 // more waiting requests are refused (QueueFull)
   std::chrono::milliseconds queue_timeout{10'000};  // a request waits at most this long (QueueTimeout)
+  std::size_t pipeline_depth = 2;  // invocations sent to one instance at once (1: no pipelining)
 };
 
 struct InvocationReport {
@@ -61,7 +62,7 @@ class FunctionPool {
 
  private:
   struct Waiting {
-    std::string frame;
+    std::shared_ptr<const std::string> frame;
     Completion done;
     std::chrono::steady_clock::time_point since;
   };
@@ -69,6 +70,7 @@ class FunctionPool {
   void start_instances_for_queue();
   void start_instance();
   void on_instance_free(const std::shared_ptr<Worker>& worker, bool cold);
+  std::shared_ptr<Worker> pipeline_target() const;
   void run(const std::shared_ptr<Worker>& worker, Waiting waiting, bool cold);
   void fail_queue(const std::string& why);
   void arm_queue_deadline();
@@ -80,6 +82,7 @@ class FunctionPool {
   MemoryCgroups* cgroups_;
   boost::asio::steady_timer queue_deadline_;
   std::uint64_t instances_started_ = 0;
+  double typical_execution_ms_ = 0;  // moving average: pipelining is for functions that answer fast
   StrayLogHandler stray_logs_;
   std::vector<std::shared_ptr<Worker>> workers_;  // every live instance
   std::vector<std::shared_ptr<Worker>> idle_;     // most recently used last

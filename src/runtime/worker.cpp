@@ -127,7 +127,7 @@ void Worker::take_pipe_lines(std::string& buffer, const char* level, bool flush_
   }
   buffer.erase(0, start);
   if (lines.empty()) return;
-  if (pending_result_) {
+  if (!pending_.empty()) {
     for (auto& l : lines) pipe_logs_.push_back(std::move(l));
   } else if (on_stray_logs_) {
     on_stray_logs_(std::move(lines));
@@ -176,7 +176,7 @@ void Worker::handle_exit() {
     for (const auto& line : pipe_logs_) message += "\n" + line.text;
     if (auto started = std::exchange(on_started_, nullptr)) started(message);
   }
-  if (pending_result_) {
+  if (!pending_.empty()) {
     InvocationResult result;
     if (timed_out_) {
       result.outcome = InvocationResult::Outcome::TimedOut;
@@ -188,6 +188,7 @@ void Worker::handle_exit() {
     }
     result.detail = result.outcome == InvocationResult::Outcome::OutOfMemory ? detail : fmt::format("the worker process {}", detail);
     finish_invocation(std::move(result));
+    abandon_waiting();
   }
   if (auto on_exit = std::exchange(on_exit_, nullptr)) on_exit(*this);
 }
@@ -204,23 +205,24 @@ void Worker::handle_frame(std::string payload) {
   const json::value* type = object.if_contains("type");
   std::string_view kind = type && type->is_string() ? std::string_view(type->get_string()) : std::string_view();
   if (kind == "result") {
-    if (!pending_result_) return;  // a late answer after a time-out: already handled
+    if (pending_.empty() || doomed_) return;  // a late answer after a time-out: already handled
     InvocationResult result;
     result.outcome = object.contains("error") ? InvocationResult::Outcome::Threw : InvocationResult::Outcome::Answered;
     result.logs = parse_logs(object.if_contains("logs"));
     object.erase("logs");
     result.frame = std::move(object);
     finish_invocation(std::move(result));
+    if (!pending_.empty() && pending_.front().started == std::chrono::steady_clock::time_point{}) start_head();
   } else if (kind == "log") {
     auto lines = parse_logs(object.if_contains("logs"));
-    if (pending_result_) {
+    if (!pending_.empty()) {
       for (auto& l : lines) pipe_logs_.push_back(std::move(l));
     } else if (on_stray_logs_ && !lines.empty()) {
       on_stray_logs_(std::move(lines));
     }
   } else if (kind == "ready" && state_ == State::Starting) {
     state_ = State::Loading;
-    send(std::move(load_frame_));
+    send(std::make_shared<const std::string>(std::move(load_frame_)));
   } else if (kind == "loaded" && state_ == State::Loading) {
     state_ = State::Ready;
     pipe_logs_.clear();
@@ -235,36 +237,59 @@ void Worker::handle_frame(std::string payload) {
   }
 }
 
-void Worker::invoke(std::string invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done) {
-  if (state_ != State::Ready || doomed_ || pending_result_) {
+void Worker::invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done) {
+  if (!ready()) {
     InvocationResult result;
-    result.outcome = InvocationResult::Outcome::Crashed;
+    result.outcome = InvocationResult::Outcome::NotStarted;
     result.detail = "the worker was not ready for an invocation";
     done(std::move(result));
     return;
   }
-  pending_result_ = std::move(done);
-  pipe_logs_.clear();
-  timed_out_ = false;
-  time_limit_ = time_limit;
+  pending_.push_back(Pending{std::move(done), time_limit, std::chrono::steady_clock::now(), {}});
   ++invocations_;
   send(std::move(invoke_frame));
-  deadline_.expires_after(time_limit);
+  if (pending_.size() == 1) start_head();
+}
+
+void Worker::start_head() {
+  // The worker starts an invocation the moment it has answered the one before: so does its clock.
+  Pending& head = pending_.front();
+  head.started = std::chrono::steady_clock::now();
+  timed_out_ = false;
+  deadline_.expires_after(head.time_limit);
   deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
-    if (ec || !self || !self->pending_result_) return;
+    if (ec || !self || self->pending_.empty()) return;
     self->timed_out_ = true;
     self->terminate();  // the only way to stop code that ignores the deadline
     InvocationResult result;
     result.outcome = InvocationResult::Outcome::TimedOut;
-    result.detail = fmt::format("Task timed out after {:.2f} seconds", self->time_limit_.count() / 1000.0);
+    result.detail = fmt::format("Task timed out after {:.2f} seconds", self->pending_.front().time_limit.count() / 1000.0);
     self->finish_invocation(std::move(result));
+    self->abandon_waiting();
   });
+}
+
+void Worker::abandon_waiting() {
+  // Invocations queued inside a dying worker never started: they are run elsewhere.
+  auto waiting = std::move(pending_);
+  pending_.clear();
+  for (auto& p : waiting) {
+    InvocationResult result;
+    result.outcome = InvocationResult::Outcome::NotStarted;
+    result.detail = "its instance stopped before running it";
+    p.done(std::move(result));
+  }
 }
 
 void Worker::finish_invocation(InvocationResult result) {
   deadline_.cancel();
-  last_used_ = std::chrono::steady_clock::now();
+  auto now = std::chrono::steady_clock::now();
+  last_used_ = now;
+  Pending head = std::move(pending_.front());
+  pending_.pop_front();
+  result.execution_ms = std::chrono::duration<double, std::milli>(now - head.started).count();
+  result.pipeline_wait_ms = std::chrono::duration<double, std::milli>(head.started - head.sent).count();
   if (!pipe_logs_.empty()) {
     // Lines sent early (and raw process output) come before those in the result; then order
     // by time, keeping arrival order among lines written in the same millisecond.
@@ -274,8 +299,7 @@ void Worker::finish_invocation(InvocationResult result) {
     std::stable_sort(result.logs.begin(), result.logs.end(),
                      [](const LogLine& a, const LogLine& b) { return a.timestamp_ms < b.timestamp_ms; });
   }
-  auto done = std::exchange(pending_result_, nullptr);
-  if (done) done(std::move(result));
+  head.done(std::move(result));
 }
 
 bool Worker::memory_exceeded() const {
@@ -307,10 +331,10 @@ void Worker::send_frame(std::string frame) {
     load_frame_ += frame;
     return;
   }
-  send(std::move(frame));
+  send(std::make_shared<const std::string>(std::move(frame)));
 }
 
-void Worker::send(std::string frame) {
+void Worker::send(std::shared_ptr<const std::string> frame) {
   write_queue_.push_back(std::move(frame));
   if (!writing_) flush_writes();
 }
@@ -321,17 +345,20 @@ void Worker::flush_writes() {
     return;
   }
   writing_ = true;
-  asio::async_write(control_, asio::buffer(write_queue_.front()),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                      self->write_queue_.pop_front();
-                      if (ec) {
-                        self->write_queue_.clear();
-                        self->writing_ = false;
-                        self->terminate();
-                        return;
-                      }
-                      self->flush_writes();
-                    });
+  // Everything queued goes in one gathered write: one syscall for a burst of frames.
+  std::size_t count = write_queue_.size();
+  write_buffers_.clear();
+  for (const auto& frame : write_queue_) write_buffers_.push_back(asio::buffer(*frame));
+  asio::async_write(control_, write_buffers_, [self = shared_from_this(), count](boost::system::error_code ec, std::size_t) {
+    self->write_queue_.erase(self->write_queue_.begin(), self->write_queue_.begin() + static_cast<long>(count));
+    if (ec) {
+      self->write_queue_.clear();
+      self->writing_ = false;
+      self->terminate();
+      return;
+    }
+    self->flush_writes();
+  });
 }
 
 }  // namespace sprocket::runtime

@@ -37,11 +37,14 @@ struct InvocationResult {
     OutOfMemory,   // the worker went over its memory limit and was killed
     QueueFull,     // never ran: too many requests were already waiting for an instance
     QueueTimeout,  // never ran: no instance became free in time
+    NotStarted,    // was waiting inside an instance that died: run it elsewhere
   };
   Outcome outcome = Outcome::Crashed;
   boost::json::object frame;
   std::vector<LogLine> logs;
   std::string detail;
+  double execution_ms = 0;      // from the moment the worker started it to its answer
+  double pipeline_wait_ms = 0;  // sent to the worker, waiting behind an earlier invocation
 };
 
 class Worker : public std::enable_shared_from_this<Worker> {
@@ -60,15 +63,23 @@ class Worker : public std::enable_shared_from_this<Worker> {
                                         StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs);
   ~Worker();
 
-  // Sends one invocation; `done` is called exactly once. One invocation at a time.
-  void invoke(std::string invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done);
+  // Sends one invocation; `done` is called exactly once. The worker runs one invocation at a
+  // time; further ones wait inside it (pipelining saves a round trip each), and the time limit
+  // of each runs from the moment the previous one answered.
+  void invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done);
   void send_frame(std::string frame);  // e.g. an "env" frame; queued behind the load if still starting
   void terminate();  // kills the process; any invocation in flight completes as Crashed/TimedOut
   // Without a cgroup: kill the worker when its resident memory is over the limit.
   void enforce_rss_limit();
 
   pid_t pid() const { return process_.pid(); }
-  bool busy() const { return static_cast<bool>(pending_result_); }
+  bool busy() const { return !pending_.empty(); }
+  std::size_t depth() const { return pending_.size(); }  // invocations sent and not answered
+  bool ready() const { return state_ == State::Ready && !doomed_; }
+  // When the invocation running now started (the epoch when idle).
+  std::chrono::steady_clock::time_point running_since() const {
+    return pending_.empty() ? std::chrono::steady_clock::time_point{} : pending_.front().started;
+  }
   bool dead() const { return state_ == State::Dead || doomed_; }  // dead or being killed
   std::uint64_t invocations() const { return invocations_; }
   std::chrono::steady_clock::time_point last_used() const { return last_used_; }
@@ -84,9 +95,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void wait_exit();
   void handle_frame(std::string payload);
   void handle_exit();
-  void send(std::string frame);
+  void send(std::shared_ptr<const std::string> frame);
   void flush_writes();
   void finish_invocation(InvocationResult result);
+  void start_head();
+  void abandon_waiting();
   void take_pipe_lines(std::string& buffer, const char* level, bool flush_partial);
   void drain_pipes();
 
@@ -106,17 +119,23 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::vector<char> read_buffer_;
   std::array<char, 4096> stdout_chunk_{}, stderr_chunk_{};
   std::string stdout_buffer_, stderr_buffer_;
-  std::deque<std::string> write_queue_;
+  std::deque<std::shared_ptr<const std::string>> write_queue_;
+  std::vector<boost::asio::const_buffer> write_buffers_;
   bool writing_ = false;
   std::string load_frame_;
   StartedHandler on_started_;
   ExitHandler on_exit_;
   LogHandler on_stray_logs_;
-  ResultHandler pending_result_;
+  struct Pending {
+    ResultHandler done;
+    std::chrono::milliseconds time_limit{0};
+    std::chrono::steady_clock::time_point sent;
+    std::chrono::steady_clock::time_point started;  // epoch: still waiting behind another
+  };
+  std::deque<Pending> pending_;     // front: the invocation running now
   std::vector<LogLine> pipe_logs_;  // process output captured while an invocation runs
   bool timed_out_ = false;
   bool doomed_ = false;
-  std::chrono::milliseconds time_limit_{0};
   std::uint64_t invocations_ = 0;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };

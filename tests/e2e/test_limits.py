@@ -156,7 +156,9 @@ def test_logs_are_cut_at_4kb_with_a_marker(start_sprocket):
 
 
 def test_queue_full_is_429_and_queue_timeout_is_503(start_sprocket, tmp_path):
-    config = write_config(tmp_path, {"limits": {"maxInstancesPerFunction": 1, "maxQueuedPerFunction": 1, "queueTimeoutMs": 400}})
+    # no pipelining: every waiting request is in the gateway's queue, under its timeout
+    config = write_config(tmp_path, {"limits": {"maxInstancesPerFunction": 1, "maxQueuedPerFunction": 1, "queueTimeoutMs": 400,
+                                                "pipelineDepth": 1}})
     s = start_sprocket([LIMITS], "--config", config)
     assert s.get("/_hcms/api/busy").status_code == 200  # warm: one instance exists
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
