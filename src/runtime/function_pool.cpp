@@ -25,19 +25,19 @@ FunctionPool::~FunctionPool() {
 void FunctionPool::submit(std::string invoke_frame, Completion done) {
   auto now = std::chrono::steady_clock::now();
   auto frame = std::make_shared<const std::string>(std::move(invoke_frame));
+  // A function that answers quickly is packed onto as few instances as its pipelines allow:
+  // each wake-up of a worker then serves several requests, and two cores are not shared by a
+  // crowd of processes. Slower functions get an instance per concurrent request, as on Lambda.
+  if (auto worker = pipeline_target()) {
+    std::erase(idle_, worker);
+    run(worker, Waiting{std::move(frame), std::move(done), now}, false);
+    return;
+  }
   if (!idle_.empty()) {
     auto worker = std::move(idle_.back());
     idle_.pop_back();
     run(worker, Waiting{std::move(frame), std::move(done), now}, false);
     return;
-  }
-  // At the instance limit, a busy instance takes the request into its pipeline: it starts the
-  // moment the instance answers the one before, with no round trip through the gateway.
-  if (instances() >= settings_.max_instances && queue_.empty()) {
-    if (auto worker = pipeline_target()) {
-      run(worker, Waiting{std::move(frame), std::move(done), now}, false);
-      return;
-    }
   }
   // Everyone waits for an instance when all are busy; past the bound, refuse at once.
   if (queue_.size() >= settings_.max_queued && instances() >= settings_.max_instances) {
@@ -57,13 +57,13 @@ std::shared_ptr<Worker> FunctionPool::pipeline_target() const {
   // A pipelined request waits inside an instance, out of reach of the queue timeout, so only
   // functions that answer quickly are pipelined, and only behind an invocation that is young.
   constexpr double kFastMs = 10;
-  if (settings_.pipeline_depth <= 1 || typical_execution_ms_ > kFastMs) return nullptr;
+  if (settings_.pipeline_depth <= 1 || typical_execution_ms_ > kFastMs || !queue_.empty()) return nullptr;
   auto now = std::chrono::steady_clock::now();
   std::shared_ptr<Worker> best;
   for (const auto& w : workers_) {
     if (!w->ready() || w->depth() >= settings_.pipeline_depth) continue;
-    if (std::chrono::duration<double, std::milli>(now - w->running_since()).count() > kFastMs) continue;
-    if (!best || w->depth() < best->depth()) best = w;
+    if (w->depth() > 0 && std::chrono::duration<double, std::milli>(now - w->running_since()).count() > kFastMs) continue;
+    if (!best || w->depth() > best->depth()) best = w;  // the fullest pipeline that has room
   }
   return best;
 }

@@ -1,5 +1,8 @@
 #include "store/store_executor.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <fmt/format.h>
@@ -46,6 +49,9 @@ void StoreExecutor::flush() {
 }
 
 void StoreExecutor::run() {
+  // Storing logs must not take CPU from serving: under load this thread yields, and its
+  // batches simply grow.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   std::unique_lock lock(mutex_);
   while (true) {
     // Wait for work; execution records wait up to kBatchDelay for company.

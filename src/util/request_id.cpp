@@ -1,5 +1,7 @@
 #include "util/request_id.h"
 
+#include <chrono>
+
 namespace sprocket::util {
 
 RequestIdGenerator::RequestIdGenerator() {
@@ -10,9 +12,10 @@ RequestIdGenerator::RequestIdGenerator() {
 
 std::string RequestIdGenerator::next() {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t high = random_(), low = random_();
-  high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
-  low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // variant 1
+  auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  std::uint64_t high = (ms << 16) | 0x7000ULL | (random_() & 0x0FFFULL);  // 48-bit time, version 7
+  std::uint64_t low = (random_() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 1
   std::string id(36, '-');
   int pos = 0;
   auto put = [&](std::uint64_t value, int nibbles) {

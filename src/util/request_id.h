@@ -1,5 +1,6 @@
 #pragma once
-// Request ids: random UUIDv4 text, cheap enough for every request.
+// Request ids: UUIDv7 text (a millisecond timestamp, then random bits), cheap enough for every
+// request. Being time-ordered, they are appended to the store's index instead of scattered in it.
 #include <random>
 #include <string>
 
