@@ -36,6 +36,19 @@ int main(int argc, char** argv) {
   serve_command->add_option("--node", serve.node, "The Node.js executable")->capture_default_str();
   serve_command->callback([&] { exit_code = cli::run_serve(serve); });
 
+  cli::ServeOptions dev;
+  dev.watch = true;
+  auto* dev_command = app.add_subcommand("dev", "Serve like `serve` and reload on every change: edit, save, send the next request");
+  dev_command->add_option("paths", dev.paths, "What to serve and watch (default: .)");
+  dev_command->add_option("--config", dev.config_file, "A JSON file with accounts, their domains and limits");
+  dev_command->add_option("--listen", dev.listen, "HOST:PORT to serve functions on")->capture_default_str();
+  dev_command->add_option("--admin-listen", dev.admin_listen, "HOST:PORT of the admin API")->capture_default_str();
+  dev_command->add_option("--data-dir", dev.data_dir, "Where sprocket keeps its state")->capture_default_str();
+  dev_command->add_option("--account-id", dev.account_id, "The HubSpot account id functions see")->capture_default_str();
+  dev_command->add_option("--time-limit-ms", dev.time_limit_ms, "Execution time limit for every function");
+  dev_command->add_option("--node", dev.node, "The Node.js executable")->capture_default_str();
+  dev_command->callback([&] { exit_code = cli::run_serve(dev); });
+
   cli::SecretsOptions secrets;
   auto* secrets_command = app.add_subcommand("secrets", "Manage secrets: the value is read from standard input or a prompt, never argv");
   secrets_command->add_option("action", secrets.action, "add | update | list | delete")

@@ -45,6 +45,13 @@ std::size_t Deployment::account_for_host(std::string_view host) const {
   return it == by_domain.end() ? 0 : it->second;
 }
 
+std::optional<std::size_t> Deployment::index_of(std::int64_t account_id) const {
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    if (accounts[i].id == account_id) return i;
+  }
+  return std::nullopt;
+}
+
 Expected<Deployment, ConfigErrors> load_deployment(const ServerConfig& config, std::int64_t default_account_id,
                                                    const std::vector<fs::path>& paths) {
   std::vector<AccountConfig> wanted;
@@ -67,6 +74,7 @@ Expected<Deployment, ConfigErrors> load_deployment(const ServerConfig& config, s
     Account account;
     account.id = want.id;
     account.domains = want.domains;
+    account.paths = want.paths;
     account.limits = want.limits;
     account.budget = std::make_unique<ExecutionBudget>(want.limits.execution_seconds_per_minute, want.limits.executions_per_minute);
     for (const auto& domain : want.domains) {
@@ -77,28 +85,63 @@ Expected<Deployment, ConfigErrors> load_deployment(const ServerConfig& config, s
                                      "give each domain to one account"});
       }
     }
-    if (want.paths.empty() && index > 0) {
-      errors.push_back(ConfigError{{}, 0, 0, "", fmt::format("account {} serves nothing", want.id),
-                                   "list the folders it serves in \"paths\""});
-    }
-    if (!want.paths.empty()) {
-      auto catalog = config::load_catalog(want.paths);
-      if (!catalog) {
-        errors.insert(errors.end(), catalog.error().begin(), catalog.error().end());
-      } else {
-        check_counts(account, *catalog, want.paths, errors);
-        for (auto& f : catalog->functions) {
-          f.account_index = index;
-          deployment.catalog.functions.push_back(std::move(f));
-        }
-        deployment.catalog.warnings.insert(deployment.catalog.warnings.end(), catalog->warnings.begin(), catalog->warnings.end());
-        deployment.catalog.dotenv_by_folder.merge(catalog->dotenv_by_folder);
-      }
-    }
     deployment.accounts.push_back(std::move(account));
   }
   if (!errors.empty()) return Unexpected{errors};
   return deployment;
+}
+
+Expected<config::Catalog, ConfigErrors> load_functions(const Deployment& deployment, const std::vector<DeployedSource>& deployed,
+                                                       std::vector<std::string>* shadowed) {
+  config::Catalog all;
+  ConfigErrors errors;
+  for (std::size_t index = 0; index < deployment.accounts.size(); ++index) {
+    const auto& account = deployment.accounts[index];
+    config::Catalog catalog;
+    if (!account.paths.empty()) {
+      auto loaded = config::load_catalog(account.paths);
+      if (!loaded) {
+        errors.insert(errors.end(), loaded.error().begin(), loaded.error().end());
+        continue;
+      }
+      catalog = std::move(*loaded);
+    }
+    // Deployed sources, in activation order: a later one takes over the paths it shares.
+    for (const auto& source : deployed) {
+      if (source.account_index != index) continue;
+      auto loaded = config::load_catalog({source.folder});
+      if (!loaded) {
+        errors.insert(errors.end(), loaded.error().begin(), loaded.error().end());
+        continue;
+      }
+      for (auto& f : loaded->functions) {
+        const std::string key = f.route ? *f.route : "app function " + f.name;
+        auto clash = std::find_if(catalog.functions.begin(), catalog.functions.end(), [&](const config::FunctionSpec& other) {
+          return f.route ? other.route == f.route : (other.is_app_function() && other.name == f.name);
+        });
+        if (clash != catalog.functions.end()) {
+          if (shadowed) {
+            shadowed->push_back(fmt::format("{} of {} now answers {} (it was {} of {})", f.name, source.name, key, clash->name,
+                                            clash->serverless_json.parent_path().string()));
+          }
+          catalog.functions.erase(clash);
+        }
+        f.deployed_version = source.version;
+        catalog.functions.push_back(std::move(f));
+      }
+      catalog.warnings.insert(catalog.warnings.end(), loaded->warnings.begin(), loaded->warnings.end());
+      catalog.dotenv_by_folder.merge(loaded->dotenv_by_folder);
+    }
+    check_counts(account, catalog, account.paths, errors);
+    for (auto& f : catalog.functions) {
+      f.account_index = index;
+      all.functions.push_back(std::move(f));
+    }
+    all.warnings.insert(all.warnings.end(), catalog.warnings.begin(), catalog.warnings.end());
+    all.dotenv_by_folder.merge(catalog.dotenv_by_folder);
+  }
+  if (!errors.empty()) return Unexpected{errors};
+  return all;
 }
 
 }  // namespace sprocket::accounts

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -18,22 +19,40 @@ namespace sprocket::accounts {
 struct Account {
   std::int64_t id = 0;
   std::vector<std::string> domains;
+  std::vector<std::filesystem::path> paths;  // folders it serves as they are (not deployed)
   AccountLimits limits;
   std::unique_ptr<ExecutionBudget> budget;
 };
 
+// The accounts one node serves. Stable for the life of the process: the functions they serve
+// change (a deploy, a reload) but their budgets and limits carry on.
 struct Deployment {
   std::vector<Account> accounts;  // [0] is the default account: it gets every unknown Host
-  config::Catalog catalog;        // every account's functions; FunctionSpec::account_index
+  std::unordered_map<std::string, std::size_t> by_domain;
 
   std::size_t account_for_host(std::string_view host) const;  // Host header, port allowed
-  std::unordered_map<std::string, std::size_t> by_domain;
+  std::optional<std::size_t> index_of(std::int64_t account_id) const;
 };
 
 // The default account serves `paths` (the command line's); the configuration file may add
-// accounts of its own. Each account's catalog is validated alone (paths are per account) and
-// against its limits on endpoints and secrets.
+// accounts of its own.
 Expected<Deployment, config::ConfigErrors> load_deployment(const ServerConfig& config, std::int64_t default_account_id,
                                                            const std::vector<std::filesystem::path>& paths);
+
+// Folders an account serves besides its own paths: deployed sources, oldest activation first.
+struct DeployedSource {
+  std::size_t account_index = 0;
+  std::string name;
+  std::int64_t version = 0;
+  std::filesystem::path folder;
+};
+
+// Every account's functions, validated: each account's paths alone (two functions on one path
+// is an error there), then its deployed sources, where a later activation takes a path from an
+// earlier one (HubSpot: "the most recently deployed endpoint function will take precedence");
+// `shadowed` says what was taken. Limits on endpoints and secrets are checked per account.
+Expected<config::Catalog, config::ConfigErrors> load_functions(const Deployment& deployment,
+                                                               const std::vector<DeployedSource>& deployed,
+                                                               std::vector<std::string>* shadowed = nullptr);
 
 }  // namespace sprocket::accounts

@@ -142,7 +142,8 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
 Response AdminApi::functions() const {
   json::array list;
   const auto& d = services_.deployment;
-  for (const auto& f : d.catalog.functions) {
+  auto generation = services_.gateway.current();
+  for (const auto& f : generation->catalog.functions) {
     json::array methods;
     for (const auto& m : f.methods) methods.emplace_back(m);
     json::array secret_names;

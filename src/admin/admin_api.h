@@ -6,6 +6,7 @@
 #include <string>
 
 #include "accounts/deployment.h"
+#include "http/gateway.h"
 #include "http/request_handler.h"
 #include "metrics/metrics.h"
 #include "secrets/secrets_service.h"
@@ -15,6 +16,7 @@ namespace sprocket::admin {
 
 struct AdminServices {
   accounts::Deployment& deployment;
+  http::Gateway& gateway;  // what is served now
   secrets::SecretsService& secrets;
   store::StoreExecutor& store;
   metrics::Metrics& metrics;

@@ -14,6 +14,7 @@
 #include "admin/admin_api.h"
 #include "admin/admin_token.h"
 #include "config/catalog.h"
+#include "config/folder_watcher.h"
 #include "http/gateway.h"
 #include "http/server.h"
 #include "logs/log_sink.h"
@@ -47,7 +48,7 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Expected<accounts::Deployment, std::string> load(const ServeOptions& options) {
+Expected<accounts::Deployment, std::string> load_accounts(const ServeOptions& options) {
   accounts::ServerConfig server_config;
   if (!options.config_file.empty()) {
     auto loaded = accounts::load_server_config(options.config_file);
@@ -67,30 +68,104 @@ Expected<accounts::Deployment, std::string> load(const ServeOptions& options) {
   if (paths.empty() && options.config_file.empty()) paths.push_back(".");
   auto deployment = accounts::load_deployment(server_config, options.account_id, paths);
   if (!deployment) return Unexpected{config::format_errors(deployment.error())};
-  if (deployment->catalog.functions.empty()) {
-    return Unexpected{std::string("nothing to serve: pass a functions folder or project, or list \"paths\" for an account in --config")};
-  }
   return std::move(*deployment);
 }
+
+// Installs the dependencies of every folder in `catalog`; the error carries npm's output.
+Expected<void*, std::string> install_all(const config::Catalog& catalog) {
+  std::set<fs::path> folders;
+  for (const auto& spec : catalog.functions) folders.insert(spec.folder);
+  for (const auto& folder : folders) {
+    auto installed = runtime::install_dependencies(folder);
+    if (!installed) return Unexpected{installed.error()};
+    if (installed->installed) fmt::print(stderr, "sprocket: installed the dependencies of {}\n", folder.string());
+  }
+  return nullptr;
+}
+
+// Builds generations of what this node serves and swaps them into the gateway.
+class Generations {
+ public:
+  Generations(asio::io_context& io, accounts::Deployment& deployment, runtime::RuntimeSettings settings)
+      : io_(io), deployment_(deployment), settings_(std::move(settings)) {}
+
+  void attach(http::Gateway& gateway) { gateway_ = &gateway; }
+
+  Expected<std::shared_ptr<http::Generation>, std::string> build(config::Catalog catalog) {
+    auto generation = std::make_shared<http::Generation>();
+    generation->number = next_++;
+    generation->catalog = std::move(catalog);
+    for (std::size_t a = 0; a < deployment_.accounts.size(); ++a) generation->routers.emplace_back(generation->catalog.functions, a);
+    http::Generation* raw = generation.get();  // the dispatcher dies with its generation
+    generation->dispatcher = std::make_unique<runtime::Dispatcher>(
+        io_, settings_, deployment_, generation->catalog, [this, raw](std::size_t index, std::vector<runtime::LogLine> lines) {
+          if (gateway_) gateway_->log_stray_lines(*raw, index, lines);
+        });
+    generation->dispatcher->set_secrets(secrets_);
+    return generation;
+  }
+
+  void set_secrets(const secrets::SecretValues& values) {
+    secrets_ = values;
+    if (gateway_) gateway_->current()->dispatcher->set_secrets(values);
+  }
+
+  // Re-reads every served folder; on success the next request sees the new code, on failure
+  // the errors are printed and what was serving keeps serving.
+  void reload(const std::set<fs::path>& changed) {
+    auto catalog = accounts::load_functions(deployment_, {});
+    if (!catalog) {
+      fmt::print(stderr, "{}\nsprocket: the previous version keeps serving until these errors are fixed\n",
+                 config::format_errors(catalog.error()));
+      return;
+    }
+    bool manifests_changed = std::any_of(changed.begin(), changed.end(), [](const fs::path& p) {
+      auto name = p.filename();
+      return name == "package.json" || name == "package-lock.json";
+    });
+    if (manifests_changed) {
+      if (auto installed = install_all(*catalog); !installed) {
+        fmt::print(stderr, "{}\nsprocket: the previous version keeps serving\n", installed.error());
+        return;
+      }
+    }
+    for (const auto& warning : catalog->warnings) fmt::print(stderr, "{}\n", warning);
+    auto generation = build(std::move(*catalog));
+    gateway_->activate(std::move(*generation));
+    fmt::print(stderr, "sprocket: reloaded ({} changed)\n", changed.size() == 1 ? changed.begin()->filename().string()
+                                                                                 : fmt::format("{} files", changed.size()));
+  }
+
+  int instances() const { return gateway_ ? gateway_->current()->dispatcher->instances() : 0; }
+
+ private:
+  asio::io_context& io_;
+  accounts::Deployment& deployment_;
+  runtime::RuntimeSettings settings_;
+  http::Gateway* gateway_ = nullptr;
+  secrets::SecretValues secrets_;
+  std::uint64_t next_ = 1;
+};
 
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
-  auto deployment = load(options);
-  if (!deployment) {
-    fmt::print(stderr, "{}\nsprocket: nothing is served until these errors are fixed\n", deployment.error());
+  auto deployment = load_accounts(options);
+  auto catalog = deployment ? accounts::load_functions(*deployment, {})
+                            : Expected<config::Catalog, config::ConfigErrors>(Unexpected{config::ConfigErrors{}});
+  if (!deployment || !catalog) {
+    fmt::print(stderr, "{}\nsprocket: nothing is served until these errors are fixed\n",
+               deployment ? config::format_errors(catalog.error()) : deployment.error());
     return 2;
   }
-  for (const auto& warning : deployment->catalog.warnings) fmt::print(stderr, "{}\n", warning);
-  std::set<fs::path> folders;
-  for (const auto& spec : deployment->catalog.functions) folders.insert(spec.folder);
-  for (const auto& folder : folders) {
-    auto installed = runtime::install_dependencies(folder);
-    if (!installed) {
-      fmt::print(stderr, "{}\nsprocket: nothing is served until the dependencies install\n", installed.error());
-      return 2;
-    }
-    if (installed->installed) fmt::print(stderr, "sprocket: installed the dependencies of {}\n", folder.string());
+  if (catalog->functions.empty() && !options.watch) {
+    fmt::print(stderr, "sprocket: nothing to serve: pass a functions folder or project, or list \"paths\" for an account in --config\n");
+    return 2;
+  }
+  for (const auto& warning : catalog->warnings) fmt::print(stderr, "{}\n", warning);
+  if (auto installed = install_all(*catalog); !installed) {
+    fmt::print(stderr, "{}\nsprocket: nothing is served until the dependencies install\n", installed.error());
+    return 2;
   }
   auto listen = http::parse_listen_address(options.listen);
   auto admin_listen = http::parse_listen_address(options.admin_listen);
@@ -116,7 +191,11 @@ int run_serve(const ServeOptions& options) {
   runtime_settings.node_executable = options.node;
   runtime_settings.node_guest_dir = find_node_guest_dir();
   runtime_settings.idle_timeout = std::chrono::milliseconds(static_cast<long>(options.idle_timeout_seconds * 1000));
-  runtime_settings.use_cgroups = options.memory_enforcement == "cgroup";
+  if (options.memory_enforcement == "cgroup") {
+    runtime_settings.cgroups = runtime::MemoryCgroups::create(runtime_settings.no_cgroups_reason);
+  } else {
+    runtime_settings.no_cgroups_reason = "--memory-enforcement rss";
+  }
   if (!fs::is_regular_file(runtime_settings.node_executable)) {
     fmt::print(stderr, "sprocket: Node.js not found at {}; install it (scripts/setup) or pass --node PATH\n", options.node);
     return 2;
@@ -135,14 +214,10 @@ int run_serve(const ServeOptions& options) {
   }
 
   asio::io_context io(1);
-  logs::LogSink log(io, STDERR_FILENO);
+  logs::LogSink log(io, STDERR_FILENO, options.watch && ::isatty(STDERR_FILENO));
   metrics::Metrics metrics;
-  http::Gateway* gateway_ptr = nullptr;
-  runtime::Dispatcher dispatcher(io, runtime_settings, *deployment, [&](std::size_t index, std::vector<runtime::LogLine> lines) {
-    if (gateway_ptr) gateway_ptr->log_stray_lines(index, lines);
-  });
-  metrics.set_instances_source([&] { return dispatcher.instances(); });
-  secrets::SecretsService secrets(io, *executor, std::move(*box), [&](const secrets::SecretValues& values) { dispatcher.set_secrets(values); });
+  Generations generations(io, *deployment, runtime_settings);
+  secrets::SecretsService secrets(io, *executor, std::move(*box), [&](const secrets::SecretValues& values) { generations.set_secrets(values); });
   try {
     secrets.load_now();
   } catch (const std::exception& e) {
@@ -150,9 +225,18 @@ int run_serve(const ServeOptions& options) {
     return 2;
   }
   secrets.start_watching();
-  http::Gateway gateway(*deployment, dispatcher, log, http::GatewaySettings{options.trust_proxy}, http::ExecutionSinks{executor.get(), &metrics});
-  gateway_ptr = &gateway;
-  admin::AdminApi admin_api(io, admin::AdminServices{*deployment, secrets, *executor, metrics}, token.value);
+  auto first = generations.build(std::move(*catalog));
+  http::Gateway gateway(*deployment, std::move(*first), log, http::GatewaySettings{options.trust_proxy},
+                        http::ExecutionSinks{executor.get(), &metrics});
+  generations.attach(gateway);
+  metrics.set_instances_source([&] { return generations.instances(); });
+  admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics}, token.value);
+  std::optional<config::FolderWatcher> watcher;
+  if (options.watch) {
+    std::vector<fs::path> roots;
+    for (const auto& account : deployment->accounts) roots.insert(roots.end(), account.paths.begin(), account.paths.end());
+    watcher.emplace(io, roots, [&](std::set<fs::path> changed) { generations.reload(changed); });
+  }
 
   std::optional<http::HttpServer> server, admin_server;
   try {
@@ -177,7 +261,7 @@ int run_serve(const ServeOptions& options) {
   };
   prune();
 
-  for (const auto& spec : deployment->catalog.functions) {
+  for (const auto& spec : gateway.current()->catalog.functions) {
     std::string account = deployment->accounts.size() > 1 ? fmt::format("[{}] ", deployment->accounts[spec.account_index].id) : "";
     if (spec.route) {
       fmt::print(stderr, "  {}{:<18} {}  ->  {}\n", account, fmt::format("{}", fmt::join(spec.methods, ",")), *spec.route, spec.file.string());
@@ -185,7 +269,8 @@ int run_serve(const ServeOptions& options) {
       fmt::print(stderr, "  {}{:<18} {}  ->  {}\n", account, "app function", spec.name, spec.file.string());
     }
   }
-  fmt::print(stderr, "sprocket: {}\n", dispatcher.memory_enforcement());
+  fmt::print(stderr, "sprocket: {}\n", gateway.current()->dispatcher->memory_enforcement());
+  if (options.watch) fmt::print(stderr, "sprocket: watching for changes; an edit is served from the next request\n");
   auto url = [](const asio::ip::tcp::endpoint& e) {
     std::string host = e.address().is_v6() ? "[" + e.address().to_string() + "]" : e.address().to_string();
     return fmt::format("http://{}:{}", host, e.port());
@@ -209,7 +294,8 @@ int run_serve(const ServeOptions& options) {
     if (ec) return;
     log.flush();
     auto stop = [&] {
-      dispatcher.shutdown();
+      watcher.reset();
+      gateway.current()->dispatcher->shutdown();
       secrets.stop();
       admin_api.stop();
       prune_timer.cancel();

@@ -20,6 +20,7 @@ struct ServeOptions {
   std::string memory_enforcement = "cgroup";
   std::string log_retention = "90d";
   std::string node = "/usr/bin/node";
+  bool watch = false;  // `sprocket dev`: reload on every change to the served folders
 };
 
 int run_serve(const ServeOptions& options);

@@ -24,6 +24,7 @@ struct FunctionSpec {
   int declared_column = 0;
   std::string project_name;               // projects only: hsproject.json "name"
   std::size_t account_index = 0;          // which served account owns it (accounts::Deployment)
+  std::int64_t deployed_version = 0;      // the deployment it came from; 0: served from a folder
   std::vector<std::string> methods;       // upper case; empty for app functions without endpoint
   std::optional<std::string> route;       // "/_hcms/api/NAME", "/hs/serverless/PATH"; none for app functions
   std::string endpoint;                   // context.endpoint: NAME or PATH

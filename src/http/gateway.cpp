@@ -133,16 +133,16 @@ Response error_response(unsigned status, std::string_view category, std::string_
   return json_response(status, std::move(body));
 }
 
-Gateway::Gateway(accounts::Deployment& deployment, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings,
-                 ExecutionSinks sinks)
-    : deployment_(deployment), dispatcher_(dispatcher), log_(log), settings_(settings), sinks_(sinks) {
-  for (std::size_t a = 0; a < deployment_.accounts.size(); ++a) routers_.emplace_back(deployment_.catalog.functions, a);
-}
+Gateway::Gateway(accounts::Deployment& deployment, std::shared_ptr<Generation> generation, logs::LogSink& log,
+                 GatewaySettings settings, ExecutionSinks sinks)
+    : deployment_(deployment), generation_(std::move(generation)), log_(log), settings_(settings), sinks_(sinks) {}
 
-Limits Gateway::current_limits(std::size_t function_index) {
-  auto& account = deployment_.accounts[deployment_.catalog.functions[function_index].account_index];
+void Gateway::activate(std::shared_ptr<Generation> generation) { generation_ = std::move(generation); }
+
+Limits Gateway::current_limits(const Generation& gen, std::size_t function_index) {
+  auto& account = deployment_.accounts[gen.catalog.functions[function_index].account_index];
   auto now = accounts::ExecutionBudget::Clock::now();
-  return Limits{account.budget->executions_remaining(now, dispatcher_.time_limit(function_index)),
+  return Limits{account.budget->executions_remaining(now, gen.dispatcher->time_limit(function_index)),
                 account.budget->time_remaining_ms(now)};
 }
 
@@ -185,10 +185,11 @@ void Gateway::handle(Request request, std::string remote_address, Respond respon
       response.set(beast_http::field::allow, "POST, OPTIONS");
       return finish(std::move(response));
     }
-    return handle_app_function(account, request, remote_address, request_id, finish);
+    return handle_app_function(generation_, account, request, remote_address, request_id, finish);
   }
 
-  auto index = routers_[account].find_route(path);
+  const auto& gen = generation_;
+  auto index = gen->routers[account].find_route(path);
   if (!index) {
     return finish(error_response(404, "NOT_FOUND",
                                  fmt::format("No function is served at {}. Endpoints live under /_hcms/api/NAME (design manager) "
@@ -196,7 +197,7 @@ void Gateway::handle(Request request, std::string remote_address, Respond respon
                                              path),
                                  request_id));
   }
-  const auto& spec = deployment_.catalog.functions[*index];
+  const auto& spec = gen->catalog.functions[*index];
   if (is_options) return finish(preflight(allowed_methods(spec), request));
   if (!method_allowed(spec, request.method_string())) {
     auto response = error_response(405, "METHOD_NOT_ALLOWED",
@@ -206,47 +207,48 @@ void Gateway::handle(Request request, std::string remote_address, Respond respon
     response.set(beast_http::field::allow, allowed_methods(spec));
     return finish(std::move(response));
   }
-  handle_endpoint(account, *index, request, remote_address, request_id, finish);
+  handle_endpoint(gen, account, *index, request, remote_address, request_id, finish);
 }
 
-void Gateway::handle_endpoint(std::size_t account, std::size_t index, Request& request, std::string_view remote,
-                              const std::string& request_id, Respond& respond) {
-  const auto& spec = deployment_.catalog.functions[index];
-  ContextInputs inputs{deployment_.accounts[account].id, spec.endpoint, remote, settings_.trust_proxy, current_limits(index)};
+void Gateway::handle_endpoint(const std::shared_ptr<Generation>& gen, std::size_t account, std::size_t index, Request& request,
+                              std::string_view remote, const std::string& request_id, Respond& respond) {
+  const auto& spec = gen->catalog.functions[index];
+  ContextInputs inputs{deployment_.accounts[account].id, spec.endpoint, remote, settings_.trust_proxy, current_limits(*gen, index)};
   auto context = build_endpoint_context(request, inputs);
   if (!context) return respond(error_response(context.error().status, "INVALID_REQUEST", context.error().message, request_id));
   if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
-  Execution execution{index, request_id, std::string(request.method_string()),
+  Execution execution{gen, index, request_id, std::string(request.method_string()),
                       std::string(request.target().substr(0, request.target().find('?'))), now_unix_ms(), false};
   run(std::move(execution), invoke_frame(next_invocation_id_++, "endpoint", *context), std::move(respond));
 }
 
-void Gateway::handle_app_function(std::size_t account, Request& request, std::string_view remote, const std::string& request_id,
-                                  Respond& respond) {
+void Gateway::handle_app_function(const std::shared_ptr<Generation>& gen, std::size_t account, Request& request,
+                                  std::string_view remote, const std::string& request_id, Respond& respond) {
   ContextInputs inputs{deployment_.accounts[account].id, {}, remote, settings_.trust_proxy, {}};
   auto call = build_app_function_context(request, inputs);
   if (!call) {
     return respond(app_function_error(400, "", call.error().message, request_id, "ServerlessActionExecutionError.INVALID_REQUEST",
                                       call.error().message));
   }
-  auto index = routers_[account].find_app_function(call->function_name);
+  auto index = gen->routers[account].find_app_function(call->function_name);
   if (!index) {
     std::string message = fmt::format("App function \"{}\" is not declared in any serverless.json served here", call->function_name);
     return respond(app_function_error(400, call->function_name, message, request_id,
                                       "AppFunctionsExecutorErrorType.SERVERLESS_FUNCTION_NOT_FOUND", message));
   }
   // The budget figures are known only now that the function (and so its time limit) is.
-  Limits limits = current_limits(*index);
+  Limits limits = current_limits(*gen, *index);
   call->context["limits"] = {{"executionsRemaining", limits.executions_remaining}, {"timeRemaining", limits.time_remaining_ms}};
   if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
-  Execution execution{*index, request_id, "POST", std::string(request.target().substr(0, request.target().find('?'))),
+  Execution execution{gen, *index, request_id, "POST", std::string(request.target().substr(0, request.target().find('?'))),
                       now_unix_ms(), true};
   run(std::move(execution), invoke_frame(next_invocation_id_++, "app", json::serialize(call->context)), std::move(respond));
 }
 
 void Gateway::run(Execution execution, std::string frame, Respond respond) {
   std::size_t index = execution.function_index;
-  dispatcher_.invoke(index, std::move(frame),
+  auto& dispatcher = *execution.generation->dispatcher;
+  dispatcher.invoke(index, std::move(frame),
                      [this, execution = std::move(execution), respond = std::move(respond)](InvocationReport report) {
                        std::vector<LogLine> notes;  // the gateway's own lines about this execution
                        Response response = execution.app_function ? app_answer(execution, report, notes)
@@ -339,7 +341,7 @@ Response Gateway::endpoint_answer(const Execution& e, const InvocationReport& re
 
 Response Gateway::app_answer(const Execution& e, const InvocationReport& report, std::vector<LogLine>& notes) {
   const auto& result = report.result;
-  const auto& name = deployment_.catalog.functions[e.function_index].name;
+  const auto& name = e.generation->catalog.functions[e.function_index].name;
   switch (result.outcome) {
     case InvocationResult::Outcome::Answered: {
       std::string body = "{\"logId\":";
@@ -354,7 +356,8 @@ Response Gateway::app_answer(const Execution& e, const InvocationReport& report,
       auto error = thrown_error(result.frame);
       note(notes, "ERROR", error.stack);
       // HubSpot puts the error's text in the body; never a secret's value.
-      return function_failure(name, secrets::redact(error.summary, dispatcher_.exposed_secrets(e.function_index)), e.request_id);
+      return function_failure(name, secrets::redact(error.summary, e.generation->dispatcher->exposed_secrets(e.function_index)),
+                              e.request_id);
     }
     case InvocationResult::Outcome::TimedOut:
       note(notes, "ERROR", result.detail);
@@ -380,9 +383,9 @@ Response Gateway::app_answer(const Execution& e, const InvocationReport& report,
 void Gateway::record(const Execution& e, const InvocationReport& report, bool success, int http_status,
                      const std::vector<LogLine>& notes) {
   const auto& result = report.result;
-  const auto& spec = deployment_.catalog.functions[e.function_index];
+  const auto& spec = e.generation->catalog.functions[e.function_index];
   auto& account = deployment_.accounts[spec.account_index];
-  const auto& secrets = dispatcher_.exposed_secrets(e.function_index);
+  const auto& secrets = e.generation->dispatcher->exposed_secrets(e.function_index);
   using Outcome = InvocationResult::Outcome;
   bool ran = result.outcome != Outcome::QueueFull && result.outcome != Outcome::QueueTimeout;
   if (ran) {
@@ -451,8 +454,8 @@ void Gateway::record(const Execution& e, const InvocationReport& report, bool su
   if (sinks_.store) sinks_.store->append_execution(std::move(stored));
 }
 
-void Gateway::log_stray_lines(std::size_t function_index, const std::vector<LogLine>& lines) {
-  const auto& secrets = dispatcher_.exposed_secrets(function_index);
+void Gateway::log_stray_lines(const Generation& generation, std::size_t function_index, const std::vector<LogLine>& lines) {
+  const auto& secrets = generation.dispatcher->exposed_secrets(function_index);
   for (const auto& line : lines) {
     log_.write_line(logs::console_line(line.timestamp_ms, line.level, secrets::redact(line.text, secrets)));
   }

@@ -11,6 +11,7 @@
 #include "http/request_context.h"
 #include "http/request_handler.h"
 #include "http/response_mapping.h"
+#include "http/generation.h"
 #include "http/router.h"
 #include "logs/log_sink.h"
 #include "metrics/metrics.h"
@@ -32,14 +33,19 @@ struct ExecutionSinks {
 
 class Gateway final : public RequestHandler {
  public:
-  Gateway(accounts::Deployment& deployment, runtime::Dispatcher& dispatcher, logs::LogSink& log, GatewaySettings settings,
-          ExecutionSinks sinks = {});
+  Gateway(accounts::Deployment& deployment, std::shared_ptr<Generation> generation, logs::LogSink& log,
+          GatewaySettings settings, ExecutionSinks sinks = {});
 
   void handle(Request request, std::string remote_address, Respond respond) override;
-  void log_stray_lines(std::size_t function_index, const std::vector<runtime::LogLine>& lines);
+  void log_stray_lines(const Generation& generation, std::size_t function_index, const std::vector<runtime::LogLine>& lines);
+
+  // New requests go to `generation` from now on; those in flight finish on the one they began.
+  void activate(std::shared_ptr<Generation> generation);
+  const std::shared_ptr<Generation>& current() const { return generation_; }
 
  private:
   struct Execution {
+    std::shared_ptr<Generation> generation;
     std::size_t function_index = 0;
     std::string request_id;
     std::string method;
@@ -48,12 +54,12 @@ class Gateway final : public RequestHandler {
     bool app_function = false;
   };
 
-  void handle_endpoint(std::size_t account, std::size_t index, Request& request, std::string_view remote,
-                       const std::string& request_id, Respond& respond);
-  void handle_app_function(std::size_t account, Request& request, std::string_view remote, const std::string& request_id,
-                           Respond& respond);
+  void handle_endpoint(const std::shared_ptr<Generation>& gen, std::size_t account, std::size_t index, Request& request,
+                       std::string_view remote, const std::string& request_id, Respond& respond);
+  void handle_app_function(const std::shared_ptr<Generation>& gen, std::size_t account, Request& request, std::string_view remote,
+                           const std::string& request_id, Respond& respond);
   std::optional<Response> refuse_if_budget_spent(std::size_t account, const std::string& request_id);
-  Limits current_limits(std::size_t function_index);
+  Limits current_limits(const Generation& gen, std::size_t function_index);
   void run(Execution execution, std::string frame, Respond respond);
   Response endpoint_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
   Response app_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
@@ -61,11 +67,10 @@ class Gateway final : public RequestHandler {
               const std::vector<runtime::LogLine>& notes);
 
   accounts::Deployment& deployment_;
-  runtime::Dispatcher& dispatcher_;
+  std::shared_ptr<Generation> generation_;
   logs::LogSink& log_;
   GatewaySettings settings_;
   ExecutionSinks sinks_;
-  std::vector<Router> routers_;  // one per account
   util::RequestIdGenerator request_ids_;
   std::uint64_t next_invocation_id_ = 1;
 };

@@ -4,14 +4,34 @@
 #include <cerrno>
 #include <unistd.h>
 
+#include <utility>
+
 namespace sprocket::logs {
 
-LogSink::LogSink(boost::asio::io_context& io, int fd) : io_(io), fd_(fd) {}
+LogSink::LogSink(boost::asio::io_context& io, int fd, bool colour) : io_(io), fd_(fd), colour_(colour) {}
+
+namespace {
+// The first marker found in a line decides its colour.
+constexpr std::pair<std::string_view, std::string_view> kColours[] = {
+    {" - SUCCESS - ", "\x1b[32m"}, {" - ERROR - ", "\x1b[31m"}, {"    ERROR  ", "\x1b[31m"},
+    {"    WARN   ", "\x1b[33m"},   {"    DEBUG  ", "\x1b[2m"},  {"REPORT ", "\x1b[2m"}};
+}  // namespace
 
 LogSink::~LogSink() { flush(); }
 
 void LogSink::write_line(std::string_view line) {
+  std::string_view colour;
+  if (colour_) {
+    for (const auto& [marker, code] : kColours) {
+      if (line.find(marker) != std::string_view::npos) {
+        colour = code;
+        break;
+      }
+    }
+  }
+  buffer_.append(colour);
   buffer_.append(line);
+  if (!colour.empty()) buffer_.append("\x1b[0m");
   buffer_ += '\n';
   if (!flush_scheduled_) {
     flush_scheduled_ = true;

@@ -9,7 +9,8 @@ namespace sprocket::logs {
 
 class LogSink {
  public:
-  LogSink(boost::asio::io_context& io, int fd);
+  // `colour`: mark statuses and levels with ANSI colours (for a terminal).
+  LogSink(boost::asio::io_context& io, int fd, bool colour = false);
   ~LogSink();
   void write_line(std::string_view line);  // a newline is appended
   void flush();
@@ -17,6 +18,7 @@ class LogSink {
  private:
   boost::asio::io_context& io_;
   int fd_;
+  bool colour_;
   std::string buffer_;
   bool flush_scheduled_ = false;
 };

@@ -37,27 +37,23 @@ WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeS
 }
 
 Dispatcher::Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, const accounts::Deployment& deployment,
-                       StrayLogHandler stray_logs)
-    : io_(io), settings_(std::move(settings)), deployment_(deployment), stray_logs_(std::move(stray_logs)), idle_sweep_(io),
+                       const config::Catalog& catalog, StrayLogHandler stray_logs)
+    : io_(io), settings_(std::move(settings)), deployment_(deployment), catalog_(catalog), stray_logs_(std::move(stray_logs)),
+      idle_sweep_(io),
       rss_poll_(io) {
-  pools_.resize(deployment_.catalog.functions.size());
-  exposed_.resize(deployment_.catalog.functions.size());
-  if (settings_.use_cgroups) {
-    cgroups_ = MemoryCgroups::create(cgroup_unavailable_);
-  } else {
-    cgroup_unavailable_ = "cgroups were turned off";
-  }
+  pools_.resize(catalog_.functions.size());
+  exposed_.resize(catalog_.functions.size());
   schedule_idle_sweep();
-  if (!cgroups_) schedule_rss_poll();
+  if (!settings_.cgroups) schedule_rss_poll();
 }
 
 const accounts::AccountLimits& Dispatcher::limits_of(std::size_t function_index) const {
-  return deployment_.accounts[deployment_.catalog.functions[function_index].account_index].limits;
+  return deployment_.accounts[catalog_.functions[function_index].account_index].limits;
 }
 
 std::string Dispatcher::memory_enforcement() const {
-  if (cgroups_) return "memory limits enforced by the kernel: " + cgroups_->describe();
-  return "memory limits enforced by polling each worker's RSS every 100 ms (" + cgroup_unavailable_ + ")";
+  if (settings_.cgroups) return "memory limits enforced by the kernel: " + settings_.cgroups->describe();
+  return "memory limits enforced by polling each worker's RSS every 100 ms (" + settings_.no_cgroups_reason + ")";
 }
 
 void Dispatcher::schedule_rss_poll() {
@@ -75,7 +71,7 @@ Dispatcher::~Dispatcher() { shutdown(); }
 
 std::chrono::milliseconds Dispatcher::time_limit(std::size_t function_index) const {
   const auto& limits = limits_of(function_index);
-  return deployment_.catalog.functions[function_index].format == config::FunctionFormat::DesignManager
+  return catalog_.functions[function_index].format == config::FunctionFormat::DesignManager
              ? limits.design_manager_time_limit
              : limits.project_time_limit;
 }
@@ -83,14 +79,14 @@ std::chrono::milliseconds Dispatcher::time_limit(std::size_t function_index) con
 void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, FunctionPool::Completion done) {
   auto& pool = pools_[function_index];
   if (!pool) {
-    const auto& catalog = deployment_.catalog;
+    const auto& catalog = catalog_;
     const auto& spec = catalog.functions[function_index];
     const auto& limits = limits_of(function_index);
     PoolSettings pool_settings{limits.max_instances_per_function, time_limit(function_index), settings_.idle_timeout,
                                limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout, limits.pipeline_depth};
     pool = std::make_unique<FunctionPool>(
         io_, node_worker_recipe(spec, settings_, limits, exposed_secrets(function_index)),
-        pool_settings, cgroups_.get(), [this, function_index](std::vector<LogLine> lines) {
+        pool_settings, settings_.cgroups.get(), [this, function_index](std::vector<LogLine> lines) {
           if (stray_logs_) stray_logs_(function_index, std::move(lines));
         });
   }
@@ -98,10 +94,10 @@ void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, Fu
 }
 
 ExposedSecrets Dispatcher::compute_exposed(std::size_t function_index) const {
-  const auto& spec = deployment_.catalog.functions[function_index];
+  const auto& spec = catalog_.functions[function_index];
   std::vector<std::string> names = spec.secrets;
   if (spec.format == config::FunctionFormat::Project) names.push_back("PRIVATE_APP_ACCESS_TOKEN");
-  const auto dotenv = deployment_.catalog.dotenv_by_folder.find(spec.folder);
+  const auto dotenv = catalog_.dotenv_by_folder.find(spec.folder);
   const auto managed = store_secrets_.find(deployment_.accounts[spec.account_index].id);
   ExposedSecrets exposed;
   for (const auto& name : names) {
@@ -111,7 +107,7 @@ ExposedSecrets Dispatcher::compute_exposed(std::size_t function_index) const {
         continue;
       }
     }
-    if (dotenv != deployment_.catalog.dotenv_by_folder.end()) {
+    if (dotenv != catalog_.dotenv_by_folder.end()) {
       if (auto it = dotenv->second.find(name); it != dotenv->second.end()) exposed.emplace_back(name, it->second);
     }
   }
@@ -146,7 +142,7 @@ void Dispatcher::set_secrets(secrets::SecretValues values) {
     if (auto& pool = pools_[i]) {
       std::string frame;
       append_frame(frame, json::serialize(json::object{{"type", "env"}, {"set", set}, {"remove", removed}, {"secretNames", names}}));
-      pool->update_environment(node_worker_recipe(deployment_.catalog.functions[i], settings_, limits_of(i), *exposed_[i]), frame);
+      pool->update_environment(node_worker_recipe(catalog_.functions[i], settings_, limits_of(i), *exposed_[i]), frame);
     }
   }
 }

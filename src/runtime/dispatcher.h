@@ -21,7 +21,8 @@ struct RuntimeSettings {
   std::filesystem::path node_executable = "/usr/bin/node";
   std::filesystem::path node_guest_dir;  // holds bootstrap.js and the preloaded node_modules
   std::chrono::milliseconds idle_timeout{300'000};
-  bool use_cgroups = true;               // false: poll RSS instead (also the fallback)
+  std::shared_ptr<MemoryCgroups> cgroups;  // null: memory limits are enforced by polling RSS
+  std::string no_cgroups_reason;           // why there are none, for the start-up banner
 };
 
 using ExposedSecrets = std::vector<std::pair<std::string, std::string>>;  // name, value
@@ -36,7 +37,7 @@ class Dispatcher {
   using StrayLogHandler = std::function<void(std::size_t function_index, std::vector<LogLine>)>;
 
   Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, const accounts::Deployment& deployment,
-             StrayLogHandler stray_logs);
+             const config::Catalog& catalog, StrayLogHandler stray_logs);
   ~Dispatcher();
 
   void invoke(std::size_t function_index, std::string invoke_frame, FunctionPool::Completion done);
@@ -59,9 +60,8 @@ class Dispatcher {
   boost::asio::io_context& io_;
   RuntimeSettings settings_;
   const accounts::Deployment& deployment_;
+  const config::Catalog& catalog_;
   StrayLogHandler stray_logs_;
-  std::shared_ptr<MemoryCgroups> cgroups_;            // null: RSS polling
-  std::string cgroup_unavailable_;
   std::vector<std::unique_ptr<FunctionPool>> pools_;  // created on first use
   secrets::SecretValues store_secrets_;
   std::vector<std::optional<ExposedSecrets>> exposed_;  // per function, computed on demand

@@ -106,7 +106,8 @@ void FunctionPool::start_instance() {
   std::shared_ptr<Worker> worker;
   std::unique_ptr<WorkerCgroup> cgroup;
   if (cgroups_) {
-    cgroup = cgroups_->make_worker_cgroup(fmt::format("w{}-{}", reinterpret_cast<std::uintptr_t>(this), instances_started_),
+    static std::uint64_t cgroups_made = 0;  // unique names across pools and generations
+    cgroup = cgroups_->make_worker_cgroup(fmt::format("w{}", ++cgroups_made),
                                           static_cast<std::size_t>(settings_.memory_limit_mb) * 1024 * 1024);
     if (!cgroup) {
       fail_queue("could not create a memory cgroup for a new instance");
