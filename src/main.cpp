@@ -1,6 +1,7 @@
 // sprocket: runs HubSpot serverless functions. This file only declares the command line.
 #include <CLI/CLI.hpp>
 
+#include "cli/deploy_command.h"
 #include "cli/logs_command.h"
 #include "cli/secrets_command.h"
 #include "cli/serve_command.h"
@@ -74,6 +75,27 @@ int main(int argc, char** argv) {
   logs_command->add_option("--server", logs.server, "Read a running server's admin API instead (token from SPROCKET_TOKEN)");
   logs_command->add_option("--account", logs.account_id, "The account whose logs to read")->capture_default_str();
   logs_command->callback([&] { exit_code = cli::run_logs(logs); });
+
+  cli::DeployOptions deploy;
+  auto add_server_options = [&](CLI::App* command) {
+    command->add_option("--server", deploy.server, "The admin API of the node")->capture_default_str();
+    command->add_option("--account", deploy.account_id, "The account")->capture_default_str();
+    command->add_option("--data-dir", deploy.data_dir, "Take the admin token from DIR/admin.token when SPROCKET_TOKEN is not set")
+        ->capture_default_str();
+  };
+  auto* deploy_command = app.add_subcommand("deploy", "Upload a functions folder or project; it serves once fully validated");
+  deploy_command->add_option("path", deploy.path, "The folder to deploy")->capture_default_str();
+  deploy_command->add_option("--message,-m", deploy.message, "What this version changes");
+  deploy_command->add_option("--name", deploy.name, "The deployment's name (default: hsproject.json name, else the folder's)");
+  add_server_options(deploy_command);
+  deploy_command->callback([&] { exit_code = cli::run_deploy(deploy); });
+  auto* versions_command = app.add_subcommand("versions", "List the deployed versions, newest first");
+  add_server_options(versions_command);
+  versions_command->callback([&] { exit_code = cli::run_versions(deploy); });
+  auto* rollback_command = app.add_subcommand("rollback", "Serve an earlier version again (default: undo the latest deploy)");
+  rollback_command->add_option("version", deploy.version, "The version to serve");
+  add_server_options(rollback_command);
+  rollback_command->callback([&] { exit_code = cli::run_rollback(deploy); });
 
   try {
     app.parse(argc, argv);

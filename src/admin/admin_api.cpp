@@ -26,6 +26,7 @@ namespace {
 
 constexpr std::string_view kSecretsPrefix = "/api/v1/secrets";
 constexpr std::string_view kLogsPath = "/api/v1/logs";
+constexpr std::string_view kDeploymentsPrefix = "/api/v1/deployments";
 constexpr std::string_view kFollowPath = "/api/v1/logs/follow";
 
 Response json_reply(unsigned status, const json::value& body) {
@@ -133,6 +134,9 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
   }
   if (path == "/api/v1/functions" && method == beast_http::verb::get) return respond(functions());
   if (path == kLogsPath && method == beast_http::verb::get) return handle_logs(params, respond);
+  if (path.substr(0, kDeploymentsPrefix.size()) == kDeploymentsPrefix) {
+    return handle_deployments(request, path.substr(kDeploymentsPrefix.size()), params, respond);
+  }
   if (path.substr(0, kSecretsPrefix.size()) == kSecretsPrefix) {
     return handle_secrets(request, path.substr(kSecretsPrefix.size()), params, respond);
   }
@@ -206,6 +210,39 @@ void AdminApi::handle_secrets(http::Request& request, std::string_view rest, con
     // The value is never returned, by any endpoint.
     respond(json_reply(created ? 201 : 200, json::object{{"name", name}, {"created", created}}));
   });
+}
+
+void AdminApi::handle_deployments(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond) {
+  std::string error;
+  auto account = account_param(params, error);
+  if (!account) return respond(error_response(400, "INVALID_REQUEST", error, ""));
+  auto reply = [respond](deploy::DeployOutcome outcome) {
+    if (outcome.status >= 400) {
+      auto* m = outcome.body.if_contains("message");
+      std::string message = m && m->is_string() ? std::string(m->get_string()) : "refused";
+      return respond(error_response(outcome.status, "DEPLOYMENT_REFUSED", message, ""));
+    }
+    respond(json_reply(outcome.status, outcome.body));
+  };
+  auto method = request.method();
+  if ((rest.empty() || rest == "/") && method == beast_http::verb::get) return services_.deployments.versions(*account, reply);
+  if ((rest.empty() || rest == "/") && method == beast_http::verb::post) {
+    std::string name = first(params, "name");
+    if (name.empty()) return respond(error_response(400, "INVALID_REQUEST", "name the deployment: ?name=PROJECT", ""));
+    return services_.deployments.deploy(*account, name, first(params, "message"), std::move(request.body()), reply);
+  }
+  if (rest == "/rollback" && method == beast_http::verb::post) {
+    std::optional<std::int64_t> version;
+    if (auto v = first(params, "version"); !v.empty()) {
+      try {
+        version = std::stoll(v);
+      } catch (...) {
+        return respond(error_response(400, "INVALID_REQUEST", "version must be a number", ""));
+      }
+    }
+    return services_.deployments.rollback(*account, version, reply);
+  }
+  respond(error_response(404, "NOT_FOUND", "deployments: GET lists, POST deploys, POST /rollback rolls back", ""));
 }
 
 void AdminApi::handle_logs(const http::ParamMap& params, Respond& respond) {

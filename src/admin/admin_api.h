@@ -8,6 +8,7 @@
 #include "accounts/deployment.h"
 #include "http/gateway.h"
 #include "http/request_handler.h"
+#include "deploy/deploy_service.h"
 #include "metrics/metrics.h"
 #include "secrets/secrets_service.h"
 #include "store/store_executor.h"
@@ -20,6 +21,7 @@ struct AdminServices {
   secrets::SecretsService& secrets;
   store::StoreExecutor& store;
   metrics::Metrics& metrics;
+  deploy::DeployService& deployments;
 };
 
 class AdminApi final : public http::RequestHandler {
@@ -34,6 +36,7 @@ class AdminApi final : public http::RequestHandler {
   std::optional<std::int64_t> account_param(const http::ParamMap& params, std::string& error) const;
   void handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond);
   void handle_logs(const http::ParamMap& params, Respond& respond);
+  void handle_deployments(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond);
   http::Response functions() const;
 
   boost::asio::io_context& io_;

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <fstream>
 #include <fmt/format.h>
 
 namespace sprocket::cli {
@@ -14,7 +15,7 @@ namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 using asio::ip::tcp;
 
-Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url) {
+Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& token_file) {
   std::string rest = server_url;
   if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos) return Unexpected{std::string("--server must be an http:// URL of the admin listener")};
@@ -25,23 +26,27 @@ Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_ur
   e.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
   if (e.host.empty()) return Unexpected{fmt::format("\"{}\" names no host", server_url)};
   const char* token = std::getenv("SPROCKET_TOKEN");
-  if (!token || !*token) {
-    return Unexpected{std::string("set SPROCKET_TOKEN to the server's admin token (DATA_DIR/admin.token on the server)")};
+  if (token && *token) {
+    e.token = token;
+    return e;
   }
-  e.token = token;
-  return e;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (std::getline(in, e.token) && !e.token.empty()) return e;
+  }
+  return Unexpected{std::string("set SPROCKET_TOKEN to the server's admin token (DATA_DIR/admin.token on the server)")};
 }
 
 namespace {
 
 beast_http::request<beast_http::string_body> make_request(const AdminEndpoint& e, beast_http::verb verb, const std::string& target,
-                                                          const std::string& body) {
+                                                          const std::string& body, const std::string& content_type = "application/json") {
   beast_http::request<beast_http::string_body> req{verb, target, 11};
   req.set(beast_http::field::host, e.host + ":" + e.port);
   req.set(beast_http::field::authorization, "Bearer " + e.token);
   req.set(beast_http::field::user_agent, "sprocket-cli");
   if (!body.empty()) {
-    req.set(beast_http::field::content_type, "application/json");
+    req.set(beast_http::field::content_type, content_type);
     req.body() = body;
   }
   req.prepare_payload();
@@ -51,17 +56,19 @@ beast_http::request<beast_http::string_body> make_request(const AdminEndpoint& e
 }  // namespace
 
 Expected<HttpReply, std::string> admin_request(const AdminEndpoint& e, const std::string& method, const std::string& target,
-                                               const std::string& body) {
+                                               const std::string& body, const std::string& content_type) {
   try {
     asio::io_context io;
     tcp::resolver resolver(io);
     beast::tcp_stream stream(io);
     stream.connect(resolver.resolve(e.host, e.port));
-    auto req = make_request(e, beast_http::string_to_verb(method), target, body);
+    auto req = make_request(e, beast_http::string_to_verb(method), target, body, content_type);
     beast_http::write(stream, req);
     beast::flat_buffer buffer;
-    beast_http::response<beast_http::string_body> res;
-    beast_http::read(stream, buffer, res);
+    beast_http::response_parser<beast_http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    beast_http::read(stream, buffer, parser);
+    auto res = parser.release();
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     return HttpReply{res.result_int(), std::move(res.body())};

@@ -18,11 +18,12 @@ struct HttpReply {
   std::string body;
 };
 
-// "http://host:port" (trailing path ignored) plus the token; fails with a message to print.
-Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url);
+// "http://host:port" (trailing path ignored) plus the token from SPROCKET_TOKEN or, when that is
+// not set and `token_file` is given, from that file (a local data directory's admin.token).
+Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& token_file = "");
 
 Expected<HttpReply, std::string> admin_request(const AdminEndpoint& endpoint, const std::string& method, const std::string& target,
-                                               const std::string& body = "");
+                                               const std::string& body = "", const std::string& content_type = "application/json");
 
 // GET a server-sent-events stream; `on_data` receives each event's data until it returns false.
 Expected<void*, std::string> admin_follow(const AdminEndpoint& endpoint, const std::string& target,

@@ -50,7 +50,7 @@ std::optional<std::string> read_secret_value(const std::string& name) {
 }
 
 int run_remote(const SecretsOptions& o) {
-  auto endpoint = admin_endpoint(o.server);
+  auto endpoint = admin_endpoint(o.server, (std::filesystem::path(o.data_dir) / "admin.token").string());
   if (!endpoint) {
     fmt::print(stderr, "sprocket: {}\n", endpoint.error());
     return 2;

@@ -15,6 +15,8 @@
 #include "admin/admin_token.h"
 #include "config/catalog.h"
 #include "config/folder_watcher.h"
+#include "deploy/archive.h"
+#include "deploy/deploy_service.h"
 #include "http/gateway.h"
 #include "http/server.h"
 #include "logs/log_sink.h"
@@ -65,7 +67,8 @@ Expected<accounts::Deployment, std::string> load_accounts(const ServeOptions& op
   apply_overrides(server_config.default_limits);
   for (auto& account : server_config.accounts) apply_overrides(account.limits);
   std::vector<fs::path> paths(options.paths.begin(), options.paths.end());
-  if (paths.empty() && options.config_file.empty()) paths.push_back(".");
+  // Without a PATH: the current folder when it holds functions; else only what is deployed.
+  if (paths.empty() && options.config_file.empty() && config::discover_functions_folders({"."})) paths.push_back(".");
   auto deployment = accounts::load_deployment(server_config, options.account_id, paths);
   if (!deployment) return Unexpected{config::format_errors(deployment.error())};
   return std::move(*deployment);
@@ -90,6 +93,7 @@ class Generations {
       : io_(io), deployment_(deployment), settings_(std::move(settings)) {}
 
   void attach(http::Gateway& gateway) { gateway_ = &gateway; }
+  void set_deployed(std::vector<accounts::DeployedSource> deployed) { deployed_ = std::move(deployed); }
 
   Expected<std::shared_ptr<http::Generation>, std::string> build(config::Catalog catalog) {
     auto generation = std::make_shared<http::Generation>();
@@ -112,8 +116,15 @@ class Generations {
 
   // Re-reads every served folder; on success the next request sees the new code, on failure
   // the errors are printed and what was serving keeps serving.
+  // A deploy or rollback: the complete catalog to serve from now on.
+  void activate(config::Catalog catalog, std::vector<accounts::DeployedSource> deployed) {
+    deployed_ = std::move(deployed);
+    auto generation = build(std::move(catalog));
+    if (gateway_) gateway_->activate(std::move(*generation));
+  }
+
   void reload(const std::set<fs::path>& changed) {
-    auto catalog = accounts::load_functions(deployment_, {});
+    auto catalog = accounts::load_functions(deployment_, deployed_);
     if (!catalog) {
       fmt::print(stderr, "{}\nsprocket: the previous version keeps serving until these errors are fixed\n",
                  config::format_errors(catalog.error()));
@@ -144,6 +155,7 @@ class Generations {
   runtime::RuntimeSettings settings_;
   http::Gateway* gateway_ = nullptr;
   secrets::SecretValues secrets_;
+  std::vector<accounts::DeployedSource> deployed_;
   std::uint64_t next_ = 1;
 };
 
@@ -151,20 +163,8 @@ class Generations {
 
 int run_serve(const ServeOptions& options) {
   auto deployment = load_accounts(options);
-  auto catalog = deployment ? accounts::load_functions(*deployment, {})
-                            : Expected<config::Catalog, config::ConfigErrors>(Unexpected{config::ConfigErrors{}});
-  if (!deployment || !catalog) {
-    fmt::print(stderr, "{}\nsprocket: nothing is served until these errors are fixed\n",
-               deployment ? config::format_errors(catalog.error()) : deployment.error());
-    return 2;
-  }
-  if (catalog->functions.empty() && !options.watch) {
-    fmt::print(stderr, "sprocket: nothing to serve: pass a functions folder or project, or list \"paths\" for an account in --config\n");
-    return 2;
-  }
-  for (const auto& warning : catalog->warnings) fmt::print(stderr, "{}\n", warning);
-  if (auto installed = install_all(*catalog); !installed) {
-    fmt::print(stderr, "{}\nsprocket: nothing is served until the dependencies install\n", installed.error());
+  if (!deployment) {
+    fmt::print(stderr, "{}\nsprocket: nothing is served until these errors are fixed\n", deployment.error());
     return 2;
   }
   auto listen = http::parse_listen_address(options.listen);
@@ -202,6 +202,8 @@ int run_serve(const ServeOptions& options) {
   }
 
   std::unique_ptr<store::StoreExecutor> executor;
+  std::unique_ptr<deploy::DeployService> deployments;
+  std::vector<accounts::DeployedSource> deployed;
   std::optional<secrets::SecretBox> box;
   admin::AdminToken token;
   try {
@@ -214,9 +216,33 @@ int run_serve(const ServeOptions& options) {
   }
 
   asio::io_context io(1);
+  Generations* generations_ptr = nullptr;
+  // What was deployed before a restart serves again, without its source folders.
+  deployments = std::make_unique<deploy::DeployService>(io, *deployment, *executor, data_dir, [&](config::Catalog catalog, std::vector<accounts::DeployedSource> sources) {
+    if (generations_ptr) generations_ptr->activate(std::move(catalog), std::move(sources));
+  });
+  if (auto restored = deployments->restore()) {
+    deployed = std::move(*restored);
+  } else {
+    fmt::print(stderr, "sprocket: cannot restore the deployed versions: {}\n", restored.error());
+    return 2;
+  }
+  auto catalog = accounts::load_functions(*deployment, deployed);
+  if (!catalog) {
+    fmt::print(stderr, "{}\nsprocket: nothing is served until these errors are fixed\n", config::format_errors(catalog.error()));
+    return 2;
+  }
+  for (const auto& warning : catalog->warnings) fmt::print(stderr, "{}\n", warning);
+  if (auto installed = install_all(*catalog); !installed) {
+    fmt::print(stderr, "{}\nsprocket: nothing is served until the dependencies install\n", installed.error());
+    return 2;
+  }
+
   logs::LogSink log(io, STDERR_FILENO, options.watch && ::isatty(STDERR_FILENO));
   metrics::Metrics metrics;
   Generations generations(io, *deployment, runtime_settings);
+  generations.set_deployed(deployed);
+  generations_ptr = &generations;
   secrets::SecretsService secrets(io, *executor, std::move(*box), [&](const secrets::SecretValues& values) { generations.set_secrets(values); });
   try {
     secrets.load_now();
@@ -230,7 +256,7 @@ int run_serve(const ServeOptions& options) {
                         http::ExecutionSinks{executor.get(), &metrics});
   generations.attach(gateway);
   metrics.set_instances_source([&] { return generations.instances(); });
-  admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics}, token.value);
+  admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments}, token.value);
   std::optional<config::FolderWatcher> watcher;
   if (options.watch) {
     std::vector<fs::path> roots;
@@ -241,7 +267,9 @@ int run_serve(const ServeOptions& options) {
   std::optional<http::HttpServer> server, admin_server;
   try {
     server.emplace(io, gateway, http::ServerSettings{listen->first, listen->second});
-    admin_server.emplace(io, admin_api, http::ServerSettings{admin_listen->first, admin_listen->second});
+    http::ServerSettings admin_settings{admin_listen->first, admin_listen->second};
+    admin_settings.body_limit = deploy::kMaxArchiveBytes + 1024;  // deploy uploads
+    admin_server.emplace(io, admin_api, admin_settings);
   } catch (const std::exception& e) {
     fmt::print(stderr, "sprocket: cannot listen on {}: {}\n", server ? options.admin_listen : options.listen, e.what());
     return 2;

@@ -48,6 +48,24 @@ const char* const kMigrations[] = {
       PRIMARY KEY (execution_id, seq)
     );
     )sql",
+    R"sql(
+    CREATE TABLE deployments (
+      account_id INTEGER NOT NULL,
+      version INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      message TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      archive BLOB NOT NULL,
+      PRIMARY KEY (account_id, version)
+    );
+    CREATE TABLE active_sources (
+      account_id INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      activated_seq INTEGER NOT NULL,
+      PRIMARY KEY (account_id, name)
+    );
+    )sql",
 };
 
 class Statement {
@@ -241,12 +259,89 @@ class SqliteStore final : public Store {
     return static_cast<std::size_t>(sqlite3_changes(db_));
   }
 
+  std::int64_t add_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
+                              const std::string& archive, std::int64_t created_ms) override {
+    exec("BEGIN IMMEDIATE");
+    try {
+      std::int64_t version = 1;
+      {
+        Statement st(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM deployments WHERE account_id = ?1");
+        st.bind(1, account_id);
+        if (st.step()) version = st.integer(0);
+      }
+      Statement insert(db_, "INSERT INTO deployments (account_id, version, name, message, created_ms, archive) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      insert.bind(1, account_id).bind(2, version).bind(3, name).bind(4, message).bind(5, created_ms).bind_blob(6, archive);
+      insert.step();
+      set_active(account_id, name, version);
+      exec("COMMIT");
+      return version;
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  std::vector<DeploymentRecord> deployments(std::int64_t account_id) override {
+    Statement st(db_, R"sql(SELECT d.account_id, d.version, d.name, d.message, d.created_ms,
+                                   EXISTS (SELECT 1 FROM active_sources a WHERE a.account_id = d.account_id AND a.version = d.version)
+                            FROM deployments d WHERE d.account_id = ?1 ORDER BY d.version DESC)sql");
+    st.bind(1, account_id);
+    std::vector<DeploymentRecord> out;
+    while (st.step()) out.push_back({st.integer(0), st.integer(1), st.text(2), st.text(3), st.integer(4), st.integer(5) != 0});
+    return out;
+  }
+
+  std::optional<std::string> deployment_archive(std::int64_t account_id, std::int64_t version) override {
+    Statement st(db_, "SELECT archive FROM deployments WHERE account_id = ?1 AND version = ?2");
+    st.bind(1, account_id).bind(2, version);
+    if (!st.step()) return std::nullopt;
+    return st.text(0);
+  }
+
+  bool activate_deployment(std::int64_t account_id, std::int64_t version) override {
+    exec("BEGIN IMMEDIATE");
+    try {
+      std::string name;
+      {
+        Statement st(db_, "SELECT name FROM deployments WHERE account_id = ?1 AND version = ?2");
+        st.bind(1, account_id).bind(2, version);
+        if (!st.step()) {
+          exec("ROLLBACK");
+          return false;
+        }
+        name = st.text(0);
+      }
+      set_active(account_id, name, version);
+      exec("COMMIT");
+      return true;
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  std::vector<ActiveSource> active_sources() override {
+    Statement st(db_, "SELECT account_id, name, version, activated_seq FROM active_sources ORDER BY activated_seq");
+    std::vector<ActiveSource> out;
+    while (st.step()) out.push_back({st.integer(0), st.text(1), st.integer(2), st.integer(3)});
+    return out;
+  }
+
   std::int64_t external_change_counter() override {
     Statement st(db_, "PRAGMA data_version");
     return st.step() ? st.integer(0) : 0;
   }
 
  private:
+  void set_active(std::int64_t account_id, const std::string& name, std::int64_t version) {
+    Statement st(db_, R"sql(INSERT INTO active_sources (account_id, name, version, activated_seq)
+                            VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(activated_seq), 0) + 1 FROM active_sources))
+                            ON CONFLICT (account_id, name) DO UPDATE SET version = ?3,
+                              activated_seq = (SELECT COALESCE(MAX(activated_seq), 0) + 1 FROM active_sources))sql");
+    st.bind(1, account_id).bind(2, name).bind(3, version);
+    st.step();
+  }
+
   void exec(const char* sql) {
     char* error = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {

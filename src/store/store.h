@@ -57,6 +57,22 @@ struct ExecutionQuery {
   std::size_t limit = 100;               // newest first when not following
 };
 
+struct DeploymentRecord {
+  std::int64_t account_id = 0;
+  std::int64_t version = 0;   // per account, from 1
+  std::string name;           // project or folder name: a later version of a name replaces it
+  std::string message;
+  std::int64_t created_ms = 0;
+  bool active = false;
+};
+
+struct ActiveSource {
+  std::int64_t account_id = 0;
+  std::string name;
+  std::int64_t version = 0;
+  std::int64_t activated_seq = 0;  // activation order across all accounts
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -70,6 +86,15 @@ class Store {
   // `limit`, returned oldest first.
   virtual std::vector<ExecutionRecord> find_executions(const ExecutionQuery& query) = 0;
   virtual std::size_t prune_executions(std::int64_t older_than_ms) = 0;
+
+  // Stores a deployment and makes it the active version of its name, in one transaction.
+  virtual std::int64_t add_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
+                                      const std::string& archive, std::int64_t created_ms) = 0;
+  virtual std::vector<DeploymentRecord> deployments(std::int64_t account_id) = 0;  // newest first
+  virtual std::optional<std::string> deployment_archive(std::int64_t account_id, std::int64_t version) = 0;
+  // Makes `version` the active version of its name again (a rollback); false if unknown.
+  virtual bool activate_deployment(std::int64_t account_id, std::int64_t version) = 0;
+  virtual std::vector<ActiveSource> active_sources() = 0;  // oldest activation first
 
   // Changes whenever another process (or connection) commits: cheap to poll.
   virtual std::int64_t external_change_counter() = 0;

@@ -33,12 +33,12 @@ def wait_for(condition, timeout=10.0, interval=0.02, message="condition"):
 class Sprocket:
     """One `sprocket serve` process; its stderr is collected line by line."""
 
-    def __init__(self, paths, *args, data_dir, env=None, command="serve"):
+    def __init__(self, paths, *args, data_dir, env=None, command="serve", cwd=None):
         self.data_dir = data_dir
         cmd = [str(BINARY), command, *map(str, paths), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
                "--data-dir", str(data_dir), *args]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                        env={**os.environ, **(env or {})})
+                                        env={**os.environ, **(env or {})}, cwd=cwd)
         self.lines = []
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -115,8 +115,8 @@ class Sprocket:
 def start_sprocket(tmp_path):
     started = []
 
-    def start(paths, *args, env=None, command="serve"):
-        s = Sprocket(paths, *args, data_dir=tmp_path / "data", env=env, command=command)
+    def start(paths, *args, env=None, command="serve", cwd=None, data_dir=None):
+        s = Sprocket(paths, *args, data_dir=data_dir or tmp_path / "data", env=env, command=command, cwd=cwd)
         started.append(s)
         return s
 

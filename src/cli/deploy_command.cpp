@@ -1,0 +1,128 @@
+#include "cli/deploy_command.h"
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+
+#include "cli/admin_client.h"
+#include "deploy/archive.h"
+
+namespace sprocket::cli {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::string url_encode(std::string_view value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+std::string deployment_name(const DeployOptions& o, const fs::path& folder) {
+  if (!o.name.empty()) return o.name;
+  std::ifstream in(folder / "hsproject.json");
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    auto v = json::parse(text.str(), ec);
+    if (!ec && v.is_object()) {
+      if (auto* n = v.get_object().if_contains("name"); n && n->is_string() && !n->get_string().empty()) {
+        return std::string(n->get_string());
+      }
+    }
+  }
+  return folder.filename().string();
+}
+
+Expected<AdminEndpoint, std::string> endpoint_for(const DeployOptions& o) {
+  return admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
+}
+
+}  // namespace
+
+int run_deploy(const DeployOptions& o) {
+  std::error_code ec;
+  fs::path folder = fs::weakly_canonical(fs::absolute(o.path), ec);
+  auto archive = deploy::pack_folder(folder);
+  if (!archive) {
+    fmt::print(stderr, "sprocket: {}\n", archive.error());
+    return 2;
+  }
+  auto endpoint = endpoint_for(o);
+  if (!endpoint) {
+    fmt::print(stderr, "sprocket: {}\n", endpoint.error());
+    return 2;
+  }
+  std::string name = deployment_name(o, folder);
+  auto reply = admin_request(*endpoint, "POST",
+                             fmt::format("/api/v1/deployments?account={}&name={}&message={}", o.account_id, url_encode(name),
+                                         url_encode(o.message)),
+                             *archive, "application/octet-stream");
+  if (!reply) {
+    fmt::print(stderr, "sprocket: {}\n", reply.error());
+    return 1;
+  }
+  if (reply->status != 201) {
+    fmt::print(stderr, "{}\nsprocket: the deploy was refused; what was serving keeps serving\n", error_message(*reply));
+    return 1;
+  }
+  auto body = json::parse(reply->body).as_object();
+  fmt::print("Deployed {} as version {} to account {}\n", name, body.at("version").as_int64(), o.account_id);
+  for (const auto& f : body.at("functions").as_array()) {
+    const auto& fo = f.as_object();
+    const auto& route = fo.at("route");
+    fmt::print("  {}  {}\n", route.is_string() ? std::string_view(route.as_string()) : std::string_view("(app function)"),
+               std::string_view(fo.at("name").as_string()));
+  }
+  for (const auto& s : body.at("shadowed").as_array()) fmt::print("  shadows: {}\n", std::string_view(s.as_string()));
+  for (const auto& w : body.at("warnings").as_array()) fmt::print(stderr, "{}\n", std::string_view(w.as_string()));
+  return 0;
+}
+
+int run_versions(const DeployOptions& o) {
+  auto endpoint = endpoint_for(o);
+  if (!endpoint) {
+    fmt::print(stderr, "sprocket: {}\n", endpoint.error());
+    return 2;
+  }
+  auto reply = admin_request(*endpoint, "GET", fmt::format("/api/v1/deployments?account={}", o.account_id));
+  if (!reply || reply->status != 200) {
+    fmt::print(stderr, "sprocket: {}\n", reply ? error_message(*reply) : reply.error());
+    return 1;
+  }
+  json::value body = json::parse(reply->body);
+  for (const auto& v : body.at("versions").as_array()) {
+    const auto& vo = v.as_object();
+    fmt::print("{}\t{}\t{}\t{}\t{}\n", vo.at("version").as_int64(), vo.at("active").as_bool() ? "active" : "",
+               std::string_view(vo.at("createdAt").as_string()), std::string_view(vo.at("name").as_string()),
+               std::string_view(vo.at("message").as_string()));
+  }
+  return 0;
+}
+
+int run_rollback(const DeployOptions& o) {
+  auto endpoint = endpoint_for(o);
+  if (!endpoint) {
+    fmt::print(stderr, "sprocket: {}\n", endpoint.error());
+    return 2;
+  }
+  std::string target = fmt::format("/api/v1/deployments/rollback?account={}", o.account_id);
+  if (o.version) target += fmt::format("&version={}", *o.version);
+  auto reply = admin_request(*endpoint, "POST", target);
+  if (!reply || reply->status != 200) {
+    fmt::print(stderr, "sprocket: {}\n", reply ? error_message(*reply) : reply.error());
+    return 1;
+  }
+  json::value body = json::parse(reply->body);
+  fmt::print("Rolled {} back to version {}\n", std::string_view(body.at("name").as_string()), body.at("version").as_int64());
+  return 0;
+}
+
+}  // namespace sprocket::cli

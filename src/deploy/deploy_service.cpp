@@ -1,0 +1,265 @@
+#include "deploy/deploy_service.h"
+
+#include <sodium.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <fstream>
+#include <future>
+#include <set>
+#include <sstream>
+
+#include "deploy/archive.h"
+#include "logs/log_format.h"
+#include "runtime/dependencies.h"
+
+namespace sprocket::deploy {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Dependencies are installed once per distinct manifest: the hash of package.json and
+// package-lock.json names the cached node_modules.
+std::string manifest_key(const fs::path& folder) {
+  std::string both = read_file(folder / "package.json") + '\0' + read_file(folder / "package-lock.json");
+  unsigned char hash[32];
+  crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(both.data()), both.size(), nullptr, 0);
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+  return hex;
+}
+
+DeployOutcome refused(unsigned status, std::string message) { return {status, json::object{{"message", std::move(message)}}}; }
+
+}  // namespace
+
+DeployService::DeployService(boost::asio::io_context& io, const accounts::Deployment& deployment, store::StoreExecutor& store,
+                             fs::path data_dir, Activate activate)
+    : io_(io), deployment_(deployment), store_(store), root_(std::filesystem::absolute(data_dir / "deployments")),
+      activate_(std::move(activate)) {}
+
+template <class T>
+T DeployService::on_store(std::function<T(store::Store&)> task) {
+  std::promise<T> result;
+  store_.post([&](store::Store& s) {
+    try {
+      result.set_value(task(s));
+    } catch (...) {
+      result.set_exception(std::current_exception());
+    }
+  });
+  return result.get_future().get();
+}
+
+void DeployService::finish(Done done, DeployOutcome outcome) {
+  boost::asio::post(io_, [done = std::move(done), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });
+}
+
+Expected<fs::path, std::string> DeployService::materialise(std::int64_t account_id, std::int64_t version) {
+  fs::path folder = root_ / std::to_string(account_id) / std::to_string(version);
+  std::error_code ec;
+  if (fs::is_directory(folder, ec)) return folder;
+  auto archive = on_store<std::optional<std::string>>([&](store::Store& s) { return s.deployment_archive(account_id, version); });
+  if (!archive) return Unexpected{fmt::format("version {} of account {} is not stored", version, account_id)};
+  fs::path incoming = folder.string() + ".incoming";
+  fs::remove_all(incoming, ec);
+  auto unpacked = unpack_archive(*archive, incoming);
+  if (!unpacked) return Unexpected{unpacked.error()};
+  fs::rename(incoming, folder, ec);
+  if (ec) return Unexpected{fmt::format("cannot move {} into place: {}", folder.string(), ec.message())};
+  return folder;
+}
+
+Expected<void*, std::string> DeployService::install(const config::Catalog& catalog) {
+  // Deployed folders only: those served in place are installed when the node starts.
+  std::set<fs::path> folders;
+  std::string deployed_root = root_.string() + "/";
+  for (const auto& f : catalog.functions) {
+    if (f.folder.string().rfind(deployed_root, 0) == 0) folders.insert(f.folder);
+  }
+  for (const auto& folder : folders) {
+    std::error_code ec;
+    if (!fs::exists(folder / "package.json", ec) || fs::exists(folder / "node_modules", ec)) continue;
+    fs::path cached = root_ / ".npm-cache" / manifest_key(folder) / "node_modules";
+    if (fs::is_directory(cached, ec)) {
+      fs::copy(cached, folder / "node_modules", fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+      if (!ec) continue;
+    }
+    auto installed = runtime::install_dependencies(folder);
+    if (!installed) return Unexpected{installed.error()};
+    if (fs::is_directory(folder / "node_modules", ec)) {
+      fs::create_directories(cached.parent_path(), ec);
+      fs::path temporary = cached.string() + ".tmp";
+      fs::remove_all(temporary, ec);
+      fs::copy(folder / "node_modules", temporary, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+      if (!ec) fs::rename(temporary, cached, ec);
+    }
+  }
+  return nullptr;
+}
+
+Expected<std::vector<accounts::DeployedSource>, std::string> DeployService::restore() {
+  std::promise<Expected<std::vector<accounts::DeployedSource>, std::string>> result;
+  thread_.post([&] {
+    try {
+      auto sources = on_store<std::vector<store::ActiveSource>>([](store::Store& s) { return s.active_sources(); });
+      std::vector<accounts::DeployedSource> active;
+      for (const auto& source : sources) {
+        auto index = deployment_.index_of(source.account_id);
+        if (!index) {
+          fmt::print(stderr, "sprocket: deployment {} v{} belongs to account {}, which this node does not serve\n", source.name,
+                     source.version, source.account_id);
+          continue;
+        }
+        auto folder = materialise(source.account_id, source.version);
+        if (!folder) {
+          result.set_value(Unexpected{folder.error()});
+          return;
+        }
+        active.push_back({*index, source.name, source.version, *folder});
+      }
+      active_ = active;
+      result.set_value(active);
+    } catch (const std::exception& e) {
+      result.set_value(Unexpected{std::string(e.what())});
+    }
+  });
+  return result.get_future().get();
+}
+
+void DeployService::deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, Done done) {
+  thread_.post([this, account_id, name = std::move(name), message = std::move(message), archive = std::move(archive),
+                done = std::move(done)]() mutable {
+    auto index = deployment_.index_of(account_id);
+    if (!index) return finish(std::move(done), refused(400, fmt::format("account {} is not served here", account_id)));
+    // Unpack beside the versions and validate everything there, as it will be served, before
+    // anything is stored or activated: a refused deploy changes nothing.
+    fs::path incoming = root_ / std::to_string(account_id) / fmt::format("incoming-{}", now_ms());
+    std::error_code ec;
+    auto cleanup = [&] { fs::remove_all(incoming, ec); };
+    auto unpacked = unpack_archive(archive, incoming);
+    if (!unpacked) {
+      cleanup();
+      return finish(std::move(done), refused(400, unpacked.error()));
+    }
+    auto candidate = active_;
+    std::erase_if(candidate, [&](const auto& s) { return s.account_index == *index && s.name == name; });
+    candidate.push_back({*index, name, 0, incoming});
+    std::vector<std::string> shadowed;
+    auto catalog = accounts::load_functions(deployment_, candidate, &shadowed);
+    if (!catalog) {
+      cleanup();
+      return finish(std::move(done), refused(400, config::format_errors(catalog.error())));
+    }
+    if (auto installed = install(*catalog); !installed) {
+      cleanup();
+      return finish(std::move(done), refused(400, installed.error()));
+    }
+    std::int64_t version = 0;
+    try {
+      version = on_store<std::int64_t>([&](store::Store& s) { return s.add_deployment(account_id, name, message, archive, now_ms()); });
+    } catch (const std::exception& e) {
+      cleanup();
+      return finish(std::move(done), refused(500, fmt::format("the deployment could not be stored: {}", e.what())));
+    }
+    fs::path folder = root_ / std::to_string(account_id) / std::to_string(version);
+    fs::remove_all(folder, ec);
+    fs::rename(incoming, folder, ec);
+    candidate.back() = {*index, name, version, folder};
+    // Validated already; loaded again so that file paths point at the version's own folder.
+    auto final_catalog = accounts::load_functions(deployment_, candidate);
+    if (!final_catalog) return finish(std::move(done), refused(500, config::format_errors(final_catalog.error())));
+    active_ = candidate;
+    json::array routes;
+    for (const auto& f : final_catalog->functions) {
+      if (f.account_index == *index && f.deployed_version == version) {
+        routes.push_back(json::object{{"name", f.name}, {"route", f.route ? json::value(*f.route) : json::value(nullptr)}});
+      }
+    }
+    json::array shadows;
+    for (auto& s : shadowed) shadows.emplace_back(s);
+    json::array warnings;
+    for (auto& w : final_catalog->warnings) warnings.emplace_back(w);
+    DeployOutcome outcome{201, json::object{{"version", version}, {"name", name}, {"accountId", account_id}, {"functions", routes},
+                                            {"shadowed", shadows}, {"warnings", warnings}}};
+    boost::asio::post(io_, [this, catalog = std::move(*final_catalog), sources = active_, done = std::move(done),
+                            outcome = std::move(outcome)]() mutable {
+      activate_(std::move(catalog), std::move(sources));
+      done(std::move(outcome));
+    });
+  });
+}
+
+void DeployService::rollback(std::int64_t account_id, std::optional<std::int64_t> version, Done done) {
+  thread_.post([this, account_id, version, done = std::move(done)]() mutable {
+    auto index = deployment_.index_of(account_id);
+    if (!index) return finish(std::move(done), refused(400, fmt::format("account {} is not served here", account_id)));
+    auto all = on_store<std::vector<store::DeploymentRecord>>([&](store::Store& s) { return s.deployments(account_id); });
+    std::optional<store::DeploymentRecord> target;
+    if (version) {
+      for (const auto& d : all) {
+        if (d.version == *version) target = d;
+      }
+      if (!target) return finish(std::move(done), refused(404, fmt::format("account {} has no version {}", account_id, *version)));
+    } else {
+      // Without a version: the most recently activated name goes back to its previous version.
+      const accounts::DeployedSource* last = nullptr;
+      for (const auto& s : active_) {
+        if (s.account_index == *index) last = &s;
+      }
+      if (!last) return finish(std::move(done), refused(409, "nothing is deployed to roll back"));
+      for (const auto& d : all) {
+        if (d.name == last->name && d.version < last->version) {
+          target = d;
+          break;
+        }
+      }
+      if (!target) {
+        return finish(std::move(done), refused(409, fmt::format("{} has no version before {}", last->name, last->version)));
+      }
+    }
+    auto folder = materialise(account_id, target->version);
+    if (!folder) return finish(std::move(done), refused(500, folder.error()));
+    auto candidate = active_;
+    std::erase_if(candidate, [&](const auto& s) { return s.account_index == *index && s.name == target->name; });
+    candidate.push_back({*index, target->name, target->version, *folder});
+    auto catalog = accounts::load_functions(deployment_, candidate);
+    if (!catalog) return finish(std::move(done), refused(409, config::format_errors(catalog.error())));
+    if (auto installed = install(*catalog); !installed) return finish(std::move(done), refused(500, installed.error()));
+    on_store<bool>([&](store::Store& s) { return s.activate_deployment(account_id, target->version); });
+    active_ = candidate;
+    DeployOutcome outcome{200, json::object{{"version", target->version}, {"name", target->name}, {"accountId", account_id}}};
+    boost::asio::post(io_, [this, catalog = std::move(*catalog), sources = active_, done = std::move(done),
+                            outcome = std::move(outcome)]() mutable {
+      activate_(std::move(catalog), std::move(sources));
+      done(std::move(outcome));
+    });
+  });
+}
+
+void DeployService::versions(std::int64_t account_id, Done done) {
+  thread_.post([this, account_id, done = std::move(done)]() mutable {
+    auto all = on_store<std::vector<store::DeploymentRecord>>([&](store::Store& s) { return s.deployments(account_id); });
+    json::array list;
+    for (const auto& d : all) {
+      list.push_back(json::object{{"version", d.version}, {"name", d.name}, {"message", d.message},
+                                  {"createdAt", logs::iso_timestamp(d.created_ms)}, {"active", d.active}});
+    }
+    finish(std::move(done), DeployOutcome{200, json::object{{"versions", list}}});
+  });
+}
+
+}  // namespace sprocket::deploy

@@ -1,0 +1,57 @@
+#pragma once
+// Deployments on a running node: validate an uploaded folder completely (serverless.json, limits,
+// npm install) before it serves, store it, activate it atomically; list versions; roll back;
+// restore what was active after a restart. The slow work runs on its own thread.
+#include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "accounts/deployment.h"
+#include "store/store_executor.h"
+#include "util/task_thread.h"
+
+namespace sprocket::deploy {
+
+struct DeployOutcome {
+  unsigned status = 200;      // HTTP status for the admin API
+  boost::json::object body;   // the answer, or {"message": …} explaining a refusal
+};
+
+class DeployService {
+ public:
+  // `activate` runs on the event loop with the complete catalog to serve from now on, and the
+  // deployed sources it was built from.
+  using Activate = std::function<void(config::Catalog, std::vector<accounts::DeployedSource>)>;
+
+  DeployService(boost::asio::io_context& io, const accounts::Deployment& deployment, store::StoreExecutor& store,
+                std::filesystem::path data_dir, Activate activate);
+
+  // Start-up (blocking): the deployed sources that were active, unpacked where needed.
+  Expected<std::vector<accounts::DeployedSource>, std::string> restore();
+
+  using Done = std::function<void(DeployOutcome)>;  // called on the event loop
+  void deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, Done done);
+  void rollback(std::int64_t account_id, std::optional<std::int64_t> version, Done done);
+  void versions(std::int64_t account_id, Done done);
+
+ private:
+  template <class T>
+  T on_store(std::function<T(store::Store&)> task);
+  Expected<std::filesystem::path, std::string> materialise(std::int64_t account_id, std::int64_t version);
+  Expected<void*, std::string> install(const config::Catalog& catalog);
+  void finish(Done done, DeployOutcome outcome);
+
+  boost::asio::io_context& io_;
+  const accounts::Deployment& deployment_;
+  store::StoreExecutor& store_;
+  std::filesystem::path root_;  // DATA_DIR/deployments
+  Activate activate_;
+  std::vector<accounts::DeployedSource> active_;  // owned by the deploy thread once started
+  util::TaskThread thread_;  // last: stopped (joined) first
+};
+
+}  // namespace sprocket::deploy
