@@ -5,6 +5,7 @@
 #include "cli/logs_command.h"
 #include "cli/secrets_command.h"
 #include "cli/serve_command.h"
+#include "cli/tokens_command.h"
 
 using namespace sprocket;
 
@@ -96,6 +97,14 @@ int main(int argc, char** argv) {
   rollback_command->add_option("version", deploy.version, "The version to serve");
   add_server_options(rollback_command);
   rollback_command->callback([&] { exit_code = cli::run_rollback(deploy); });
+
+  cli::TokensOptions tokens;
+  auto* tokens_command = app.add_subcommand("tokens", "Admin tokens scoped to one account");
+  auto* tokens_create = tokens_command->add_subcommand("create", "Create a token that works for one account only; printed once");
+  tokens_create->add_option("--account", tokens.account_id, "The account it is for")->capture_default_str();
+  tokens_create->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
+  tokens_create->callback([&] { exit_code = cli::run_tokens_create(tokens); });
+  tokens_command->require_subcommand(1);
 
   try {
     app.parse(argc, argv);

@@ -83,19 +83,49 @@ std::optional<store::ExecutionQuery> log_query(const http::ParamMap& params, std
 }  // namespace
 
 AdminApi::AdminApi(asio::io_context& io, AdminServices services, std::string token)
-    : io_(io), services_(services), token_(std::move(token)) {}
+    : io_(io), services_(services), token_(std::move(token)), token_timer_(io) {}
 
-bool AdminApi::authorized(const http::Request& request) const {
-  auto it = request.find(beast_http::field::authorization);
-  if (it == request.end()) return false;
-  std::string_view value = it->value();
-  constexpr std::string_view kBearer = "Bearer ";
-  if (value.substr(0, kBearer.size()) != kBearer) return false;
-  return token_matches(token_, value.substr(kBearer.size()));
+void AdminApi::start_watching_tokens() {
+  reload_tokens();
+  token_timer_.expires_after(std::chrono::milliseconds(500));
+  token_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) start_watching_tokens();
+  });
 }
 
-std::optional<std::int64_t> AdminApi::account_param(const http::ParamMap& params, std::string& error) const {
+void AdminApi::reload_tokens() {
+  services_.store.post([this, stopping = stopping_](store::Store& s) {
+    auto tokens = s.admin_tokens();
+    asio::post(io_, [this, stopping, tokens = std::move(tokens)] {
+      if (*stopping) return;
+      scoped_tokens_.clear();
+      for (const auto& [hash, account] : tokens) scoped_tokens_[hash] = account;
+    });
+  });
+}
+
+std::optional<AdminApi::Caller> AdminApi::authorize(const http::Request& request) const {
+  auto it = request.find(beast_http::field::authorization);
+  if (it == request.end()) return std::nullopt;
+  std::string_view value = it->value();
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.substr(0, kBearer.size()) != kBearer) return std::nullopt;
+  std::string_view presented = value.substr(kBearer.size());
+  if (token_matches(token_, presented)) return Caller{};
+  // A scoped token is looked up by its hash: comparing hashes leaks nothing about the token.
+  if (auto scoped = scoped_tokens_.find(token_hash(presented)); scoped != scoped_tokens_.end()) return Caller{scoped->second};
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> AdminApi::account_param(const http::ParamMap& params, const Caller& caller, std::string& error) const {
   std::string text = first(params, "account");
+  if (caller.account) {
+    if (!text.empty() && text != std::to_string(*caller.account)) {
+      error = fmt::format("this token is for account {} only", *caller.account);
+      return std::nullopt;
+    }
+    return caller.account;
+  }
   if (text.empty()) return services_.deployment.accounts.front().id;
   try {
     std::int64_t id = std::stoll(text);
@@ -121,33 +151,36 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
   if (path == "/healthz" || path == "/readyz") {
     return respond(json_reply(200, json::object{{"status", path == "/healthz" ? "ok" : "ready"}}));
   }
-  if (!authorized(request)) {
+  auto caller = authorize(request);
+  if (!caller) {
     auto r = error_response(401, "UNAUTHORIZED", "Send the admin token as \"Authorization: Bearer TOKEN\" (it is in DATA_DIR/admin.token)", "");
     r.set(beast_http::field::www_authenticate, "Bearer");
     return respond(std::move(r));
   }
   if (path == "/metrics" && method == beast_http::verb::get) {
+    if (caller->account) return respond(error_response(403, "FORBIDDEN", "metrics cover every account: use the node's admin token", ""));
     Response r{beast_http::status::ok, 11};
     r.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     r.body() = services_.metrics.render();
     return respond(std::move(r));
   }
-  if (path == "/api/v1/functions" && method == beast_http::verb::get) return respond(functions());
-  if (path == kLogsPath && method == beast_http::verb::get) return handle_logs(params, respond);
+  if (path == "/api/v1/functions" && method == beast_http::verb::get) return respond(functions(*caller));
+  if (path == kLogsPath && method == beast_http::verb::get) return handle_logs(params, *caller, respond);
   if (path.substr(0, kDeploymentsPrefix.size()) == kDeploymentsPrefix) {
-    return handle_deployments(request, path.substr(kDeploymentsPrefix.size()), params, respond);
+    return handle_deployments(request, path.substr(kDeploymentsPrefix.size()), params, *caller, respond);
   }
   if (path.substr(0, kSecretsPrefix.size()) == kSecretsPrefix) {
-    return handle_secrets(request, path.substr(kSecretsPrefix.size()), params, respond);
+    return handle_secrets(request, path.substr(kSecretsPrefix.size()), params, *caller, respond);
   }
   respond(error_response(404, "NOT_FOUND", fmt::format("No admin endpoint {} {}; see docs/admin-api.md", request.method_string(), path), ""));
 }
 
-Response AdminApi::functions() const {
+Response AdminApi::functions(const Caller& caller) const {
   json::array list;
   const auto& d = services_.deployment;
   auto generation = services_.gateway.current();
   for (const auto& f : generation->catalog.functions) {
+    if (caller.account && d.accounts[f.account_index].id != *caller.account) continue;
     json::array methods;
     for (const auto& m : f.methods) methods.emplace_back(m);
     json::array secret_names;
@@ -163,10 +196,11 @@ Response AdminApi::functions() const {
   return json_reply(200, json::object{{"functions", list}});
 }
 
-void AdminApi::handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond) {
+void AdminApi::handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
+                              Respond& respond) {
   std::string error;
-  auto account = account_param(params, error);
-  if (!account) return respond(error_response(400, "INVALID_REQUEST", error, ""));
+  auto account = account_param(params, caller, error);
+  if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
   auto method = request.method();
   if (rest.empty() || rest == "/") {
     if (method != beast_http::verb::get) return respond(error_response(405, "METHOD_NOT_ALLOWED", "GET lists secrets", ""));
@@ -212,10 +246,11 @@ void AdminApi::handle_secrets(http::Request& request, std::string_view rest, con
   });
 }
 
-void AdminApi::handle_deployments(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond) {
+void AdminApi::handle_deployments(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
+                                  Respond& respond) {
   std::string error;
-  auto account = account_param(params, error);
-  if (!account) return respond(error_response(400, "INVALID_REQUEST", error, ""));
+  auto account = account_param(params, caller, error);
+  if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
   auto reply = [respond](deploy::DeployOutcome outcome) {
     if (outcome.status >= 400) {
       auto* m = outcome.body.if_contains("message");
@@ -245,10 +280,10 @@ void AdminApi::handle_deployments(http::Request& request, std::string_view rest,
   respond(error_response(404, "NOT_FOUND", "deployments: GET lists, POST deploys, POST /rollback rolls back", ""));
 }
 
-void AdminApi::handle_logs(const http::ParamMap& params, Respond& respond) {
+void AdminApi::handle_logs(const http::ParamMap& params, const Caller& caller, Respond& respond) {
   std::string error;
-  auto account = account_param(params, error);
-  if (!account) return respond(error_response(400, "INVALID_REQUEST", error, ""));
+  auto account = account_param(params, caller, error);
+  if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
   auto query = log_query(params, *account, error);
   if (!query) return respond(error_response(400, "INVALID_REQUEST", error, ""));
   services_.store.post([this, query = *query, respond](store::Store& s) {
@@ -263,13 +298,13 @@ void AdminApi::handle_logs(const http::ParamMap& params, Respond& respond) {
 
 std::optional<http::RequestHandler::Stream> AdminApi::stream(const http::Request& request) {
   std::string_view target = request.target();
-  if (target.substr(0, target.find('?')) != kFollowPath || request.method() != beast_http::verb::get || !authorized(request)) {
-    return std::nullopt;
-  }
+  if (target.substr(0, target.find('?')) != kFollowPath || request.method() != beast_http::verb::get) return std::nullopt;
+  auto caller = authorize(request);
+  if (!caller) return std::nullopt;
   http::ParamMap params;
   if (auto q = target.find('?'); q != std::string_view::npos) http::parse_urlencoded_into(params, target.substr(q + 1));
   std::string error;
-  auto account = account_param(params, error);
+  auto account = account_param(params, *caller, error);
   auto query = account ? log_query(params, *account, error) : std::nullopt;
   if (!query) return std::nullopt;  // handle() answers the 400
   if (!query->after_id) query->after_id = 0;

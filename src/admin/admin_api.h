@@ -2,6 +2,8 @@
 // The authenticated admin HTTP API (docs/admin-api.md): secrets, logs (query and follow),
 // functions, health and Prometheus metrics.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -29,20 +31,34 @@ class AdminApi final : public http::RequestHandler {
   AdminApi(boost::asio::io_context& io, AdminServices services, std::string token);
   void handle(http::Request request, std::string remote_address, Respond respond) override;
   std::optional<Stream> stream(const http::Request& request) override;
-  void stop() { *stopping_ = true; }
+  void stop() {
+    *stopping_ = true;
+    token_timer_.cancel();
+  }
+  // Scoped tokens are re-read from the store regularly (`sprocket tokens create` writes there).
+  void start_watching_tokens();
 
  private:
-  bool authorized(const http::Request& request) const;
-  std::optional<std::int64_t> account_param(const http::ParamMap& params, std::string& error) const;
-  void handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond);
-  void handle_logs(const http::ParamMap& params, Respond& respond);
-  void handle_deployments(http::Request& request, std::string_view rest, const http::ParamMap& params, Respond& respond);
-  http::Response functions() const;
+  // Who is calling: every account (the node's token), or one (a scoped token).
+  struct Caller {
+    std::optional<std::int64_t> account;
+  };
+  std::optional<Caller> authorize(const http::Request& request) const;
+  std::optional<std::int64_t> account_param(const http::ParamMap& params, const Caller& caller, std::string& error) const;
+  void reload_tokens();
+  void handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
+                      Respond& respond);
+  void handle_logs(const http::ParamMap& params, const Caller& caller, Respond& respond);
+  void handle_deployments(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
+                          Respond& respond);
+  http::Response functions(const Caller& caller) const;
 
   boost::asio::io_context& io_;
   AdminServices services_;
   std::string token_;
   std::shared_ptr<bool> stopping_ = std::make_shared<bool>(false);
+  std::map<std::string, std::int64_t> scoped_tokens_;  // token hash -> account id
+  boost::asio::steady_timer token_timer_;
 };
 
 }  // namespace sprocket::admin

@@ -19,11 +19,7 @@ AdminToken load_or_create_token(const std::filesystem::path& file) {
   std::ifstream in(file);
   std::string existing;
   if (in && std::getline(in, existing) && !existing.empty()) return {existing, false};
-  unsigned char raw[32];
-  randombytes_buf(raw, sizeof raw);
-  char hex[sizeof raw * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-  std::string token = std::string("spk_") + hex;
+  std::string token = new_token();
   util::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) {
     if (errno == EEXIST) return load_or_create_token(file);
@@ -34,6 +30,23 @@ AdminToken load_or_create_token(const std::filesystem::path& file) {
     throw std::runtime_error(fmt::format("cannot write {}", file.string()));
   }
   return {token, true};
+}
+
+std::string new_token() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium could not be initialised");
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  char hex[sizeof raw * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  return std::string("spk_") + hex;
+}
+
+std::string token_hash(std::string_view token) {
+  unsigned char hash[32];
+  crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr, 0);
+  char hex[sizeof hash * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+  return hex;
 }
 
 bool token_matches(std::string_view expected, std::string_view presented) {

@@ -14,4 +14,7 @@ struct AdminToken {
 AdminToken load_or_create_token(const std::filesystem::path& file);  // throws std::runtime_error
 bool token_matches(std::string_view expected, std::string_view presented);  // constant time
 
+std::string new_token();                            // "spk_" + 64 hex digits
+std::string token_hash(std::string_view token);     // what the store keeps of a scoped token
+
 }  // namespace sprocket::admin

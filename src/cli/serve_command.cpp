@@ -257,6 +257,7 @@ int run_serve(const ServeOptions& options) {
   generations.attach(gateway);
   metrics.set_instances_source([&] { return generations.instances(); });
   admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments}, token.value);
+  admin_api.start_watching_tokens();
   std::optional<config::FolderWatcher> watcher;
   if (options.watch) {
     std::vector<fs::path> roots;

@@ -66,6 +66,13 @@ const char* const kMigrations[] = {
       PRIMARY KEY (account_id, name)
     );
     )sql",
+    R"sql(
+    CREATE TABLE admin_tokens (
+      token_hash TEXT PRIMARY KEY,
+      account_id INTEGER NOT NULL,
+      created_ms INTEGER NOT NULL
+    );
+    )sql",
 };
 
 class Statement {
@@ -324,6 +331,19 @@ class SqliteStore final : public Store {
     Statement st(db_, "SELECT account_id, name, version, activated_seq FROM active_sources ORDER BY activated_seq");
     std::vector<ActiveSource> out;
     while (st.step()) out.push_back({st.integer(0), st.text(1), st.integer(2), st.integer(3)});
+    return out;
+  }
+
+  void add_admin_token(const std::string& token_hash, std::int64_t account_id, std::int64_t created_ms) override {
+    Statement st(db_, "INSERT INTO admin_tokens (token_hash, account_id, created_ms) VALUES (?1, ?2, ?3)");
+    st.bind(1, token_hash).bind(2, account_id).bind(3, created_ms);
+    st.step();
+  }
+
+  std::vector<std::pair<std::string, std::int64_t>> admin_tokens() override {
+    Statement st(db_, "SELECT token_hash, account_id FROM admin_tokens");
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    while (st.step()) out.emplace_back(st.text(0), st.integer(1));
     return out;
   }
 

@@ -96,6 +96,10 @@ class Store {
   virtual bool activate_deployment(std::int64_t account_id, std::int64_t version) = 0;
   virtual std::vector<ActiveSource> active_sources() = 0;  // oldest activation first
 
+  // Admin tokens scoped to one account, kept as hashes (the token itself is shown once).
+  virtual void add_admin_token(const std::string& token_hash, std::int64_t account_id, std::int64_t created_ms) = 0;
+  virtual std::vector<std::pair<std::string, std::int64_t>> admin_tokens() = 0;  // hash, account
+
   // Changes whenever another process (or connection) commits: cheap to poll.
   virtual std::int64_t external_change_counter() = 0;
 };

@@ -149,3 +149,24 @@ def test_deployed_dependencies_are_installed(start_sprocket, tmp_path):
     assert s.get("/hs/serverless/dep").text == "HI!"
     cached = list((s.data_dir / "deployments" / ".npm-cache").iterdir())
     assert len(cached) == 1
+
+
+def test_scoped_admin_token_reaches_one_account_only(start_sprocket, tmp_path):
+    config = tmp_path / "sprocket.json"
+    config.write_text(json.dumps({"accounts": [{"id": 111, "domains": ["a.test"]}, {"id": 222, "domains": ["b.test"]}]}))
+    s = empty_node(start_sprocket, tmp_path, "--config", config, "--account-id", "111")
+    made = subprocess.run([str(BINARY), "tokens", "create", "--account", "222", "--data-dir", str(s.data_dir)],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("spk_")
+    assert token.encode() not in (s.data_dir / "sprocket.db").read_bytes()
+    ok = wait_for(lambda: s.admin("GET", "/api/v1/secrets", token=token).status_code == 200, timeout=5,
+                  message="the server to accept the new token")
+    assert ok
+    assert s.admin("PUT", "/api/v1/secrets/API_KEY?account=222", token=token, json={"value": "for-b"}).status_code == 201
+    assert s.admin("PUT", "/api/v1/secrets/API_KEY?account=111", token=token, json={"value": "x"}).status_code == 403
+    assert s.admin("GET", "/api/v1/logs?account=111", token=token).status_code == 403
+    assert s.admin("GET", "/metrics", token=token).status_code == 403
+    assert [x["name"] for x in s.admin("GET", "/api/v1/secrets?account=222").json()["secrets"]] == ["API_KEY"]
+    assert s.admin("GET", "/api/v1/secrets?account=111").json()["secrets"] == []
