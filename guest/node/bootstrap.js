@@ -346,6 +346,13 @@ function invoke(message) {
 function handleMessage(message) {
   switch (message.type) {
     case 'load':
+      // A worker may have been started generic (a spare): the function's folder, variables and
+      // secrets arrive here.
+      if (message.cwd) {
+        try { process.chdir(message.cwd); } catch (_) { /* the require below reports a missing folder */ }
+      }
+      for (const [name, value] of Object.entries(message.env || {})) process.env[name] = String(value);
+      secretCache = null;
       functionName = message.name || '';
       secretNames = Array.isArray(message.secretNames) ? message.secretNames : [];
       if (typeof message.logLimitBytes === 'number') logLimitBytes = message.logLimitBytes;
@@ -386,5 +393,12 @@ process.on('unhandledRejection', (reason) => {
   if (active) fail(active, reason);
   else capture('ERROR', [`Unhandled promise rejection: ${describeError(reason).stack}`]);
 });
+
+// A spare worker requires HubSpot's usual packages before it says it is ready, so that the
+// function it becomes finds them already loaded.
+for (const name of (process.env.SPROCKET_PRELOAD || '').split(',').filter(Boolean)) {
+  try { require(name); } catch (_) { /* not installed: the function's own require will say so */ }
+}
+delete process.env.SPROCKET_PRELOAD;
 
 sendFrame({ type: 'ready', pid: process.pid });

@@ -2,33 +2,59 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fstream>
+#include <sstream>
 
 namespace sprocket::runtime {
 namespace json = boost::json;
 
+namespace {
+
+// What every worker process starts with; a function's own variables and secrets arrive in its
+// load frame, so that a pre-started generic worker can become any function's instance.
+ProcessSpec base_process(const RuntimeSettings& settings, int memory_limit_mb, const std::filesystem::path& cwd) {
+  ProcessSpec spec;
+  // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the heap
+  // at three quarters of the limit so that most overruns end in Node's own readable error.
+  int heap_mb = std::max(16, memory_limit_mb * 3 / 4);
+  spec.argv = {settings.node_executable.string(), fmt::format("--max-old-space-size={}", heap_mb),
+               (settings.node_guest_dir / "bootstrap.js").string()};
+  spec.cwd = cwd;
+  spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+              // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
+              "NODE_PATH=" + (settings.node_guest_dir / "node_modules").string()};
+  return spec;
+}
+
+// Whether the code names axios or lodash: then a spare that has them loaded serves it best.
+bool uses_preloaded_packages(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string source = text.str();
+  return source.find("axios") != std::string::npos || source.find("lodash") != std::string::npos;
+}
+
+}  // namespace
+
 WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,
                                 const accounts::AccountLimits& limits, const ExposedSecrets& secrets) {
   WorkerRecipe recipe;
-  // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the heap
-  // at three quarters of the limit so that most overruns end in Node's own readable error.
-  int heap_mb = std::max(16, limits.memory_mb * 3 / 4);
-  recipe.process.argv = {settings.node_executable.string(), fmt::format("--max-old-space-size={}", heap_mb),
-                         (settings.node_guest_dir / "bootstrap.js").string()};
-  recipe.process.cwd = spec.folder;
-  auto& env = recipe.process.env;
-  env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
-  env.push_back("LANG=C.UTF-8");
-  // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
-  env.push_back("NODE_PATH=" + (settings.node_guest_dir / "node_modules").string());
-  for (const auto& [name, value] : spec.environment) env.push_back(name + "=" + value);
+  recipe.process = base_process(settings, limits.memory_mb, spec.folder);
+  recipe.memory_mb = limits.memory_mb;
+  recipe.wants_preloaded = uses_preloaded_packages(spec.file);
+  json::object env;
+  for (const auto& [name, value] : spec.environment) env[name] = value;
   json::array exposed;
   for (const auto& [name, value] : secrets) {
-    env.push_back(name + "=" + value);  // environment, never argv: argv is world-readable
+    env[name] = value;  // through the socket, never argv: argv is world-readable
     exposed.emplace_back(name);
   }
   json::object load{{"type", "load"},
                     {"file", spec.file.string()},
                     {"name", spec.name},
+                    {"cwd", spec.folder.string()},
+                    {"env", env},
                     {"secretNames", exposed},
                     {"logLimitBytes", limits.log_bytes_per_execution}};
   recipe.load_frame.clear();
@@ -45,7 +71,64 @@ Dispatcher::Dispatcher(boost::asio::io_context& io, RuntimeSettings settings, co
   exposed_.resize(catalog_.functions.size());
   schedule_idle_sweep();
   if (!settings_.cgroups) schedule_rss_poll();
+  if (!deployment_.accounts.empty()) spare_memory_mb_ = deployment_.accounts.front().limits.memory_mb;
+  fill_spares();
 }
+
+void Dispatcher::fill_spares() {
+  // Generic workers started ahead of need: a cold start then costs a load frame and the
+  // function's own module, not a Node start (~50 ms) — nor, for code that uses them, requiring
+  // axios and lodash (~55 ms more). Functions that do not use them get the plain spare, which
+  // stays small.
+  if (!settings_.spare_workers || shut_down_) return;
+  for (int kind = 0; kind < 2; ++kind) {
+    Spare& spare = spares_[kind];
+    if (spare.worker || spare.starting) continue;
+    auto process = base_process(settings_, spare_memory_mb_, "/");
+    if (kind == 1) process.env.push_back("SPROCKET_PRELOAD=axios,lodash");
+    std::unique_ptr<WorkerCgroup> cgroup;
+    if (settings_.cgroups) {
+      static std::uint64_t spares_made = 0;
+      cgroup = settings_.cgroups->make_worker_cgroup(fmt::format("spare{}", ++spares_made),
+                                                     static_cast<std::size_t>(spare_memory_mb_) * 1024 * 1024);
+      if (!cgroup) return;
+    }
+    auto holder = std::make_shared<std::weak_ptr<Worker>>();
+    std::weak_ptr<bool> alive = alive_;
+    std::shared_ptr<Worker> worker;
+    try {
+      worker = Worker::launch(
+          io_, process, "", std::move(cgroup), spare_memory_mb_,
+          [this, alive, holder, kind](std::optional<std::string> error) {
+            if (alive.expired()) return;
+            spares_[kind].starting = false;
+            if (auto w = holder->lock(); w && !error) spares_[kind].worker = w;
+          },
+          [this, alive, kind](Worker& exited) {
+            if (alive.expired()) return;
+            if (spares_[kind].worker.get() == &exited) spares_[kind].worker.reset();
+          },
+          nullptr);
+    } catch (const std::exception&) {
+      return;  // the pools start their own workers; spares are an optimisation
+    }
+    *holder = worker;
+    spare.starting = true;
+  }
+}
+
+std::shared_ptr<Worker> Dispatcher::take_spare(int memory_mb, bool preloaded) {
+  if (memory_mb != spare_memory_mb_) return nullptr;
+  Spare& spare = spares_[preloaded ? 1 : 0];
+  if (!spare.worker || !spare.worker->generic()) return nullptr;
+  auto worker = std::move(spare.worker);
+  spare.worker.reset();
+  boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+    if (!alive.expired()) fill_spares();
+  });
+  return worker;
+}
+
 
 const accounts::AccountLimits& Dispatcher::limits_of(std::size_t function_index) const {
   return deployment_.accounts[catalog_.functions[function_index].account_index].limits;
@@ -67,7 +150,10 @@ void Dispatcher::schedule_rss_poll() {
   });
 }
 
-Dispatcher::~Dispatcher() { shutdown(); }
+Dispatcher::~Dispatcher() {
+  *alive_ = false;
+  shutdown();
+}
 
 std::chrono::milliseconds Dispatcher::time_limit(std::size_t function_index) const {
   const auto& limits = limits_of(function_index);
@@ -86,7 +172,8 @@ void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, Fu
                                limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout, limits.pipeline_depth};
     pool = std::make_unique<FunctionPool>(
         io_, node_worker_recipe(spec, settings_, limits, exposed_secrets(function_index)),
-        pool_settings, settings_.cgroups.get(), [this, function_index](std::vector<LogLine> lines) {
+        pool_settings, settings_.cgroups.get(), [this](int memory_mb, bool preloaded) { return take_spare(memory_mb, preloaded); },
+        [this, function_index](std::vector<LogLine> lines) {
           if (stray_logs_) stray_logs_(function_index, std::move(lines));
         });
   }
@@ -161,8 +248,12 @@ void Dispatcher::schedule_idle_sweep() {
 }
 
 void Dispatcher::shutdown() {
+  shut_down_ = true;
   idle_sweep_.cancel();
   rss_poll_.cancel();
+  for (auto& spare : spares_) {
+    if (spare.worker) spare.worker->terminate();
+  }
   for (auto& pool : pools_) {
     if (pool) pool->shutdown();
   }

@@ -22,6 +22,7 @@ struct RuntimeSettings {
   std::filesystem::path node_guest_dir;  // holds bootstrap.js and the preloaded node_modules
   std::chrono::milliseconds idle_timeout{300'000};
   std::shared_ptr<MemoryCgroups> cgroups;  // null: memory limits are enforced by polling RSS
+  bool spare_workers = true;  // keep pre-started generic workers (one plain, one with axios and lodash loaded)
   std::string no_cgroups_reason;           // why there are none, for the start-up banner
 };
 
@@ -55,6 +56,8 @@ class Dispatcher {
  private:
   void schedule_idle_sweep();
   void schedule_rss_poll();
+  void fill_spares();
+  std::shared_ptr<Worker> take_spare(int memory_mb, bool preloaded);
   const accounts::AccountLimits& limits_of(std::size_t function_index) const;
 
   boost::asio::io_context& io_;
@@ -64,6 +67,14 @@ class Dispatcher {
   StrayLogHandler stray_logs_;
   std::vector<std::unique_ptr<FunctionPool>> pools_;  // created on first use
   secrets::SecretValues store_secrets_;
+  struct Spare {
+    std::shared_ptr<Worker> worker;  // null while none is ready
+    bool starting = false;
+  };
+  Spare spares_[2];  // [0] plain, [1] with the preloaded packages required
+  int spare_memory_mb_ = 128;
+  bool shut_down_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<std::optional<ExposedSecrets>> exposed_;  // per function, computed on demand
   ExposedSecrets compute_exposed(std::size_t function_index) const;
   boost::asio::steady_timer idle_sweep_;

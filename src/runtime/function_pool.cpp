@@ -13,8 +13,9 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 }  // namespace
 
 FunctionPool::FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, MemoryCgroups* cgroups,
-                           StrayLogHandler stray_logs)
-    : io_(io), recipe_(std::move(recipe)), settings_(settings), cgroups_(cgroups), queue_deadline_(io),
+                           SpareSource take_spare, StrayLogHandler stray_logs)
+    : io_(io), recipe_(std::move(recipe)), settings_(settings), cgroups_(cgroups), take_spare_(std::move(take_spare)),
+      queue_deadline_(io),
       stray_logs_(std::move(stray_logs)) {}
 
 FunctionPool::~FunctionPool() {
@@ -103,44 +104,48 @@ void FunctionPool::start_instances_for_queue() {
 void FunctionPool::start_instance() {
   std::weak_ptr<bool> alive = alive_;
   auto holder = std::make_shared<std::weak_ptr<Worker>>();
-  std::shared_ptr<Worker> worker;
-  std::unique_ptr<WorkerCgroup> cgroup;
-  if (cgroups_) {
-    static std::uint64_t cgroups_made = 0;  // unique names across pools and generations
-    cgroup = cgroups_->make_worker_cgroup(fmt::format("w{}", ++cgroups_made),
-                                          static_cast<std::size_t>(settings_.memory_limit_mb) * 1024 * 1024);
-    if (!cgroup) {
-      fail_queue("could not create a memory cgroup for a new instance");
+  Worker::StartedHandler on_started = [this, alive, holder](std::optional<std::string> load_error) {
+    if (alive.expired()) return;
+    --starting_;
+    auto self = holder->lock();
+    if (load_error) {
+      fail_queue(*load_error);
+      return;
+    }
+    if (self) on_instance_free(self, true);
+  };
+  Worker::ExitHandler on_exit = [this, alive](Worker& exited) {
+    if (alive.expired()) return;
+    std::erase_if(workers_, [&](const auto& w) { return w.get() == &exited; });
+    std::erase_if(idle_, [&](const auto& w) { return w.get() == &exited; });
+    start_instances_for_queue();
+  };
+  Worker::LogHandler on_stray = [this, alive](std::vector<LogLine> lines) {
+    if (!alive.expired() && stray_logs_) stray_logs_(std::move(lines));
+  };
+  std::shared_ptr<Worker> worker = take_spare_ ? take_spare_(recipe_.memory_mb, recipe_.wants_preloaded) : nullptr;
+  if (worker) {
+    worker->specialize(recipe_.load_frame, std::move(on_started), std::move(on_exit), std::move(on_stray));
+  } else {
+    std::unique_ptr<WorkerCgroup> cgroup;
+    if (cgroups_) {
+      static std::uint64_t cgroups_made = 0;  // unique names across pools and generations
+      cgroup = cgroups_->make_worker_cgroup(fmt::format("w{}", ++cgroups_made),
+                                            static_cast<std::size_t>(settings_.memory_limit_mb) * 1024 * 1024);
+      if (!cgroup) {
+        fail_queue("could not create a memory cgroup for a new instance");
+        return;
+      }
+    }
+    try {
+      worker = Worker::launch(io_, recipe_.process, recipe_.load_frame, std::move(cgroup), settings_.memory_limit_mb,
+                              std::move(on_started), std::move(on_exit), std::move(on_stray));
+    } catch (const std::exception& e) {
+      fail_queue(fmt::format("could not start a worker process: {}", e.what()));
       return;
     }
   }
   ++instances_started_;
-  try {
-    worker = Worker::launch(
-        io_, recipe_.process, recipe_.load_frame, std::move(cgroup), settings_.memory_limit_mb,
-        [this, alive, holder](std::optional<std::string> load_error) {
-          if (alive.expired()) return;
-          --starting_;
-          auto self = holder->lock();
-          if (load_error) {
-            fail_queue(*load_error);
-            return;
-          }
-          if (self) on_instance_free(self, true);
-        },
-        [this, alive](Worker& exited) {
-          if (alive.expired()) return;
-          std::erase_if(workers_, [&](const auto& w) { return w.get() == &exited; });
-          std::erase_if(idle_, [&](const auto& w) { return w.get() == &exited; });
-          start_instances_for_queue();
-        },
-        [this, alive](std::vector<LogLine> lines) {
-          if (!alive.expired() && stray_logs_) stray_logs_(std::move(lines));
-        });
-  } catch (const std::exception& e) {
-    fail_queue(fmt::format("could not start a worker process: {}", e.what()));
-    return;
-  }
   *holder = worker;
   ++starting_;
   workers_.push_back(std::move(worker));

@@ -17,6 +17,8 @@ namespace sprocket::runtime {
 struct WorkerRecipe {
   ProcessSpec process;     // how to start an instance
   std::string load_frame;  // what it must load once started
+  int memory_mb = 128;     // a spare generic worker serves only a pool with its memory limit
+  bool wants_preloaded = false;  // the code requires HubSpot's usual packages: take a spare that has them
 };
 
 struct PoolSettings {
@@ -43,8 +45,10 @@ class FunctionPool {
   using StrayLogHandler = std::function<void(std::vector<LogLine>)>;
 
   // `cgroups` (may be null: RSS is polled instead) holds each instance's memory cgroup.
+  // `take_spare` hands over a pre-started generic worker, if one is ready (may be null).
+  using SpareSource = std::function<std::shared_ptr<Worker>(int memory_mb, bool preloaded)>;
   FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, MemoryCgroups* cgroups,
-               StrayLogHandler stray_logs);
+               SpareSource take_spare, StrayLogHandler stray_logs);
   ~FunctionPool();
   FunctionPool(const FunctionPool&) = delete;
   FunctionPool& operator=(const FunctionPool&) = delete;
@@ -80,6 +84,7 @@ class FunctionPool {
   WorkerRecipe recipe_;
   PoolSettings settings_;
   MemoryCgroups* cgroups_;
+  SpareSource take_spare_;
   boost::asio::steady_timer queue_deadline_;
   std::uint64_t instances_started_ = 0;
   double typical_execution_ms_ = 0;  // moving average: pipelining is for functions that answer fast

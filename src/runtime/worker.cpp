@@ -221,6 +221,11 @@ void Worker::handle_frame(std::string payload) {
       on_stray_logs_(std::move(lines));
     }
   } else if (kind == "ready" && state_ == State::Starting) {
+    if (load_frame_.empty()) {
+      state_ = State::Generic;
+      if (auto started = std::exchange(on_started_, nullptr)) started(std::nullopt);
+      return;
+    }
     state_ = State::Loading;
     send(std::make_shared<const std::string>(std::move(load_frame_)));
   } else if (kind == "loaded" && state_ == State::Loading) {
@@ -322,6 +327,14 @@ void Worker::terminate() {
   if (state_ == State::Dead) return;
   doomed_ = true;
   process_.kill_group();
+}
+
+void Worker::specialize(std::string load_frame, StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs) {
+  on_started_ = std::move(on_started);
+  on_exit_ = std::move(on_exit);
+  on_stray_logs_ = std::move(on_stray_logs);
+  state_ = State::Loading;
+  send(std::make_shared<const std::string>(std::move(load_frame)));
 }
 
 void Worker::send_frame(std::string frame) {

@@ -57,7 +57,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Starts the process and sends `load_frame` once it says it is ready; `on_started` is called
   // once, when the code is loaded or failed to load. Throws std::system_error if it cannot start.
   // `cgroup` (may be null) is the memory cgroup the process joins; `memory_limit_mb` names the
-  // limit in messages and bounds RSS when there is no cgroup.
+  // limit in messages and bounds RSS when there is no cgroup. With an empty `load_frame` the
+  // worker stays generic: `on_started` says it is ready, and specialize() gives it a function.
   static std::shared_ptr<Worker> launch(boost::asio::io_context& io, ProcessSpec spec, std::string load_frame,
                                         std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb,
                                         StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs);
@@ -67,6 +68,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // time; further ones wait inside it (pipelining saves a round trip each), and the time limit
   // of each runs from the moment the previous one answered.
   void invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done);
+  // Turns a generic worker into an instance of one function; the handlers replace the old ones.
+  void specialize(std::string load_frame, StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs);
+  bool generic() const { return state_ == State::Generic && !doomed_; }
   void send_frame(std::string frame);  // e.g. an "env" frame; queued behind the load if still starting
   void terminate();  // kills the process; any invocation in flight completes as Crashed/TimedOut
   // Without a cgroup: kill the worker when its resident memory is over the limit.
@@ -85,7 +89,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::chrono::steady_clock::time_point last_used() const { return last_used_; }
 
  private:
-  enum class State { Starting, Loading, Ready, Dead };
+  enum class State { Starting, Generic, Loading, Ready, Dead };
   Worker(boost::asio::io_context& io, ChildProcess process, std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb);
   bool memory_exceeded() const;
 

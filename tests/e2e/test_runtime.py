@@ -198,3 +198,20 @@ def test_pool_grows_under_load_and_shrinks_when_idle(start_sprocket, tmp_path):
     wait_for(lambda: all(not os.path.exists(f"/proc/{p}") for p in first_pids), timeout=10,
              message="idle workers to stop")
     assert wait_for(replaced, timeout=5, message="a fresh instance")["calls"] == 1
+
+
+def test_cold_starts_use_pre_started_spares(start_sprocket):
+    s = start_sprocket([FIXTURES / "spares.functions"])
+    # a function that uses axios or lodash gets the spare that already loaded them...
+    # (the spare starts with the server: within a few cold starts, one must have found it ready)
+    libs = []
+    for i in range(8):
+        libs.append(s.get(f"/_hcms/api/libs{i}").json())
+        if libs[-1]["preloaded"]:
+            break
+    assert all(r["sum"] == 3 for r in libs)
+    assert libs[-1]["preloaded"], libs
+    # ...and one that does not gets a plain spare, which stays small
+    plain = [s.get(f"/_hcms/api/plain{i}").json() for i in range(4)]
+    assert not any(r["preloaded"] for r in plain)
+    assert len({r["pid"] for r in plain}) == 4
