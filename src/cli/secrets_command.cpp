@@ -49,6 +49,19 @@ std::optional<std::string> read_secret_value(const std::string& name) {
   return value;
 }
 
+// `add` must not overwrite and `update` must not create, as with `hs secrets`.
+bool wrong_verb(const SecretsOptions& o, bool exists) {
+  if (o.action == "add" && exists) {
+    fmt::print(stderr, "sprocket: secret {} already exists; use `sprocket secrets update {}`\n", o.name, o.name);
+    return true;
+  }
+  if (o.action == "update" && !exists) {
+    fmt::print(stderr, "sprocket: there is no secret {}; use `sprocket secrets add {}`\n", o.name, o.name);
+    return true;
+  }
+  return false;
+}
+
 int run_remote(const SecretsOptions& o) {
   auto endpoint = admin_endpoint(o.server, (std::filesystem::path(o.data_dir) / "admin.token").string());
   if (!endpoint) {
@@ -87,14 +100,7 @@ int run_remote(const SecretsOptions& o) {
   bool exists = false;
   json::value body = json::parse(listed->body);
   for (const auto& s : body.at("secrets").as_array()) exists = exists || s.at("name").as_string() == o.name;
-  if (o.action == "add" && exists) {
-    fmt::print(stderr, "sprocket: secret {} already exists; use `sprocket secrets update {}`\n", o.name, o.name);
-    return 1;
-  }
-  if (o.action == "update" && !exists) {
-    fmt::print(stderr, "sprocket: there is no secret {}; use `sprocket secrets add {}`\n", o.name, o.name);
-    return 1;
-  }
+  if (wrong_verb(o, exists)) return 1;
   auto value = read_secret_value(o.name);
   if (!value) return 2;
   auto reply = admin_request(*endpoint, "PUT", target, json::serialize(json::object{{"value", *value}}));
@@ -131,14 +137,7 @@ int run_local(const SecretsOptions& o) {
     fmt::print(stderr, "Deleted secret {}\n", o.name);
     return 0;
   }
-  if (o.action == "add" && exists) {
-    fmt::print(stderr, "sprocket: secret {} already exists; use `sprocket secrets update {}`\n", o.name, o.name);
-    return 1;
-  }
-  if (o.action == "update" && !exists) {
-    fmt::print(stderr, "sprocket: there is no secret {}; use `sprocket secrets add {}`\n", o.name, o.name);
-    return 1;
-  }
+  if (wrong_verb(o, exists)) return 1;
   if (!exists && count >= 50) {
     fmt::print(stderr, "sprocket: account {} already has {} secrets, HubSpot's limit; delete one first\n", o.account_id, count);
     return 1;
