@@ -361,3 +361,12 @@ def process_cpu_seconds(pid):
     """CPU time (user+system, all threads) of one process, without its children."""
     st = proc_stat(pid)
     return (st[1] + st[2]) / CLOCK_TICKS if st else 0.0
+
+
+def environ_has(pid, entry):
+    """Whether /proc/PID/environ holds `entry` (bytes, e.g. b"NAME=") at the start of a variable."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return any(var.startswith(entry) for var in f.read().split(b"\0"))
+    except OSError:
+        return False
