@@ -86,7 +86,8 @@ let invocationLogBytes = 0;
 let droppedLogBytes = 0;
 
 function capture(level, args) {
-  const text = util.format(...args);
+  // The common case, one string, needs no formatting.
+  const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : util.format(...args);
   if (currentLogs) {
     invocationLogBytes += text.length;
     if (invocationLogBytes > logLimitBytes) {

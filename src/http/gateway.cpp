@@ -5,7 +5,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
-#include "http/json_text.h"
+#include "util/json_text.h"
 #include "logs/log_format.h"
 #include "runtime/frame_codec.h"
 #include "secrets/secret_values.h"
@@ -124,11 +124,11 @@ std::string invoke_frame(std::uint64_t id, std::string_view mode, std::string_vi
 
 Response error_response(unsigned status, std::string_view category, std::string_view message, std::string_view request_id) {
   std::string body = "{\"status\":\"error\",\"message\":";
-  append_json_string(body, message);
+  util::append_json_string(body, message);
   body += ",\"category\":";
-  append_json_string(body, category);
+  util::append_json_string(body, category);
   body += ",\"requestId\":";
-  append_json_string(body, request_id);
+  util::append_json_string(body, request_id);
   body += '}';
   return json_response(status, std::move(body));
 }
@@ -345,7 +345,7 @@ Response Gateway::app_answer(const Execution& e, const InvocationReport& report,
   switch (result.outcome) {
     case InvocationResult::Outcome::Answered: {
       std::string body = "{\"logId\":";
-      append_json_string(body, e.request_id);
+      util::append_json_string(body, e.request_id);
       body += ",\"response\":";
       std::string value = string_field(result.frame, "valueJson");
       body += value.empty() ? "null" : value;

@@ -4,7 +4,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "http/json_text.h"
+#include "util/json_text.h"
 
 namespace sprocket::http {
 namespace json = boost::json;
@@ -37,11 +37,11 @@ void append_params(std::string& out, const ParamMap& params) {
   for (const auto& [name, values] : params) {
     if (!first) out += ',';
     first = false;
-    append_json_string(out, name);
+    util::append_json_string(out, name);
     out += ":[";
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (i) out += ',';
-      append_json_string(out, values[i]);
+      util::append_json_string(out, values[i]);
     }
     out += ']';
   }
@@ -132,9 +132,9 @@ void append_headers(std::string& out, const Request& request, const ContextInput
   for (const auto& [name, value] : headers) {
     if (!first) out += ',';
     first = false;
-    append_json_string(out, name);
+    util::append_json_string(out, name);
     out += ':';
-    append_json_string(out, value);
+    util::append_json_string(out, value);
   }
   out += '}';
 }
@@ -210,9 +210,9 @@ Expected<std::string, RequestError> build_endpoint_context(const Request& reques
   out += "{\"accountId\":";
   out += std::to_string(inputs.account_id);
   out += ",\"method\":";
-  append_json_string(out, request.method_string());
+  util::append_json_string(out, request.method_string());
   out += ",\"endpoint\":";
-  append_json_string(out, inputs.endpoint);
+  util::append_json_string(out, inputs.endpoint);
   out += ",\"params\":";
   append_params(out, params);
   out += ",\"body\":";

@@ -6,11 +6,25 @@
 namespace sprocket::logs {
 
 std::string iso_timestamp(std::int64_t unix_ms) {
-  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
+  // Log lines come in bursts within the same second: format its date and time once.
+  thread_local std::int64_t cached_second = -1;
+  thread_local char prefix[24];
+  std::int64_t second = unix_ms / 1000;
+  if (second != cached_second) {
+    std::time_t t = static_cast<std::time_t>(second);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    fmt::format_to_n(prefix, sizeof prefix, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_second = second;
+  }
+  std::string out(prefix, 20);
+  int ms = static_cast<int>(unix_ms % 1000);
+  out += static_cast<char>('0' + ms / 100);
+  out += static_cast<char>('0' + ms / 10 % 10);
+  out += static_cast<char>('0' + ms % 10);
+  out += 'Z';
+  return out;
 }
 
 std::string execution_line(std::int64_t start_unix_ms, std::string_view status, std::string_view method,
@@ -20,7 +34,14 @@ std::string execution_line(std::int64_t start_unix_ms, std::string_view status, 
 }
 
 std::string console_line(std::int64_t unix_ms, std::string_view level, std::string_view text) {
-  return fmt::format("{}    {:<5}  {}", iso_timestamp(unix_ms), level, text);
+  std::string out = iso_timestamp(unix_ms);
+  out.reserve(out.size() + 11 + text.size());
+  out += "    ";
+  out += level;
+  out.append(level.size() < 5 ? 5 - level.size() : 0, ' ');
+  out += "  ";
+  out += text;
+  return out;
 }
 
 }  // namespace sprocket::logs

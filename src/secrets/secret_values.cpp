@@ -17,7 +17,8 @@ SecretValues decrypt_all(const std::vector<store::SecretRecord>& records, const 
   return values;
 }
 
-std::string redact(std::string text, const std::vector<std::pair<std::string, std::string>>& secrets) {
+std::string redact(std::string_view original, const std::vector<std::pair<std::string, std::string>>& secrets) {
+  std::string text(original);
   for (const auto& [name, value] : secrets) {
     if (value.size() < kMinRedactedLength) continue;
     std::string marker = "[REDACTED:" + name + "]";

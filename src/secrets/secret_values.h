@@ -18,7 +18,7 @@ SecretValues decrypt_all(const std::vector<store::SecretRecord>& records, const 
 
 // Replaces every occurrence of each value in `text` with [REDACTED:NAME]. Values shorter than
 // kMinRedactedLength are left alone: redacting "1" or "on" would garble every line.
-std::string redact(std::string text, const std::vector<std::pair<std::string, std::string>>& secrets);
+std::string redact(std::string_view text, const std::vector<std::pair<std::string, std::string>>& secrets);
 inline constexpr std::size_t kMinRedactedLength = 4;
 
 }  // namespace sprocket::secrets

@@ -1,9 +1,12 @@
 #include <sqlite3.h>
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <fmt/format.h>
 
 #include "store/store.h"
+#include "util/json_text.h"
 
 namespace sprocket::store {
 namespace {
@@ -35,18 +38,11 @@ const char* const kMigrations[] = {
       memory_mb INTEGER NOT NULL,
       cold_start INTEGER NOT NULL,
       started_ms INTEGER NOT NULL,
-      error TEXT NOT NULL
+      error TEXT NOT NULL,
+      lines TEXT NOT NULL
     );
     CREATE INDEX executions_by_request ON executions (request_id);
     CREATE INDEX executions_by_function ON executions (account_id, function, id);
-    CREATE TABLE log_lines (
-      execution_id INTEGER NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
-      seq INTEGER NOT NULL,
-      timestamp_ms INTEGER NOT NULL,
-      level TEXT NOT NULL,
-      text TEXT NOT NULL,
-      PRIMARY KEY (execution_id, seq)
-    );
     )sql",
     R"sql(
     CREATE TABLE deployments (
@@ -124,6 +120,37 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// Lines as JSON: [[timestamp_ms, "LEVEL", "text"], …].
+std::string encode_lines(const std::vector<LogLineRecord>& lines) {
+  std::string out = "[";
+  for (const auto& l : lines) {
+    if (out.size() > 1) out += ',';
+    out += '[';
+    out += std::to_string(l.timestamp_ms);
+    out += ',';
+    util::append_json_string(out, l.level);
+    out += ',';
+    util::append_json_string(out, l.text);
+    out += ']';
+  }
+  out += ']';
+  return out;
+}
+
+std::vector<LogLineRecord> decode_lines(const std::string& text) {
+  std::vector<LogLineRecord> lines;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_array()) return lines;
+  for (const auto& e : v.get_array()) {
+    if (!e.is_array() || e.get_array().size() != 3) continue;
+    const auto& a = e.get_array();
+    if (!a[0].is_number() || !a[1].is_string() || !a[2].is_string()) continue;
+    lines.push_back({a[0].to_number<std::int64_t>(), std::string(a[1].get_string()), std::string(a[2].get_string())});
+  }
+  return lines;
+}
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(const std::filesystem::path& file) {
@@ -170,24 +197,19 @@ class SqliteStore final : public Store {
     if (records.empty()) return;
     exec("BEGIN IMMEDIATE");
     try {
+      // An execution's console lines are one column: they are only ever read with it, and a row
+      // per line made logging cost more than serving.
       Statement ex(db_, R"sql(INSERT INTO executions (request_id, account_id, function, method, path, http_status, status,
-                              execution_ms, queue_ms, memory_mb, cold_start, started_ms, error)
-                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13))sql");
-      Statement line(db_, "INSERT INTO log_lines (execution_id, seq, timestamp_ms, level, text) VALUES (?1, ?2, ?3, ?4, ?5)");
+                              execution_ms, queue_ms, memory_mb, cold_start, started_ms, error, lines)
+                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14))sql");
       for (auto& r : records) {
         ex.reset();
         ex.bind(1, r.request_id).bind(2, r.account_id).bind(3, r.function).bind(4, r.method).bind(5, r.path)
             .bind(6, static_cast<std::int64_t>(r.http_status)).bind(7, r.status).bind(8, r.execution_ms).bind(9, r.queue_ms)
             .bind(10, static_cast<std::int64_t>(r.memory_mb)).bind(11, static_cast<std::int64_t>(r.cold_start))
-            .bind(12, r.started_ms).bind(13, r.error);
+            .bind(12, r.started_ms).bind(13, r.error).bind(14, encode_lines(r.lines));
         ex.step();
         r.id = sqlite3_last_insert_rowid(db_);
-        std::int64_t seq = 0;
-        for (const auto& l : r.lines) {
-          line.reset();
-          line.bind(1, r.id).bind(2, seq++).bind(3, l.timestamp_ms).bind(4, l.level).bind(5, l.text);
-          line.step();
-        }
       }
       exec("COMMIT");
     } catch (...) {
@@ -198,7 +220,7 @@ class SqliteStore final : public Store {
 
   std::vector<ExecutionRecord> find_executions(const ExecutionQuery& q) override {
     std::string sql = "SELECT id, request_id, account_id, function, method, path, http_status, status, execution_ms, queue_ms, "
-                      "memory_mb, cold_start, started_ms, error FROM executions WHERE 1 = 1";
+                      "memory_mb, cold_start, started_ms, error, lines FROM executions WHERE 1 = 1";
     if (q.account_id) sql += " AND account_id = ?1";
     if (q.function) sql += " AND (function = ?2 OR path = ?2)";
     if (q.request_id) sql += " AND request_id = ?3";
@@ -229,15 +251,10 @@ class SqliteStore final : public Store {
       r.cold_start = st.integer(11) != 0;
       r.started_ms = st.integer(12);
       r.error = st.text(13);
+      r.lines = decode_lines(st.text(14));
       out.push_back(std::move(r));
     }
     if (!q.after_id) std::reverse(out.begin(), out.end());
-    Statement lines(db_, "SELECT timestamp_ms, level, text FROM log_lines WHERE execution_id = ?1 ORDER BY seq");
-    for (auto& r : out) {
-      lines.reset();
-      lines.bind(1, r.id);
-      while (lines.step()) r.lines.push_back({lines.integer(0), lines.text(1), lines.text(2)});
-    }
     return out;
   }
 

@@ -1,6 +1,6 @@
-#include "http/json_text.h"
+#include "util/json_text.h"
 
-namespace sprocket::http {
+namespace sprocket::util {
 
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -27,4 +27,4 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-}  // namespace sprocket::http
+}  // namespace sprocket::util

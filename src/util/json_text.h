@@ -3,8 +3,8 @@
 #include <string>
 #include <string_view>
 
-namespace sprocket::http {
+namespace sprocket::util {
 
 void append_json_string(std::string& out, std::string_view text);  // quoted and escaped
 
-}  // namespace sprocket::http
+}  // namespace sprocket::util
