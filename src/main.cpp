@@ -1,6 +1,8 @@
 // sprocket: runs HubSpot serverless functions. This file only declares the command line.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
+#include "cli/actions_command.h"
 #include "cli/deploy_command.h"
 #include "cli/logs_command.h"
 #include "cli/secrets_command.h"
@@ -105,6 +107,21 @@ int main(int argc, char** argv) {
   tokens_create->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
   tokens_create->callback([&] { exit_code = cli::run_tokens_create(tokens); });
   tokens_command->require_subcommand(1);
+
+  std::string actions_path = ".";
+  auto* actions_command = app.add_subcommand("actions", "Workflow custom-code actions (docs/actions.md)");
+  auto* actions_check = actions_command->add_subcommand("check", "Validate the action definitions (actions.json) under PATH");
+  actions_check->add_option("path", actions_path, "A *.actions folder, or a folder holding some")->capture_default_str();
+  actions_check->callback([&] { exit_code = cli::run_actions_check(actions_path); });
+  for (const char* verb : {"test", "run"}) {
+    auto* later = actions_command->add_subcommand(verb, "Not yet: running actions is being built (docs/actions.md)");
+    later->allow_extras();
+    later->callback([&, verb] {
+      fmt::print(stderr, "sprocket: `actions {}` is not built yet; `sprocket actions check` validates definitions today\n", verb);
+      exit_code = 2;
+    });
+  }
+  actions_command->require_subcommand(1);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,96 @@
+#include "actions/action_spec.h"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace sprocket::actions;
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+class ActionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = fs::temp_directory_path() / ("sprocket-actions-" + std::to_string(::getpid()) + "-" +
+                                           ::testing::UnitTest::GetInstance()->current_test_info()->name()) / "crm.actions";
+    fs::create_directories(folder_);
+    std::ofstream(folder_ / "enrich.js") << "exports.main = async (event, callback) => callback({outputFields: {}});";
+  }
+  void TearDown() override { fs::remove_all(folder_.parent_path()); }
+  void write(const std::string& text) { std::ofstream(folder_ / "actions.json") << text; }
+  fs::path folder_;
+};
+
+}  // namespace
+
+TEST_F(ActionsTest, ReadsAnActionWithTypedOutputs) {
+  write(R"({"actions": {"enrich": {"language": "node", "file": "enrich.js", "secrets": ["TOKEN"], "inputFields": ["email"],
+            "outputFields": {"score": {"type": "number"}, "tier": {"type": "enumeration", "options": ["gold", "silver"]}}}}})");
+  auto actions = load_actions_folder(folder_);
+  ASSERT_TRUE(actions.has_value()) << sprocket::config::format_errors(actions.error());
+  ASSERT_EQ(actions->size(), 1u);
+  const auto& a = actions->front();
+  EXPECT_EQ(a.name, "enrich");
+  EXPECT_EQ(a.language, Language::Node);
+  EXPECT_EQ(a.secrets, std::vector<std::string>{"TOKEN"});
+  EXPECT_EQ(a.output_fields.at("tier").options.size(), 2u);
+}
+
+TEST_F(ActionsTest, ErrorsNamePositionAndFix) {
+  write("{\"actions\": {\n  \"a\": {\"language\": \"ruby\", \"file\": \"nope.js\", \"outputFields\": {\"x\": {\"type\": \"float\"}}}}}");
+  auto actions = load_actions_folder(folder_);
+  ASSERT_FALSE(actions.has_value());
+  std::string text = sprocket::config::format_errors(actions.error());
+  EXPECT_NE(text.find("actions.json:2:"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"node\" or \"python\""), std::string::npos) << text;
+  EXPECT_NE(text.find("file \"nope.js\" not found"), std::string::npos) << text;
+  EXPECT_NE(text.find("actions.a.outputFields.x"), std::string::npos) << text;
+}
+
+TEST_F(ActionsTest, AtMostFiftyInputFields) {
+  json::array fields;
+  for (int i = 0; i < 51; ++i) fields.emplace_back("p" + std::to_string(i));
+  write(json::serialize(json::object{{"actions", {{"a", {{"language", "node"}, {"file", "enrich.js"}, {"inputFields", fields}}}}}}));
+  auto actions = load_actions_folder(folder_);
+  ASSERT_FALSE(actions.has_value());
+  EXPECT_NE(sprocket::config::format_errors(actions.error()).find("51 input fields"), std::string::npos);
+}
+
+TEST(ActionOutputs, TypesAreChecked) {
+  ActionSpec a;
+  a.output_fields = {{"n", {OutputType::Number, {}}},      {"s", {OutputType::String, {}}},
+                     {"b", {OutputType::Boolean, {}}},     {"dt", {OutputType::Datetime, {}}},
+                     {"d", {OutputType::Date, {}}},        {"e", {OutputType::Enumeration, {"gold", "silver"}}},
+                     {"p", {OutputType::PhoneNumber, {}}}};
+  auto good = check_outputs(a, json::parse(R"({"n": 1.5, "s": "x", "b": true, "dt": 1700000000123, "d": 1699920000000,
+                                               "e": "gold", "p": "+1 (617) 555-0100"})").as_object());
+  EXPECT_FALSE(good.failure) << (good.problems.empty() ? "" : good.problems.front());
+  auto bad = check_outputs(a, json::parse(R"({"n": "1", "b": "true", "d": 1700000000123, "e": "bronze", "p": "call me"})").as_object());
+  ASSERT_TRUE(bad.failure);
+  EXPECT_EQ(*bad.failure, "INVALID_OUTPUT");
+  EXPECT_EQ(bad.problems.size(), 5u);
+}
+
+TEST(ActionOutputs, LongStringsUndeclaredOutputsAndFailContinue) {
+  ActionSpec a;
+  a.output_fields = {{"s", {OutputType::String, {}}}};
+  json::object outputs{{"s", std::string(65001, 'x')}, {"extra", 1}, {"hs_execution_state", "FAIL_CONTINUE"}};
+  auto check = check_outputs(a, outputs);
+  ASSERT_TRUE(check.failure);
+  EXPECT_EQ(*check.failure, "OUTPUT_VALUES_TOO_LARGE");
+  ASSERT_EQ(check.warnings.size(), 1u);
+  EXPECT_NE(check.warnings[0].find("extra"), std::string::npos);
+  EXPECT_TRUE(check.fail_continue);
+}
+
+TEST(ActionOutputs, SecretValuesAreLimitedTogether) {
+  ActionSpec a;
+  a.name = "enrich";
+  a.secrets = {"A", "B"};
+  EXPECT_FALSE(secret_budget_problem(a, {{"A", std::string(600, 'a')}, {"B", std::string(400, 'b')}}));
+  EXPECT_TRUE(secret_budget_problem(a, {{"A", std::string(600, 'a')}, {"B", std::string(401, 'b')}}));
+}
