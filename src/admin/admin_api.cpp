@@ -204,7 +204,8 @@ void AdminApi::handle_secrets(http::Request& request, std::string_view rest, con
   auto method = request.method();
   if (rest.empty() || rest == "/") {
     if (method != beast_http::verb::get) return respond(error_response(405, "METHOD_NOT_ALLOWED", "GET lists secrets", ""));
-    return services_.secrets.list(*account, [respond](std::vector<secrets::SecretInfo> infos) {
+    return services_.secrets.list(*account, [respond](std::optional<std::string> failed, std::vector<secrets::SecretInfo> infos) {
+      if (failed) return respond(error_response(500, "STORE_ERROR", "the secrets could not be read: " + *failed, ""));
       json::array list;
       for (const auto& i : infos) {
         list.push_back(json::object{{"name", i.name},
@@ -217,7 +218,8 @@ void AdminApi::handle_secrets(http::Request& request, std::string_view rest, con
   std::string name(rest.substr(1));
   if (auto why = secrets::invalid_secret_name(name)) return respond(error_response(400, "INVALID_SECRET_NAME", *why, ""));
   if (method == beast_http::verb::delete_) {
-    return services_.secrets.remove(*account, name, [respond, name](bool existed) {
+    return services_.secrets.remove(*account, name, [respond, name](std::optional<std::string> failed, bool existed) {
+      if (failed) return respond(error_response(500, "STORE_ERROR", "the secret could not be deleted: " + *failed, ""));
       if (!existed) return respond(error_response(404, "NOT_FOUND", fmt::format("there is no secret {}", name), ""));
       respond(Response{beast_http::status::no_content, 11});
     });
@@ -240,7 +242,8 @@ void AdminApi::handle_secrets(http::Request& request, std::string_view rest, con
     return respond(error_response(409, "SECRET_LIMIT_REACHED",
                                   fmt::format("account {} already has {} secrets, the limit; delete one first", *account, max_secrets), ""));
   }
-  services_.secrets.put(*account, name, std::string(value->get_string()), [respond, name](bool created) {
+  services_.secrets.put(*account, name, std::string(value->get_string()), [respond, name](std::optional<std::string> failed, bool created) {
+    if (failed) return respond(error_response(500, "STORE_ERROR", "the secret could not be stored: " + *failed, ""));
     // The value is never returned, by any endpoint.
     respond(json_reply(created ? 201 : 200, json::object{{"name", name}, {"created", created}}));
   });
@@ -287,7 +290,13 @@ void AdminApi::handle_logs(const http::ParamMap& params, const Caller& caller, R
   auto query = log_query(params, *account, error);
   if (!query) return respond(error_response(400, "INVALID_REQUEST", error, ""));
   services_.store.post([this, query = *query, respond](store::Store& s) {
-    auto found = s.find_executions(query);
+    std::vector<store::ExecutionRecord> found;
+    try {
+      found = s.find_executions(query);
+    } catch (const std::exception& e) {
+      asio::post(io_, [respond, why = std::string(e.what())] { respond(error_response(500, "STORE_ERROR", "the logs could not be read: " + why, "")); });
+      return;
+    }
     asio::post(io_, [found = std::move(found), respond] {
       json::array list;
       for (const auto& r : found) list.push_back(logs::execution_to_json(r));
@@ -321,7 +330,12 @@ std::optional<http::RequestHandler::Stream> AdminApi::stream(const http::Request
           [this, q](auto handler) {
             auto shared = std::make_shared<decltype(handler)>(std::move(handler));
             services_.store.post([this, q, shared](store::Store& s) {
-              auto records = s.find_executions(q);
+              std::vector<store::ExecutionRecord> records;
+              try {
+                records = s.find_executions(q);
+              } catch (const std::exception&) {
+                // nothing this time; the next poll tries again
+              }
               asio::post(io_, [shared, records = std::move(records)]() mutable { (*shared)(std::move(records)); });
             });
           },

@@ -339,7 +339,8 @@ int run_serve(const ServeOptions& options) {
     });
   });
   io.run();
-  executor->flush();  // every accepted execution record reaches the store before exit
+  deployments.reset();  // its thread may post to the event loop: stop it while the loop exists
+  executor->flush();    // every accepted execution record reaches the store before exit
   log.flush();
   return 0;
 }

@@ -140,9 +140,21 @@ Expected<std::vector<accounts::DeployedSource>, std::string> DeployService::rest
   return result.get_future().get();
 }
 
-void DeployService::deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, Done done) {
-  thread_.post([this, account_id, name = std::move(name), message = std::move(message), archive = std::move(archive),
-                done = std::move(done)]() mutable {
+void DeployService::guarded(Done done, std::function<void(Done&)> work) {
+  // An exception on the deploy thread (a store error, a full disk) answers the request; it must
+  // not end the process.
+  thread_.post([this, done = std::move(done), work = std::move(work)]() mutable {
+    try {
+      work(done);
+    } catch (const std::exception& e) {
+      if (done) finish(std::move(done), refused(500, fmt::format("the node could not complete this: {}", e.what())));
+    }
+  });
+}
+
+void DeployService::deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, Done done_) {
+  guarded(std::move(done_), [this, account_id, name = std::move(name), message = std::move(message),
+                             archive = std::move(archive)](Done& done) mutable {
     auto index = deployment_.index_of(account_id);
     if (!index) return finish(std::move(done), refused(400, fmt::format("account {} is not served here", account_id)));
     // Unpack beside the versions and validate everything there, as it will be served, before
@@ -203,8 +215,8 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
   });
 }
 
-void DeployService::rollback(std::int64_t account_id, std::optional<std::int64_t> version, Done done) {
-  thread_.post([this, account_id, version, done = std::move(done)]() mutable {
+void DeployService::rollback(std::int64_t account_id, std::optional<std::int64_t> version, Done done_) {
+  guarded(std::move(done_), [this, account_id, version](Done& done) {
     auto index = deployment_.index_of(account_id);
     if (!index) return finish(std::move(done), refused(400, fmt::format("account {} is not served here", account_id)));
     auto all = on_store<std::vector<store::DeploymentRecord>>([&](store::Store& s) { return s.deployments(account_id); });
@@ -250,8 +262,8 @@ void DeployService::rollback(std::int64_t account_id, std::optional<std::int64_t
   });
 }
 
-void DeployService::versions(std::int64_t account_id, Done done) {
-  thread_.post([this, account_id, done = std::move(done)]() mutable {
+void DeployService::versions(std::int64_t account_id, Done done_) {
+  guarded(std::move(done_), [this, account_id](Done& done) {
     auto all = on_store<std::vector<store::DeploymentRecord>>([&](store::Store& s) { return s.deployments(account_id); });
     json::array list;
     for (const auto& d : all) {

@@ -44,6 +44,7 @@ class DeployService {
   Expected<std::filesystem::path, std::string> materialise(std::int64_t account_id, std::int64_t version);
   Expected<void*, std::string> install(const config::Catalog& catalog);
   void finish(Done done, DeployOutcome outcome);
+  void guarded(Done done, std::function<void(Done&)> work);
 
   boost::asio::io_context& io_;
   const accounts::Deployment& deployment_;

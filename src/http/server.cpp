@@ -97,7 +97,27 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   std::string remote = socket.remote_endpoint(ignored).address().to_string();
   beast::tcp_stream stream(std::move(socket));
   Connection connection{&stream, false};
-  auto registered = connections_.insert(connections_.end(), &connection);
+  // Guards, because the coroutine can also end by being destroyed (a handler dropped without an
+  // answer): the registration and the in-flight count must not outlive it.
+  struct Registration {
+    std::list<Connection*>& list;
+    std::list<Connection*>::iterator it;
+    ~Registration() { list.erase(it); }
+  } registration{connections_, connections_.insert(connections_.end(), &connection)};
+  struct InFlight {
+    HttpServer& server;
+    bool active = false;
+    void begin() {
+      ++server.in_flight_;
+      active = true;
+    }
+    void end() {
+      if (std::exchange(active, false)) server.request_finished();
+    }
+    ~InFlight() {
+      if (active) --server.in_flight_;
+    }
+  } in_flight{*this};
   beast::flat_buffer buffer;
 
   auto write_and_close = [&](Response response) -> asio::awaitable<void> {
@@ -170,7 +190,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     bool keep_alive = request.keep_alive();
     bool is_head = request.method() == beast_http::verb::head;
     unsigned version = request.version();
-    ++in_flight_;
+    in_flight.begin();
     stream.expires_never();  // the function's own time limit bounds the wait
     auto executor = co_await asio::this_coro::executor;
     Response response = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
@@ -195,11 +215,10 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     stream.expires_after(std::chrono::seconds(30));
     auto [write_error, written] = co_await beast_http::async_write(stream, response, use_tuple);
     connection.busy = false;
-    request_finished();
+    in_flight.end();
     if (write_error || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  connections_.erase(registered);
 }
 
 void HttpServer::request_finished() {

@@ -100,7 +100,11 @@ void Dispatcher::fill_spares() {
       worker = Worker::launch(
           io_, process, "", std::move(cgroup), spare_memory_mb_,
           [this, alive, holder, kind](std::optional<std::string> error) {
-            if (alive.expired()) return;
+            if (alive.expired()) {
+              // Its generation is gone: nobody will take it.
+              if (auto w = holder->lock()) w->terminate();
+              return;
+            }
             spares_[kind].starting = false;
             if (auto w = holder->lock(); w && !error) spares_[kind].worker = w;
           },
@@ -141,8 +145,8 @@ std::string Dispatcher::memory_enforcement() const {
 
 void Dispatcher::schedule_rss_poll() {
   rss_poll_.expires_after(std::chrono::milliseconds(100));
-  rss_poll_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+  rss_poll_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
     for (auto& pool : pools_) {
       if (pool) pool->enforce_rss_limits();
     }
@@ -237,8 +241,9 @@ void Dispatcher::set_secrets(secrets::SecretValues values) {
 void Dispatcher::schedule_idle_sweep() {
   auto interval = std::clamp(settings_.idle_timeout / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(10'000));
   idle_sweep_.expires_after(interval);
-  idle_sweep_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+  idle_sweep_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    // A completion already queued still runs after cancel(): check the dispatcher is alive.
+    if (ec || alive.expired()) return;
     auto now = std::chrono::steady_clock::now();
     for (auto& pool : pools_) {
       if (pool) pool->stop_idle(now);

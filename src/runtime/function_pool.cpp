@@ -6,6 +6,8 @@
 namespace sprocket::runtime {
 namespace {
 
+constexpr double kFastMs = 10;  // a function whose executions average less is "fast"
+
 double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -34,9 +36,10 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
     run(worker, Waiting{std::move(frame), std::move(done), now}, false);
     return;
   }
-  if (!idle_.empty()) {
+  while (!idle_.empty()) {
     auto worker = std::move(idle_.back());
     idle_.pop_back();
+    if (!worker->ready()) continue;  // being stopped (memory, a signal): its exit removes it
     run(worker, Waiting{std::move(frame), std::move(done), now}, false);
     return;
   }
@@ -57,7 +60,6 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
 std::shared_ptr<Worker> FunctionPool::pipeline_target() const {
   // A pipelined request waits inside an instance, out of reach of the queue timeout, so only
   // functions that answer quickly are pipelined, and only behind an invocation that is young.
-  constexpr double kFastMs = 10;
   if (settings_.pipeline_depth <= 1 || typical_execution_ms_ > kFastMs || !queue_.empty()) return nullptr;
   auto now = std::chrono::steady_clock::now();
   std::shared_ptr<Worker> best;
@@ -82,22 +84,30 @@ void FunctionPool::arm_queue_deadline() {
 void FunctionPool::expire_waiting() {
   auto now = std::chrono::steady_clock::now();
   // The queue is in arrival order and every request has the same timeout: expired ones are in front.
+  std::deque<Waiting> expired;
   while (!queue_.empty() && now - queue_.front().since >= settings_.queue_timeout) {
-    Waiting waiting = std::move(queue_.front());
+    expired.push_back(std::move(queue_.front()));
     queue_.pop_front();
+  }
+  arm_queue_deadline();
+  std::string detail = fmt::format("no instance of the function became free within {} ms", settings_.queue_timeout.count());
+  // Answering may release the last hold on this pool's generation: no member is touched from here.
+  for (auto& waiting : expired) {
     InvocationReport report;
     report.result.outcome = InvocationResult::Outcome::QueueTimeout;
-    report.result.detail = fmt::format("no instance of the function became free within {} ms", settings_.queue_timeout.count());
+    report.result.detail = detail;
     report.queue_ms = ms_between(waiting.since, now);
     waiting.done(std::move(report));
   }
-  arm_queue_deadline();
 }
 
 void FunctionPool::start_instances_for_queue() {
-  // Start no more instances than there are requests waiting for one.
+  // Start no more instances than there are requests waiting for one. A failure to start answers
+  // the waiting requests, which may release the pool itself: check it is still there.
+  std::weak_ptr<bool> alive = alive_;
   while (static_cast<std::size_t>(starting_) < queue_.size() && instances() < settings_.max_instances) {
     start_instance();
+    if (alive.expired()) return;
   }
 }
 
@@ -125,7 +135,7 @@ void FunctionPool::start_instance() {
   };
   std::shared_ptr<Worker> worker = take_spare_ ? take_spare_(recipe_.memory_mb, recipe_.wants_preloaded) : nullptr;
   if (worker) {
-    worker->specialize(recipe_.load_frame, std::move(on_started), std::move(on_exit), std::move(on_stray));
+    worker->specialize(recipe_.load_frame, std::move(on_started), std::move(on_exit), std::move(on_stray), load_limit());
   } else {
     std::unique_ptr<WorkerCgroup> cgroup;
     if (cgroups_) {
@@ -139,7 +149,7 @@ void FunctionPool::start_instance() {
     }
     try {
       worker = Worker::launch(io_, recipe_.process, recipe_.load_frame, std::move(cgroup), settings_.memory_limit_mb,
-                              std::move(on_started), std::move(on_exit), std::move(on_stray));
+                              std::move(on_started), std::move(on_exit), std::move(on_stray), load_limit());
     } catch (const std::exception& e) {
       fail_queue(fmt::format("could not start a worker process: {}", e.what()));
       return;
@@ -153,7 +163,9 @@ void FunctionPool::start_instance() {
 
 void FunctionPool::on_instance_free(const std::shared_ptr<Worker>& worker, bool cold) {
   if (!worker->ready()) return;
-  while (!queue_.empty() && worker->depth() < settings_.pipeline_depth) {
+  // Queued requests go into a pipeline only for fast functions, as in submit().
+  std::size_t depth = typical_execution_ms_ <= kFastMs ? settings_.pipeline_depth : 1;
+  while (!queue_.empty() && worker->depth() < depth) {
     Waiting next = std::move(queue_.front());
     queue_.pop_front();
     if (queue_.empty()) queue_deadline_.cancel();
@@ -206,9 +218,11 @@ void FunctionPool::fail_queue(const std::string& why) {
 }
 
 void FunctionPool::stop_idle(std::chrono::steady_clock::time_point now) {
-  for (auto& worker : idle_) {
-    if (now - worker->last_used() >= settings_.idle_timeout) worker->terminate();
-  }
+  std::erase_if(idle_, [&](const std::shared_ptr<Worker>& worker) {
+    if (now - worker->last_used() < settings_.idle_timeout) return false;
+    worker->terminate();
+    return true;  // out of the idle list at once: a request must not pick a dying instance
+  });
 }
 
 void FunctionPool::update_environment(WorkerRecipe recipe, const std::string& frame) {

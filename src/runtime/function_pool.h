@@ -75,6 +75,9 @@ class FunctionPool {
   void start_instance();
   void on_instance_free(const std::shared_ptr<Worker>& worker, bool cold);
   std::shared_ptr<Worker> pipeline_target() const;
+  // Loading a function (its top-level code) gets the same time as running it, and at least 5 s
+  // (a cold start on a busy machine).
+  std::chrono::milliseconds load_limit() const { return std::max(settings_.time_limit, std::chrono::milliseconds(5000)); }
   void run(const std::shared_ptr<Worker>& worker, Waiting waiting, bool cold);
   void fail_queue(const std::string& why);
   void arm_queue_deadline();

@@ -49,10 +49,11 @@ Worker::Worker(asio::io_context& io, ChildProcess process, std::unique_ptr<Worke
 
 std::shared_ptr<Worker> Worker::launch(asio::io_context& io, ProcessSpec spec, std::string load_frame,
                                        std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb, StartedHandler on_started,
-                                       ExitHandler on_exit, LogHandler on_stray_logs) {
+                                       ExitHandler on_exit, LogHandler on_stray_logs, std::chrono::milliseconds load_limit) {
   if (cgroup) spec.cgroup_procs_file = cgroup->procs_file();
   auto worker = std::shared_ptr<Worker>(new Worker(io, ChildProcess::start(spec), std::move(cgroup), memory_limit_mb));
   worker->load_frame_ = std::move(load_frame);
+  worker->load_limit_ = load_limit;
   worker->on_started_ = std::move(on_started);
   worker->on_exit_ = std::move(on_exit);
   worker->on_stray_logs_ = std::move(on_stray_logs);
@@ -127,7 +128,8 @@ void Worker::take_pipe_lines(std::string& buffer, const char* level, bool flush_
   }
   buffer.erase(0, start);
   if (lines.empty()) return;
-  if (!pending_.empty()) {
+  // Output while starting or loading belongs to the load (its error message, if it fails).
+  if (!pending_.empty() || state_ == State::Starting || state_ == State::Loading) {
     for (auto& l : lines) pipe_logs_.push_back(std::move(l));
   } else if (on_stray_logs_) {
     on_stray_logs_(std::move(lines));
@@ -172,7 +174,9 @@ void Worker::handle_exit() {
   state_ = State::Dead;
   deadline_.cancel();
   if (previous == State::Starting || previous == State::Loading) {
-    std::string message = fmt::format("the worker process {} before the function was loaded", detail);
+    std::string message = load_timed_out_ ? fmt::format("loading the function took longer than {:.2f} seconds, so its process was stopped",
+                                                        load_limit_.count() / 1000.0)
+                                          : fmt::format("the worker process {} before the function was loaded", detail);
     for (const auto& line : pipe_logs_) message += "\n" + line.text;
     if (auto started = std::exchange(on_started_, nullptr)) started(message);
   }
@@ -227,9 +231,13 @@ void Worker::handle_frame(std::string payload) {
       return;
     }
     state_ = State::Loading;
+    arm_load_deadline();
     send(std::make_shared<const std::string>(std::move(load_frame_)));
   } else if (kind == "loaded" && state_ == State::Loading) {
     state_ = State::Ready;
+    ++deadline_generation_;
+    deadline_.cancel();
+    if (!pipe_logs_.empty() && on_stray_logs_) on_stray_logs_(std::exchange(pipe_logs_, {}));
     pipe_logs_.clear();
     if (auto started = std::exchange(on_started_, nullptr)) started(std::nullopt);
   } else if (kind == "load_error" && state_ == State::Loading) {
@@ -256,15 +264,29 @@ void Worker::invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono
   if (pending_.size() == 1) start_head();
 }
 
+void Worker::arm_load_deadline() {
+  // Top-level code that never finishes would hold an instance in Loading for ever.
+  std::uint64_t generation = ++deadline_generation_;
+  deadline_.expires_after(load_limit_);
+  deadline_.async_wait([weak = weak_from_this(), generation](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || generation != self->deadline_generation_ || self->state_ != State::Loading) return;
+    self->load_timed_out_ = true;
+    self->terminate();
+  });
+}
+
 void Worker::start_head() {
   // The worker starts an invocation the moment it has answered the one before: so does its clock.
   Pending& head = pending_.front();
   head.started = std::chrono::steady_clock::now();
   timed_out_ = false;
+  std::uint64_t generation = ++deadline_generation_;
   deadline_.expires_after(head.time_limit);
-  deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  deadline_.async_wait([weak = weak_from_this(), generation](boost::system::error_code ec) {
     auto self = weak.lock();
-    if (ec || !self || self->pending_.empty()) return;
+    // cancel() cannot recall a completion already queued: the generation tells a stale one.
+    if (ec || !self || self->pending_.empty() || generation != self->deadline_generation_) return;
     self->timed_out_ = true;
     self->terminate();  // the only way to stop code that ignores the deadline
     InvocationResult result;
@@ -288,6 +310,7 @@ void Worker::abandon_waiting() {
 }
 
 void Worker::finish_invocation(InvocationResult result) {
+  ++deadline_generation_;
   deadline_.cancel();
   auto now = std::chrono::steady_clock::now();
   last_used_ = now;
@@ -329,11 +352,14 @@ void Worker::terminate() {
   process_.kill_group();
 }
 
-void Worker::specialize(std::string load_frame, StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs) {
+void Worker::specialize(std::string load_frame, StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs,
+                        std::chrono::milliseconds load_limit) {
   on_started_ = std::move(on_started);
   on_exit_ = std::move(on_exit);
   on_stray_logs_ = std::move(on_stray_logs);
+  load_limit_ = load_limit;
   state_ = State::Loading;
+  arm_load_deadline();
   send(std::make_shared<const std::string>(std::move(load_frame)));
 }
 

@@ -59,9 +59,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // `cgroup` (may be null) is the memory cgroup the process joins; `memory_limit_mb` names the
   // limit in messages and bounds RSS when there is no cgroup. With an empty `load_frame` the
   // worker stays generic: `on_started` says it is ready, and specialize() gives it a function.
+  // Loading (the function's top-level code) may take at most `load_limit`.
   static std::shared_ptr<Worker> launch(boost::asio::io_context& io, ProcessSpec spec, std::string load_frame,
                                         std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb,
-                                        StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs);
+                                        StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs,
+                                        std::chrono::milliseconds load_limit = std::chrono::seconds(30));
   ~Worker();
 
   // Sends one invocation; `done` is called exactly once. The worker runs one invocation at a
@@ -69,7 +71,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // of each runs from the moment the previous one answered.
   void invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done);
   // Turns a generic worker into an instance of one function; the handlers replace the old ones.
-  void specialize(std::string load_frame, StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs);
+  void specialize(std::string load_frame, StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs,
+                  std::chrono::milliseconds load_limit);
   bool generic() const { return state_ == State::Generic && !doomed_; }
   void send_frame(std::string frame);  // e.g. an "env" frame; queued behind the load if still starting
   void terminate();  // kills the process; any invocation in flight completes as Crashed/TimedOut
@@ -140,6 +143,10 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::vector<LogLine> pipe_logs_;  // process output captured while an invocation runs
   bool timed_out_ = false;
   bool doomed_ = false;
+  bool load_timed_out_ = false;
+  std::chrono::milliseconds load_limit_{30'000};
+  std::uint64_t deadline_generation_ = 0;  // tells a stale timer completion from the current one
+  void arm_load_deadline();
   std::uint64_t invocations_ = 0;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };

@@ -56,8 +56,16 @@ void SecretsService::load_now() {
 
 void SecretsService::reload(std::function<void()> then) {
   executor_.post([this, then = std::move(then)](store::Store& s) mutable {
-    auto counter = s.external_change_counter();
-    auto records = s.secrets();
+    std::int64_t counter = 0;
+    std::vector<store::SecretRecord> records;
+    try {
+      counter = s.external_change_counter();
+      records = s.secrets();
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "sprocket: cannot read secrets: {}\n", e.what());
+      if (then) asio::post(io_, std::move(then));
+      return;
+    }
     asio::post(io_, [this, records = std::move(records), counter, then = std::move(then)] {
       std::vector<std::string> problems;
       auto values = decrypt_all(records, box_, problems);
@@ -82,7 +90,12 @@ void SecretsService::watch() {
     if (!checking_) {
       checking_ = true;
       executor_.post([this](store::Store& s) {
-        auto counter = s.external_change_counter();
+        std::int64_t counter = last_counter_;
+        try {
+          counter = s.external_change_counter();
+        } catch (const std::exception&) {
+          // unreadable for now (busy, I/O): try again at the next tick
+        }
         asio::post(io_, [this, counter] {
           checking_ = false;
           if (counter != last_counter_) reload();
@@ -93,29 +106,49 @@ void SecretsService::watch() {
   });
 }
 
-void SecretsService::put(std::int64_t account_id, std::string name, std::string value, std::function<void(bool)> done) {
+void SecretsService::put(std::int64_t account_id, std::string name, std::string value, Done done) {
   bool created = !exists(account_id, name);
   auto record = seal_secret(account_id, name, value, box_);
   executor_.post([this, record = std::move(record), created, done = std::move(done)](store::Store& s) mutable {
-    s.put_secret(record);
-    asio::post(io_, [this, created, done = std::move(done)]() mutable { reload([created, done = std::move(done)] { done(created); }); });
+    try {
+      s.put_secret(record);
+    } catch (const std::exception& e) {
+      asio::post(io_, [done = std::move(done), why = std::string(e.what())]() mutable { done(why, false); });
+      return;
+    }
+    asio::post(io_, [this, created, done = std::move(done)]() mutable {
+      reload([created, done = std::move(done)] { done(std::nullopt, created); });
+    });
   });
 }
 
-void SecretsService::remove(std::int64_t account_id, std::string name, std::function<void(bool)> done) {
+void SecretsService::remove(std::int64_t account_id, std::string name, Done done) {
   executor_.post([this, account_id, name = std::move(name), done = std::move(done)](store::Store& s) mutable {
-    bool existed = s.delete_secret(account_id, name);
-    asio::post(io_, [this, existed, done = std::move(done)]() mutable { reload([existed, done = std::move(done)] { done(existed); }); });
+    bool existed = false;
+    try {
+      existed = s.delete_secret(account_id, name);
+    } catch (const std::exception& e) {
+      asio::post(io_, [done = std::move(done), why = std::string(e.what())]() mutable { done(why, false); });
+      return;
+    }
+    asio::post(io_, [this, existed, done = std::move(done)]() mutable {
+      reload([existed, done = std::move(done)] { done(std::nullopt, existed); });
+    });
   });
 }
 
-void SecretsService::list(std::int64_t account_id, std::function<void(std::vector<SecretInfo>)> done) {
+void SecretsService::list(std::int64_t account_id, std::function<void(std::optional<std::string>, std::vector<SecretInfo>)> done) {
   executor_.post([this, account_id, done = std::move(done)](store::Store& s) mutable {
     std::vector<SecretInfo> infos;
-    for (const auto& r : s.secrets()) {
-      if (r.account_id == account_id) infos.push_back({r.name, r.created_ms, r.updated_ms});
+    std::optional<std::string> error;
+    try {
+      for (const auto& r : s.secrets()) {
+        if (r.account_id == account_id) infos.push_back({r.name, r.created_ms, r.updated_ms});
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
     }
-    asio::post(io_, [infos = std::move(infos), done = std::move(done)]() mutable { done(std::move(infos)); });
+    asio::post(io_, [error, infos = std::move(infos), done = std::move(done)]() mutable { done(error, std::move(infos)); });
   });
 }
 

@@ -35,9 +35,12 @@ class SecretsService {
   void start_watching();
   void stop();
 
-  void put(std::int64_t account_id, std::string name, std::string value, std::function<void(bool created)> done);
-  void remove(std::int64_t account_id, std::string name, std::function<void(bool existed)> done);
-  void list(std::int64_t account_id, std::function<void(std::vector<SecretInfo>)> done);
+  // `done` gets an error (the store failed) or, for put, whether the secret was created; for
+  // remove, whether it existed.
+  using Done = std::function<void(std::optional<std::string> error, bool flag)>;
+  void put(std::int64_t account_id, std::string name, std::string value, Done done);
+  void remove(std::int64_t account_id, std::string name, Done done);
+  void list(std::int64_t account_id, std::function<void(std::optional<std::string> error, std::vector<SecretInfo>)> done);
   std::size_t count(std::int64_t account_id) const;
   bool exists(std::int64_t account_id, const std::string& name) const;
 
