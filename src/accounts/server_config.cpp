@@ -57,12 +57,9 @@ class ConfigReader {
 
  private:
   void error(const std::string& pointer, std::string message, std::string fix) {
-    auto p = doc_.position_of(pointer);
-    std::string field = pointer;
-    std::replace(field.begin(), field.end(), '/', '.');
-    if (!field.empty()) field.erase(0, 1);
-    errors_.push_back(ConfigError{file_, p.line, p.column, field, std::move(message), std::move(fix)});
+    errors_.push_back(config::located_error(doc_, file_, pointer, std::move(message), std::move(fix)));
   }
+
 
   void known_keys(const json::object& object, const std::string& pointer, std::initializer_list<std::string_view> known) {
     for (const auto& m : object) {

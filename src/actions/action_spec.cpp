@@ -45,12 +45,9 @@ class Reader {
 
  private:
   void error(const std::string& pointer, std::string message, std::string fix) {
-    auto p = doc_.position_of(pointer);
-    std::string field = pointer;
-    std::replace(field.begin(), field.end(), '/', '.');
-    if (!field.empty()) field.erase(0, 1);
-    errors_.push_back(ConfigError{file_, p.line, p.column, field, std::move(message), std::move(fix)});
+    errors_.push_back(config::located_error(doc_, file_, pointer, std::move(message), std::move(fix)));
   }
+
 
   std::vector<std::string> strings(const json::object& o, const std::string& pointer, std::string_view key) {
     std::vector<std::string> out;

@@ -327,6 +327,33 @@ std::string json_pointer_append(const std::string& parent, std::string_view toke
   return out;
 }
 
+std::string field_of_pointer(const std::string& pointer) {
+  std::string out;
+  std::size_t i = 1;
+  while (!pointer.empty() && i <= pointer.size()) {
+    std::size_t next = pointer.find('/', i);
+    std::string token = pointer.substr(i, next == std::string::npos ? std::string::npos : next - i);
+    if (!out.empty()) out += '.';
+    for (std::size_t k = 0; k < token.size(); ++k) {
+      if (token[k] == '~' && k + 1 < token.size()) {
+        out += token[k + 1] == '1' ? '/' : '~';
+        ++k;
+      } else {
+        out += token[k];
+      }
+    }
+    if (next == std::string::npos) break;
+    i = next + 1;
+  }
+  return out;
+}
+
+ConfigError located_error(const JsonDocument& doc, const std::filesystem::path& file, const std::string& pointer,
+                          std::string message, std::string fix) {
+  TextPosition p = doc.position_of(pointer);
+  return ConfigError{file, p.line, p.column, field_of_pointer(pointer), std::move(message), std::move(fix)};
+}
+
 TextPosition JsonDocument::position_of(const std::string& pointer) const {
   std::string p = pointer;
   while (true) {

@@ -3,10 +3,12 @@
 // name the line and column of the offending field (boost::json keeps no positions).
 #include <boost/json/value.hpp>
 #include <cstddef>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "config/config_error.h"
 #include "util/expected.h"
 
 namespace sprocket::config {
@@ -37,5 +39,11 @@ Expected<JsonDocument, JsonSyntaxError> parse_json_with_positions(std::string_vi
 
 TextPosition position_at_offset(std::string_view text, std::size_t offset);
 std::string json_pointer_append(const std::string& parent, std::string_view token);
+// "/endpoints/events~1update/method" -> "endpoints.events/update.method", as errors name fields.
+std::string field_of_pointer(const std::string& pointer);
+
+// An error about the value at `pointer` in `file`, located and named.
+ConfigError located_error(const JsonDocument& doc, const std::filesystem::path& file, const std::string& pointer,
+                          std::string message, std::string fix);
 
 }  // namespace sprocket::config

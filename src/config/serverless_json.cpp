@@ -81,29 +81,7 @@ class Validator {
   }
 
  private:
-  static std::string field_of(const std::string& pointer) {
-    // "/endpoints/events~1update/method" -> "endpoints.events/update.method"
-    std::string out;
-    std::size_t i = 1;
-    while (i <= pointer.size() && !pointer.empty()) {
-      std::size_t next = pointer.find('/', i);
-      std::string token = pointer.substr(i, next == std::string::npos ? std::string::npos : next - i);
-      std::string unescaped;
-      for (std::size_t k = 0; k < token.size(); ++k) {
-        if (token[k] == '~' && k + 1 < token.size()) {
-          unescaped += token[k + 1] == '1' ? '/' : '~';
-          ++k;
-        } else {
-          unescaped += token[k];
-        }
-      }
-      if (!out.empty()) out += '.';
-      out += unescaped;
-      if (next == std::string::npos) break;
-      i = next + 1;
-    }
-    return out;
-  }
+  static std::string field_of(const std::string& pointer) { return field_of_pointer(pointer); }
 
   void error(const std::string& pointer, std::string field, std::string message, std::string fix, bool at_key = false) {
     TextPosition p = at_key ? doc_.key_position_of(pointer) : doc_.position_of(pointer);
