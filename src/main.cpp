@@ -113,14 +113,19 @@ int main(int argc, char** argv) {
   auto* actions_check = actions_command->add_subcommand("check", "Validate the action definitions (actions.json) under PATH");
   actions_check->add_option("path", actions_path, "A *.actions folder, or a folder holding some")->capture_default_str();
   actions_check->callback([&] { exit_code = cli::run_actions_check(actions_path); });
-  for (const char* verb : {"test", "run"}) {
-    auto* later = actions_command->add_subcommand(verb, "Not yet: running actions is being built (docs/actions.md)");
-    later->allow_extras();
-    later->callback([&, verb] {
-      fmt::print(stderr, "sprocket: `actions {}` is not built yet; `sprocket actions check` validates definitions today\n", verb);
-      exit_code = 2;
-    });
-  }
+  cli::ActionTestOptions action_test;
+  auto* actions_test = actions_command->add_subcommand("test", "Run an action once, now, and print status, outputs, logs, memory and time");
+  actions_test->add_option("name", action_test.name, "The action's name in actions.json")->required();
+  actions_test->add_option("--event", action_test.event_file, "A JSON file with the event (inputFields, object, …)");
+  actions_test->add_option("--path", action_test.path, "Where the *.actions folders are")->capture_default_str();
+  actions_test->add_option("--account", action_test.account_id, "The portal id the event comes from")->capture_default_str();
+  actions_test->callback([&] { exit_code = cli::run_actions_test(action_test); });
+  auto* actions_run = actions_command->add_subcommand("run", "Not yet: queued executions with retries are being built (docs/actions.md)");
+  actions_run->allow_extras();
+  actions_run->callback([&] {
+    fmt::print(stderr, "sprocket: `actions run` is not built yet; `sprocket actions test` runs an action once today\n");
+    exit_code = 2;
+  });
   actions_command->require_subcommand(1);
 
   try {

@@ -248,7 +248,7 @@ function answer(invocation, kind, value) {
   if (invocation.settled) return false;
   let message;
   try {
-    if (invocation.mode === 'app') {
+    if (invocation.mode === 'app' || invocation.mode === 'action') {
       const text = JSON.stringify(value);
       message = { valueJson: text === undefined ? 'null' : text };
     } else {
@@ -303,12 +303,17 @@ function fail(invocation, err) {
 }
 
 function invoke(message) {
-  // 'app': the answer is a value for a UI extension, not an HTTP response.
-  const invocation = { id: message.id, settled: false, mode: message.mode === 'app' ? 'app' : 'endpoint' };
+  // 'app': the answer is a value for a UI extension; 'action': a workflow action's result.
+  const mode = message.mode === 'app' || message.mode === 'action' ? message.mode : 'endpoint';
+  const invocation = { id: message.id, settled: false, mode };
   active = invocation;
   currentLogs = [];
   invocationLogBytes = 0;
   droppedLogBytes = 0;
+  if (mode === 'action') {
+    runAction(invocation, message.event || {});
+    return;
+  }
   const context = message.context || {};
   if (context.headers) context.headers = caseInsensitiveHeaders(context.headers);
   context.secrets = { ...secretValues() };
@@ -340,6 +345,56 @@ function invoke(message) {
       if (!fail(invocation, err)) {
         capture('ERROR', [`Error after the function had answered: ${describeError(err).stack}`]);
       }
+    },
+  );
+}
+
+// Resource types that are the worker's own (its stdio and the channel to the gateway) or
+// connections the code leaves open (an HTTP agent's keep-alive sockets): they do not hold back
+// an action's result. Timers, immediates, file system and DNS requests do.
+const notPendingWork = new Set(['PipeWrap', 'TTYWrap', 'TCPSocketWrap', 'TCPWrap', 'SignalWrap', 'ProcessWrap']);
+
+function pendingWork() {
+  return process.getActiveResourcesInfo().filter((type) => !notPendingWork.has(type)).length;
+}
+
+// HubSpot (Lambda) delivers a callback's outputs once the event loop is empty: work the code
+// started before or after calling back still finishes first.
+function whenEventLoopIsEmpty(then) {
+  const check = () => {
+    if (pendingWork() === 0) then();
+    else setTimeout(check, 1).unref();
+  };
+  setTimeout(check, 0).unref();
+}
+
+function runAction(invocation, event) {
+  let delivered = false;
+  const deliver = (result) => {
+    if (delivered) {
+      capture('WARN', ['callback was called more than once; later calls are ignored']);
+      return;
+    }
+    delivered = true;
+    whenEventLoopIsEmpty(() => answer(invocation, 'value', result === undefined ? {} : result));
+  };
+  let returned;
+  try {
+    returned = main(event, deliver);
+  } catch (err) {
+    fail(invocation, err);
+    return;
+  }
+  const waitsForCallback = main.length >= 2;
+  Promise.resolve(returned).then(
+    (value) => {
+      if (delivered || invocation.settled) return;
+      if (value === undefined && waitsForCallback) return;
+      delivered = true;
+      answer(invocation, 'value', value === undefined ? {} : value);
+    },
+    (err) => {
+      if (!fail(invocation, err)) capture('ERROR', [`Error after the action had answered: ${describeError(err).stack}`]);
     },
   );
 }

@@ -33,19 +33,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// guest/node beside the binary's build folder (build/sprocket -> guest/node), or where the
-// sources were when it was built; SPROCKET_GUEST_DIR overrides both.
-fs::path find_node_guest_dir() {
-  if (const char* overridden = std::getenv("SPROCKET_GUEST_DIR")) return fs::path(overridden) / "node";
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  for (const fs::path& candidate : {exe.parent_path().parent_path() / "guest" / "node", exe.parent_path() / "guest" / "node",
-                                    fs::path(SPROCKET_SOURCE_DIR) / "guest" / "node"}) {
-    if (fs::is_regular_file(candidate / "bootstrap.js", ec)) return candidate;
-  }
-  return fs::path(SPROCKET_SOURCE_DIR) / "guest" / "node";
-}
-
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -189,7 +176,7 @@ int run_serve(const ServeOptions& options) {
 
   runtime::RuntimeSettings runtime_settings;
   runtime_settings.node_executable = options.node;
-  runtime_settings.node_guest_dir = find_node_guest_dir();
+  runtime_settings.node_guest_dir = runtime::default_node_guest_dir();
   runtime_settings.idle_timeout = std::chrono::milliseconds(static_cast<long>(options.idle_timeout_seconds * 1000));
   if (options.memory_enforcement == "cgroup") {
     runtime_settings.cgroups = runtime::MemoryCgroups::create(runtime_settings.no_cgroups_reason);

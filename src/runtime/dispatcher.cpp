@@ -8,6 +8,18 @@
 namespace sprocket::runtime {
 namespace json = boost::json;
 
+std::filesystem::path default_node_guest_dir() {
+  namespace fs = std::filesystem;
+  if (const char* overridden = std::getenv("SPROCKET_GUEST_DIR")) return fs::path(overridden) / "node";
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& candidate : {exe.parent_path().parent_path() / "guest" / "node", exe.parent_path() / "guest" / "node",
+                                    fs::path(SPROCKET_SOURCE_DIR) / "guest" / "node"}) {
+    if (fs::is_regular_file(candidate / "bootstrap.js", ec)) return candidate;
+  }
+  return fs::path(SPROCKET_SOURCE_DIR) / "guest" / "node";
+}
+
 namespace {
 
 // What every worker process starts with; a function's own variables and secrets arrive in its

@@ -26,6 +26,10 @@ struct RuntimeSettings {
   std::string no_cgroups_reason;           // why there are none, for the start-up banner
 };
 
+// guest/node beside the binary's build folder (build/sprocket -> guest/node), or where the
+// sources were when it was built; SPROCKET_GUEST_DIR overrides both.
+std::filesystem::path default_node_guest_dir();
+
 using ExposedSecrets = std::vector<std::pair<std::string, std::string>>;  // name, value
 
 // How to start a worker for `spec`: argv, environment (its variables and exposed secrets only),

@@ -27,7 +27,62 @@ def test_check_reports_definitions_and_errors(tmp_path):
     assert "actions.json:3:" in bad.stderr and "actions.enrich.outputFields.tier: an enumeration lists its options" in bad.stderr
 
 
-def test_running_actions_says_not_yet(tmp_path):
-    r = run("actions", "test", "enrich", "--event", tmp_path / "event.json")
-    assert r.returncode == 2
-    assert "not built yet" in r.stderr
+def action_folder(tmp_path, code, outputs=None, language="node", file="act.js"):
+    folder = tmp_path / "crm.actions"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / file).write_text(code)
+    (folder / "actions.json").write_text(json.dumps({"actions": {"act": {
+        "language": language, "file": file, "inputFields": ["email"], "secrets": ["TOKEN"],
+        "outputFields": outputs or {"score": {"type": "number"}}}}}))
+    (folder / ".env").write_text("TOKEN=tok-123\n")
+    (tmp_path / "event.json").write_text(json.dumps({"inputFields": {"email": "ada@example.com"}}))
+    return tmp_path
+
+
+def test_callback_waits_for_the_empty_event_loop(tmp_path):
+    root = action_folder(tmp_path, """
+exports.main = async (event, callback) => {
+  console.log(`enriching ${event.inputFields.email} with ${process.env.TOKEN}`);
+  callback({outputFields: {score: event.callbackId.startsWith('ap-') ? 42 : 0}});
+  setTimeout(() => console.log('work after the callback ran first'), 60);
+};
+""")
+    r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].endswith("INFO   enriching ada@example.com with tok-123")
+    assert lines[1].endswith("INFO   work after the callback ran first")
+    assert "Status: SUCCESS" in lines[2]
+    assert 'Outputs: {"score":42}' in r.stdout
+    assert "Memory: " in r.stdout and "Run time: " in r.stdout
+
+
+def test_returned_value_and_output_rules(tmp_path):
+    root = action_folder(tmp_path, "exports.main = async () => ({outputFields: {score: 'high', extra: 1}});")
+    r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
+    assert r.returncode == 1
+    assert "Status: FAILED (INVALID_OUTPUT)" in r.stdout
+    assert 'score must be a number, not "high"' in r.stdout
+    assert 'warning: output "extra" is not declared' in r.stdout
+    root2 = action_folder(tmp_path / "b", "exports.main = async () => ({outputFields: {note: 'x'.repeat(65001)}});",
+                          outputs={"note": {"type": "string"}})
+    r = run("actions", "test", "act", "--event", root2 / "event.json", "--path", root2)
+    assert "Status: FAILED (OUTPUT_VALUES_TOO_LARGE)" in r.stdout
+    root3 = action_folder(tmp_path / "c", "exports.main = async () => ({outputFields: {score: 1, hs_execution_state: 'FAIL_CONTINUE'}});")
+    r = run("actions", "test", "act", "--event", root3 / "event.json", "--path", root3)
+    assert "FAIL_CONTINUE" in r.stdout and r.returncode == 1
+
+
+def test_a_thrown_error_fails_the_test(tmp_path):
+    root = action_folder(tmp_path, "exports.main = (event, callback) => { throw new Error('no such contact'); };")
+    r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
+    assert r.returncode == 1
+    assert "Status: FAILED (the code threw)" in r.stdout and "Error: no such contact" in r.stdout
+
+
+def test_what_is_not_built_yet_says_so(tmp_path):
+    root = action_folder(tmp_path, "def main(event):\n    return {'outputFields': {}}\n", language="python", file="act.py")
+    r = run("actions", "test", "act", "--path", root)
+    assert r.returncode == 2 and "Python actions cannot run yet" in r.stderr
+    r = run("actions", "run", "act")
+    assert r.returncode == 2 and "not built yet" in r.stderr
