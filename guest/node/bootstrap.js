@@ -324,27 +324,32 @@ function invoke(message) {
     }
   };
 
+  callMain(invocation, context, sendResponse, () => invocation.settled, (value) => {
+    const kind = value !== null && typeof value === 'object' && 'statusCode' in value ? 'response' : 'value';
+    answer(invocation, kind, value);
+  });
+}
+
+// Calls main(argument, callback) and answers with what it returns or rejects with. The callback
+// style answers through the callback: `undefined` from a main that takes one means "the answer
+// comes later", not "an empty answer". `answered()` says whether the callback already did.
+function callMain(invocation, argument, callback, answered, onValue) {
   let returned;
   try {
-    returned = main(context, sendResponse);
+    returned = main(argument, callback);
   } catch (err) {
     fail(invocation, err);
     return;
   }
-  // The callback style answers through sendResponse; `undefined` from a function that takes
-  // sendResponse means "the answer comes later", not "an empty answer".
   const waitsForCallback = main.length >= 2;
   Promise.resolve(returned).then(
     (value) => {
-      if (invocation.settled) return;
+      if (answered() || invocation.settled) return;
       if (value === undefined && waitsForCallback) return;
-      const kind = value !== null && typeof value === 'object' && 'statusCode' in value ? 'response' : 'value';
-      answer(invocation, kind, value);
+      onValue(value);
     },
     (err) => {
-      if (!fail(invocation, err)) {
-        capture('ERROR', [`Error after the function had answered: ${describeError(err).stack}`]);
-      }
+      if (!fail(invocation, err)) capture('ERROR', [`Error after the code had answered: ${describeError(err).stack}`]);
     },
   );
 }
@@ -378,25 +383,10 @@ function runAction(invocation, event) {
     delivered = true;
     whenEventLoopIsEmpty(() => answer(invocation, 'value', result === undefined ? {} : result));
   };
-  let returned;
-  try {
-    returned = main(event, deliver);
-  } catch (err) {
-    fail(invocation, err);
-    return;
-  }
-  const waitsForCallback = main.length >= 2;
-  Promise.resolve(returned).then(
-    (value) => {
-      if (delivered || invocation.settled) return;
-      if (value === undefined && waitsForCallback) return;
-      delivered = true;
-      answer(invocation, 'value', value === undefined ? {} : value);
-    },
-    (err) => {
-      if (!fail(invocation, err)) capture('ERROR', [`Error after the action had answered: ${describeError(err).stack}`]);
-    },
-  );
+  callMain(invocation, event, deliver, () => delivered, (value) => {
+    delivered = true;
+    answer(invocation, 'value', value === undefined ? {} : value);
+  });
 }
 
 function handleMessage(message) {

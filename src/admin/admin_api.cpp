@@ -14,6 +14,7 @@
 #include "logs/execution_format.h"
 #include "logs/log_format.h"
 #include "util/duration.h"
+#include "util/clock.h"
 
 namespace sprocket::admin {
 namespace asio = boost::asio;
@@ -43,10 +44,6 @@ std::string first(const http::ParamMap& params, std::string_view name) {
   return {};
 }
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // The filters shared by the query and the follow endpoints.
 std::optional<store::ExecutionQuery> log_query(const http::ParamMap& params, std::optional<std::int64_t> account, std::string& error) {
   store::ExecutionQuery q;
@@ -59,7 +56,7 @@ std::optional<store::ExecutionQuery> log_query(const http::ParamMap& params, std
       error = "since must be a duration such as 30s, 10m, 2h or 7d";
       return std::nullopt;
     }
-    q.since_ms = now_ms() - d->count();
+    q.since_ms = util::unix_now_ms() - d->count();
   }
   if (auto limit = first(params, "limit"); !limit.empty()) {
     try {

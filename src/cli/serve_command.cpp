@@ -26,16 +26,13 @@
 #include "secrets/secrets_service.h"
 #include "store/store_executor.h"
 #include "util/duration.h"
+#include "util/clock.h"
 
 namespace sprocket::cli {
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 Expected<accounts::Deployment, std::string> load_accounts(const ServeOptions& options) {
   accounts::ServerConfig server_config;
@@ -268,7 +265,7 @@ int run_serve(const ServeOptions& options) {
   // Logs older than the retention go, at start-up and then regularly.
   asio::steady_timer prune_timer(io);
   std::function<void()> prune = [&] {
-    std::int64_t cutoff = now_ms() - retention->count();
+    std::int64_t cutoff = util::unix_now_ms() - retention->count();
     executor->post([cutoff](store::Store& s) { s.prune_executions(cutoff); });
     prune_timer.expires_after(std::clamp(*retention / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(3'600'000)));
     prune_timer.async_wait([&](boost::system::error_code ec) {

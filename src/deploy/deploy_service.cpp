@@ -13,16 +13,13 @@
 #include "deploy/archive.h"
 #include "logs/log_format.h"
 #include "runtime/dependencies.h"
+#include "util/clock.h"
 
 namespace sprocket::deploy {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string read_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -159,7 +156,7 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     if (!index) return finish(std::move(done), refused(400, fmt::format("account {} is not served here", account_id)));
     // Unpack beside the versions and validate everything there, as it will be served, before
     // anything is stored or activated: a refused deploy changes nothing.
-    fs::path incoming = root_ / std::to_string(account_id) / fmt::format("incoming-{}", now_ms());
+    fs::path incoming = root_ / std::to_string(account_id) / fmt::format("incoming-{}", util::unix_now_ms());
     std::error_code ec;
     auto cleanup = [&] { fs::remove_all(incoming, ec); };
     auto unpacked = unpack_archive(archive, incoming);
@@ -182,7 +179,7 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     }
     std::int64_t version = 0;
     try {
-      version = on_store<std::int64_t>([&](store::Store& s) { return s.add_deployment(account_id, name, message, archive, now_ms()); });
+      version = on_store<std::int64_t>([&](store::Store& s) { return s.add_deployment(account_id, name, message, archive, util::unix_now_ms()); });
     } catch (const std::exception& e) {
       cleanup();
       return finish(std::move(done), refused(500, fmt::format("the deployment could not be stored: {}", e.what())));

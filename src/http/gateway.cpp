@@ -9,6 +9,7 @@
 #include "logs/log_format.h"
 #include "runtime/frame_codec.h"
 #include "secrets/secret_values.h"
+#include "util/clock.h"
 
 namespace sprocket::http {
 namespace json = boost::json;
@@ -18,10 +19,6 @@ using runtime::InvocationResult;
 using runtime::LogLine;
 
 namespace {
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 Response json_response(unsigned status, std::string body) {
   Response response{static_cast<beast_http::status>(status), 11};
@@ -218,7 +215,7 @@ void Gateway::handle_endpoint(const std::shared_ptr<Generation>& gen, std::size_
   if (!context) return respond(error_response(context.error().status, "INVALID_REQUEST", context.error().message, request_id));
   if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
   Execution execution{gen, index, request_id, std::string(request.method_string()),
-                      std::string(request.target().substr(0, request.target().find('?'))), now_unix_ms(), false};
+                      std::string(request.target().substr(0, request.target().find('?'))), util::unix_now_ms(), false};
   run(std::move(execution), invoke_frame(next_invocation_id_++, "endpoint", *context), std::move(respond));
 }
 
@@ -241,7 +238,7 @@ void Gateway::handle_app_function(const std::shared_ptr<Generation>& gen, std::s
   call->context["limits"] = {{"executionsRemaining", limits.executions_remaining}, {"timeRemaining", limits.time_remaining_ms}};
   if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
   Execution execution{gen, *index, request_id, "POST", std::string(request.target().substr(0, request.target().find('?'))),
-                      now_unix_ms(), true};
+                      util::unix_now_ms(), true};
   run(std::move(execution), invoke_frame(next_invocation_id_++, "app", json::serialize(call->context)), std::move(respond));
 }
 
@@ -265,7 +262,7 @@ namespace {
 constexpr std::size_t kMaxResponseBytes = 6 * 1024 * 1024;
 
 void note(std::vector<LogLine>& notes, std::string_view level, std::string text) {
-  notes.push_back(LogLine{now_unix_ms(), std::string(level), std::move(text)});
+  notes.push_back(LogLine{util::unix_now_ms(), std::string(level), std::move(text)});
 }
 
 // What a failure that is not the function's answer means, for the log.
@@ -361,7 +358,7 @@ Response Gateway::app_answer(const Execution& e, const InvocationReport& report,
     }
     case InvocationResult::Outcome::TimedOut:
       note(notes, "ERROR", result.detail);
-      return function_failure(name, fmt::format("{} {} {}", logs::iso_timestamp(now_unix_ms()), e.request_id, result.detail),
+      return function_failure(name, fmt::format("{} {} {}", logs::iso_timestamp(util::unix_now_ms()), e.request_id, result.detail),
                               e.request_id);
     case InvocationResult::Outcome::QueueFull:
     case InvocationResult::Outcome::QueueTimeout: {
@@ -432,7 +429,7 @@ void Gateway::record(const Execution& e, const InvocationReport& report, bool su
     }
   }
   if (dropped > 0) {
-    keep(LogLine{now_unix_ms(), "WARN",
+    keep(LogLine{util::unix_now_ms(), "WARN",
                  fmt::format("Log output truncated: {} bytes dropped (the limit is {} bytes per execution)", dropped, budget)});
   }
   for (const auto& line : notes) {

@@ -1,4 +1,5 @@
 #include "runtime/worker.h"
+#include "util/clock.h"
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -16,10 +17,6 @@ namespace {
 
 constexpr std::size_t kMaxPipeLine = 4096;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 std::vector<LogLine> parse_logs(const json::value* logs) {
   std::vector<LogLine> out;
   if (!logs || !logs->is_array()) return out;
@@ -28,7 +25,7 @@ std::vector<LogLine> parse_logs(const json::value* logs) {
     if (!entry.is_array() || entry.get_array().size() != 3) continue;
     const auto& a = entry.get_array();
     LogLine line;
-    line.timestamp_ms = a[0].is_number() ? a[0].to_number<std::int64_t>() : now_ms();
+    line.timestamp_ms = a[0].is_number() ? a[0].to_number<std::int64_t>() : util::unix_now_ms();
     line.level = a[1].is_string() ? std::string(a[1].get_string()) : "INFO";
     line.text = a[2].is_string() ? std::string(a[2].get_string()) : json::serialize(a[2]);
     out.push_back(std::move(line));
@@ -118,7 +115,7 @@ void Worker::take_pipe_lines(std::string& buffer, const char* level, bool flush_
       if (buffer.size() - start >= kMaxPipeLine || (flush_partial && buffer.size() > start)) nl = buffer.size();
       else break;
     }
-    lines.push_back(LogLine{now_ms(), level, buffer.substr(start, nl - start)});
+    lines.push_back(LogLine{util::unix_now_ms(), level, buffer.substr(start, nl - start)});
     const std::string& text = lines.back().text;
     if (text.find("heap out of memory") != std::string::npos || text.find("Reached heap limit") != std::string::npos) {
       heap_exhausted_ = true;

@@ -1,4 +1,5 @@
 #include "secrets/secrets_service.h"
+#include "util/clock.h"
 
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -9,9 +10,6 @@ namespace sprocket::secrets {
 namespace asio = boost::asio;
 
 namespace {
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 }  // namespace
 
 std::optional<std::string> invalid_secret_name(std::string_view name) {
@@ -29,7 +27,7 @@ std::optional<std::string> invalid_secret_name(std::string_view name) {
 
 store::SecretRecord seal_secret(std::int64_t account_id, const std::string& name, std::string_view value, const SecretBox& box) {
   auto sealed = box.seal(value);
-  std::int64_t now = now_ms();
+  std::int64_t now = util::unix_now_ms();
   return store::SecretRecord{account_id, name, std::move(sealed.nonce), std::move(sealed.ciphertext), now, now};
 }
 
