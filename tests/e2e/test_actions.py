@@ -80,9 +80,25 @@ def test_a_thrown_error_fails_the_test(tmp_path):
     assert "Status: FAILED (the code threw)" in r.stdout and "Error: no such contact" in r.stdout
 
 
+def test_python_action_with_print_logging_secrets_and_errors(tmp_path):
+    root = action_folder(tmp_path, """import logging, os
+
+def main(event):
+    print(f"enriching {event['inputFields']['email']} with {os.getenv('TOKEN')}")
+    logging.warning("careful")
+    return {"outputFields": {"score": 7}}
+""", language="python", file="act.py")
+    r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "INFO   enriching ada@example.com with tok-123" in r.stdout
+    assert "WARN   careful" in r.stdout
+    assert 'Outputs: {"score":7}' in r.stdout
+    failing = action_folder(tmp_path / "f", "def main(event):\n    raise ValueError('no such contact')\n", language="python", file="act.py")
+    r = run("actions", "test", "act", "--event", failing / "event.json", "--path", failing)
+    assert r.returncode == 1
+    assert "Status: FAILED (the code threw)" in r.stdout and "ValueError: no such contact" in r.stdout
+
+
 def test_what_is_not_built_yet_says_so(tmp_path):
-    root = action_folder(tmp_path, "def main(event):\n    return {'outputFields': {}}\n", language="python", file="act.py")
-    r = run("actions", "test", "act", "--path", root)
-    assert r.returncode == 2 and "Python actions cannot run yet" in r.stderr
     r = run("actions", "run", "act")
     assert r.returncode == 2 and "not built yet" in r.stderr

@@ -1,0 +1,138 @@
+"""The Python side of a sprocket worker: the frame protocol of docs/protocol.md on fd 3, one
+workflow action loaded, one invocation at a time. print() and logging are captured per
+invocation; module state survives between invocations, as on HubSpot (AWS Lambda)."""
+import importlib.util
+import io
+import json
+import logging
+import os
+import resource
+import struct
+import sys
+import time
+import traceback
+
+channel = os.fdopen(3, "r+b", buffering=0)
+
+
+def send(message):
+    payload = json.dumps(message, separators=(",", ":"), default=str).encode("utf-8")
+    channel.write(struct.pack("<I", len(payload)) + payload)
+
+
+def receive():
+    header = _read_exactly(4)
+    if header is None:
+        return None
+    (size,) = struct.unpack("<I", header)
+    payload = _read_exactly(size)
+    return None if payload is None else json.loads(payload.decode("utf-8"))
+
+
+def _read_exactly(n):
+    data = b""
+    while len(data) < n:
+        chunk = channel.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+class Capture(io.TextIOBase):
+    """Collects what the action prints as log lines of the invocation in progress."""
+
+    def __init__(self, level):
+        self.level = level
+        self.pending = ""
+
+    def write(self, text):
+        self.pending += text
+        while "\n" in self.pending:
+            line, self.pending = self.pending.split("\n", 1)
+            current_logs.append([int(time.time() * 1000), self.level, line])
+        return len(text)
+
+    def flush(self):
+        if self.pending:
+            current_logs.append([int(time.time() * 1000), self.level, self.pending])
+            self.pending = ""
+
+
+class CaptureHandler(logging.Handler):
+    LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "ERROR"}
+
+    def emit(self, record):
+        current_logs.append([int(record.created * 1000), self.LEVELS.get(record.levelname, "INFO"), self.format(record)])
+
+
+current_logs = []
+main = None
+stdout_capture, stderr_capture = Capture("INFO"), Capture("ERROR")
+_handler = CaptureHandler()
+_handler.setFormatter(logging.Formatter("%(message)s"))  # the level is a column of its own
+logging.basicConfig(level=logging.INFO, handlers=[_handler])
+
+
+def load(message):
+    global main
+    if message.get("cwd"):
+        os.chdir(message["cwd"])
+    for name, value in (message.get("env") or {}).items():
+        os.environ[name] = str(value)
+    path = message["file"]
+    sys.path.insert(0, os.path.dirname(path))
+    spec = importlib.util.spec_from_file_location("action", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "main", None)):
+        raise RuntimeError(f"{os.path.basename(path)} does not define main(event)")
+    main = module.main
+
+
+def describe(error):
+    stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return {"name": type(error).__name__, "message": str(error), "stack": stack.rstrip()}
+
+
+def invoke(message):
+    global current_logs
+    current_logs = []
+    sys.stdout, sys.stderr = stdout_capture, stderr_capture
+    result = {"type": "result", "id": message.get("id")}
+    try:
+        value = main(message.get("event") or {})
+        result["valueJson"] = json.dumps({} if value is None else value, default=str)
+    except Exception as error:  # the action's failure is its result
+        result["error"] = describe(error)
+    finally:
+        stdout_capture.flush()
+        stderr_capture.flush()
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    result["logs"] = current_logs
+    result["maxRssKb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    send(result)
+
+
+def serve():
+    send({"type": "ready", "pid": os.getpid()})
+    while True:
+        message = receive()
+        if message is None:
+            return  # the gateway is gone
+        if message.get("type") == "load":
+            try:
+                load(message)
+                send({"type": "loaded"})
+            except Exception as error:
+                send({"type": "load_error", "message": describe(error)["stack"]})
+        elif message.get("type") == "invoke":
+            invoke(message)
+        elif message.get("type") == "env":
+            for name, value in (message.get("set") or {}).items():
+                os.environ[name] = str(value)
+            for name in message.get("remove") or []:
+                os.environ.pop(name, None)
+
+
+serve()
