@@ -102,3 +102,13 @@ def main(event):
 def test_what_is_not_built_yet_says_so(tmp_path):
     r = run("actions", "run", "act")
     assert r.returncode == 2 and "not built yet" in r.stderr
+
+
+def test_python_actions_have_the_reference_libraries(tmp_path):
+    root = action_folder(tmp_path, """import requests, redis, googleapiclient
+
+def main(event):
+    return {"outputFields": {"score": 1}}
+""", language="python", file="act.py")
+    r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
+    assert r.returncode == 0, r.stdout + r.stderr
