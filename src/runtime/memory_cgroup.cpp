@@ -83,7 +83,17 @@ bool try_parent(const fs::path& dir) {
 
 }  // namespace
 
-WorkerCgroup::~WorkerCgroup() { ::rmdir(dir_.c_str()); }
+WorkerCgroup::~WorkerCgroup() {
+  // The worker is reaped by now; anything the function started in a session of its own may
+  // still be in the cgroup. Kill it and wait briefly (a rare path) so the cgroup can go.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (::rmdir(dir_.c_str()) == 0 || errno != EBUSY) return;
+    std::ifstream procs(dir_ / "cgroup.procs");
+    pid_t pid;
+    while (procs >> pid) ::kill(pid, SIGKILL);
+    ::usleep(5000);
+  }
+}
 
 std::string WorkerCgroup::procs_file() const { return (dir_ / "cgroup.procs").string(); }
 

@@ -215,3 +215,13 @@ def test_cold_starts_use_pre_started_spares(start_sprocket):
     plain = [s.get(f"/_hcms/api/plain{i}").json() for i in range(4)]
     assert not any(r["preloaded"] for r in plain)
     assert len({r["pid"] for r in plain}) == 4
+
+
+def test_processes_a_function_detaches_go_with_its_instance(edge, tmp_path):
+    pidfile = tmp_path / "child.pid"
+    r = edge.get(f"/_hcms/api/escape?pidfile={pidfile}")
+    assert r.status_code == 504
+    pid = int(pidfile.read_text())
+    # killed through the instance's memory cgroup (or its process group without cgroups)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z",
+             timeout=10, message="the detached child to be killed")
