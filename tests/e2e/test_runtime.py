@@ -218,6 +218,8 @@ def test_cold_starts_use_pre_started_spares(start_sprocket):
 
 
 def test_processes_a_function_detaches_go_with_its_instance(edge, tmp_path):
+    if "enforced by polling" in edge.log():
+        pytest.skip("no memory cgroup on this machine: a detached process escapes the process group")
     pidfile = tmp_path / "child.pid"
     r = edge.get(f"/_hcms/api/escape?pidfile={pidfile}")
     assert r.status_code == 504
