@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <type_traits>
 #include <fmt/format.h>
 
 #include "store/store.h"
@@ -195,8 +196,7 @@ class SqliteStore final : public Store {
 
   void append_executions(std::vector<ExecutionRecord>& records) override {
     if (records.empty()) return;
-    exec("BEGIN IMMEDIATE");
-    try {
+    in_transaction([&] {
       // An execution's console lines are one column: they are only ever read with it, and a row
       // per line made logging cost more than serving.
       Statement ex(db_, R"sql(INSERT INTO executions (request_id, account_id, function, method, path, http_status, status,
@@ -211,11 +211,7 @@ class SqliteStore final : public Store {
         ex.step();
         r.id = sqlite3_last_insert_rowid(db_);
       }
-      exec("COMMIT");
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    });
   }
 
   std::vector<ExecutionRecord> find_executions(const ExecutionQuery& q) override {
@@ -285,8 +281,7 @@ class SqliteStore final : public Store {
 
   std::int64_t add_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
                               const std::string& archive, std::int64_t created_ms) override {
-    exec("BEGIN IMMEDIATE");
-    try {
+    return in_transaction([&] {
       std::int64_t version = 1;
       {
         Statement st(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM deployments WHERE account_id = ?1");
@@ -297,12 +292,8 @@ class SqliteStore final : public Store {
       insert.bind(1, account_id).bind(2, version).bind(3, name).bind(4, message).bind(5, created_ms).bind_blob(6, archive);
       insert.step();
       set_active(account_id, name, version);
-      exec("COMMIT");
       return version;
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    });
   }
 
   std::vector<DeploymentRecord> deployments(std::int64_t account_id) override {
@@ -323,25 +314,17 @@ class SqliteStore final : public Store {
   }
 
   bool activate_deployment(std::int64_t account_id, std::int64_t version) override {
-    exec("BEGIN IMMEDIATE");
-    try {
+    return in_transaction([&] {
       std::string name;
       {
         Statement st(db_, "SELECT name FROM deployments WHERE account_id = ?1 AND version = ?2");
         st.bind(1, account_id).bind(2, version);
-        if (!st.step()) {
-          exec("ROLLBACK");
-          return false;
-        }
+        if (!st.step()) return false;  // nothing written: committing changes nothing
         name = st.text(0);
       }
       set_active(account_id, name, version);
-      exec("COMMIT");
       return true;
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    });
   }
 
   std::vector<ActiveSource> active_sources() override {
@@ -379,6 +362,25 @@ class SqliteStore final : public Store {
     st.step();
   }
 
+  // Runs `work` in one write transaction: committed when it returns, rolled back when it throws.
+  template <class Work>
+  std::invoke_result_t<Work&> in_transaction(Work work) {
+    exec("BEGIN IMMEDIATE");
+    try {
+      if constexpr (std::is_void_v<decltype(work())>) {
+        work();
+        exec("COMMIT");
+      } else {
+        auto result = work();
+        exec("COMMIT");
+        return result;
+      }
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
   void exec(const char* sql) {
     char* error = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
@@ -390,8 +392,7 @@ class SqliteStore final : public Store {
 
   void migrate() {
     exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-    exec("BEGIN IMMEDIATE");
-    try {
+    in_transaction([&] {
       std::int64_t version = 0;
       {
         Statement st(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
@@ -408,11 +409,7 @@ class SqliteStore final : public Store {
         st.bind(1, v + 1);
         st.step();
       }
-      exec("COMMIT");
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    });
   }
 
   sqlite3* db_ = nullptr;
