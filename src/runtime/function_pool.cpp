@@ -155,7 +155,6 @@ void FunctionPool::start_instance() {
       return;
     }
   }
-  ++instances_started_;
   *holder = worker;
   ++starting_;
   workers_.push_back(std::move(worker));
@@ -195,7 +194,6 @@ void FunctionPool::run(const std::shared_ptr<Worker>& worker, Waiting waiting, b
                    report.execution_ms = result.execution_ms;
                    report.result = std::move(result);
                    report.cold_start = cold;
-                   report.worker_pid = worker->pid();
                    waiting.done(std::move(report));
                    if (!alive.expired()) on_instance_free(worker, false);
                  });

@@ -36,7 +36,6 @@ struct InvocationReport {
   double queue_ms = 0;      // waiting for an instance, including a cold start
   double execution_ms = 0;  // from sending the invocation to its answer
   bool cold_start = false;  // served by an instance started for it
-  pid_t worker_pid = -1;
 };
 
 class FunctionPool {
@@ -61,8 +60,6 @@ class FunctionPool {
   void update_environment(WorkerRecipe recipe, const std::string& frame);
 
   int instances() const { return static_cast<int>(workers_.size()); }
-  int idle_instances() const { return static_cast<int>(idle_.size()); }
-  std::size_t queued() const { return queue_.size(); }
 
  private:
   struct Waiting {
@@ -89,7 +86,6 @@ class FunctionPool {
   MemoryCgroups* cgroups_;
   SpareSource take_spare_;
   boost::asio::steady_timer queue_deadline_;
-  std::uint64_t instances_started_ = 0;
   double typical_execution_ms_ = 0;  // moving average: pipelining is for functions that answer fast
   StrayLogHandler stray_logs_;
   std::vector<std::shared_ptr<Worker>> workers_;  // every live instance

@@ -256,7 +256,6 @@ void Worker::invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono
     return;
   }
   pending_.push_back(Pending{std::move(done), time_limit, std::chrono::steady_clock::now(), {}});
-  ++invocations_;
   send(std::move(invoke_frame));
   if (pending_.size() == 1) start_head();
 }

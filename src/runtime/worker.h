@@ -80,7 +80,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void enforce_rss_limit();
 
   pid_t pid() const { return process_.pid(); }
-  bool busy() const { return !pending_.empty(); }
   std::size_t depth() const { return pending_.size(); }  // invocations sent and not answered
   bool ready() const { return state_ == State::Ready && !doomed_; }
   // When the invocation running now started (the epoch when idle).
@@ -88,7 +87,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
     return pending_.empty() ? std::chrono::steady_clock::time_point{} : pending_.front().started;
   }
   bool dead() const { return state_ == State::Dead || doomed_; }  // dead or being killed
-  std::uint64_t invocations() const { return invocations_; }
   std::chrono::steady_clock::time_point last_used() const { return last_used_; }
 
  private:
@@ -147,7 +145,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::chrono::milliseconds load_limit_{30'000};
   std::uint64_t deadline_generation_ = 0;  // tells a stale timer completion from the current one
   void arm_load_deadline();
-  std::uint64_t invocations_ = 0;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };
 
