@@ -16,41 +16,38 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
 
+  // `serve` and `dev` take the same options: dev is serve that reloads on every change.
+  auto add_serve_options = [](CLI::App* command, cli::ServeOptions& o) {
+    command->add_option("paths", o.paths,
+                        "A *.functions folder, a developer project (hsproject.json), or a folder holding several (default: .)");
+    command->add_option("--config", o.config_file, "A JSON file with accounts, their domains and limits (docs/configuration.md)");
+    command->add_option("--listen", o.listen, "HOST:PORT to serve functions on; port 0 picks a free one")->capture_default_str();
+    command->add_option("--admin-listen", o.admin_listen, "HOST:PORT of the admin API and /metrics")->capture_default_str();
+    command->add_option("--data-dir", o.data_dir, "Where sprocket keeps its state (database, secret key, admin token)")
+        ->capture_default_str();
+    command->add_option("--account-id", o.account_id, "The HubSpot account id functions see")->capture_default_str();
+    command->add_option("--max-instances", o.max_instances, "Most instances per function, for every account (default: the configured limit, 8)");
+    command->add_option("--idle-timeout", o.idle_timeout_seconds, "Seconds an idle instance is kept warm")->capture_default_str();
+    command->add_option("--time-limit-ms", o.time_limit_ms,
+                        "Execution time limit for every function (default: HubSpot's 10 s design manager, 15 s projects)");
+    command->add_flag("--trust-proxy", o.trust_proxy,
+                      "Take the client address from True-Client-IP / X-Forwarded-For (only behind your own proxy)");
+    command->add_option("--memory-enforcement", o.memory_enforcement,
+                        "cgroup (the kernel, where a memory cgroup can be made; else RSS polling) or rss")
+        ->check(CLI::IsMember({"cgroup", "rss"}))
+        ->capture_default_str();
+    command->add_option("--log-retention", o.log_retention, "How long execution logs are kept (90d, 12h, 30s…)")->capture_default_str();
+    command->add_option("--node", o.node, "The Node.js executable")->capture_default_str();
+  };
   cli::ServeOptions serve;
   auto* serve_command = app.add_subcommand("serve", "Serve *.functions folders and developer projects over HTTP");
-  serve_command->add_option("paths", serve.paths,
-                            "A *.functions folder, a developer project (hsproject.json), or a folder holding several (default: .)");
-  serve_command->add_option("--config", serve.config_file, "A JSON file with accounts, their domains and limits (docs/configuration.md)");
-  serve_command->add_option("--listen", serve.listen, "HOST:PORT to serve functions on; port 0 picks a free one")->capture_default_str();
-  serve_command->add_option("--admin-listen", serve.admin_listen, "HOST:PORT of the admin API and /metrics")->capture_default_str();
-  serve_command->add_option("--data-dir", serve.data_dir, "Where sprocket keeps its state (database, secret key, admin token)")
-      ->capture_default_str();
-  serve_command->add_option("--account-id", serve.account_id, "The HubSpot account id functions see")->capture_default_str();
-  serve_command->add_option("--max-instances", serve.max_instances, "Most instances per function, for every account (default: the configured limit, 8)");
-  serve_command->add_option("--idle-timeout", serve.idle_timeout_seconds, "Seconds an idle instance is kept warm")->capture_default_str();
-  serve_command->add_option("--time-limit-ms", serve.time_limit_ms,
-                            "Execution time limit for every function (default: HubSpot's 10 s design manager, 15 s projects)");
-  serve_command->add_flag("--trust-proxy", serve.trust_proxy,
-                          "Take the client address from True-Client-IP / X-Forwarded-For (only behind your own proxy)");
-  serve_command->add_option("--memory-enforcement", serve.memory_enforcement,
-                            "cgroup (the kernel, where a memory cgroup can be made; else RSS polling) or rss")
-      ->check(CLI::IsMember({"cgroup", "rss"}))
-      ->capture_default_str();
-  serve_command->add_option("--log-retention", serve.log_retention, "How long execution logs are kept (90d, 12h, 30s…)")->capture_default_str();
-  serve_command->add_option("--node", serve.node, "The Node.js executable")->capture_default_str();
+  add_serve_options(serve_command, serve);
   serve_command->callback([&] { exit_code = cli::run_serve(serve); });
 
   cli::ServeOptions dev;
   dev.watch = true;
   auto* dev_command = app.add_subcommand("dev", "Serve like `serve` and reload on every change: edit, save, send the next request");
-  dev_command->add_option("paths", dev.paths, "What to serve and watch (default: .)");
-  dev_command->add_option("--config", dev.config_file, "A JSON file with accounts, their domains and limits");
-  dev_command->add_option("--listen", dev.listen, "HOST:PORT to serve functions on")->capture_default_str();
-  dev_command->add_option("--admin-listen", dev.admin_listen, "HOST:PORT of the admin API")->capture_default_str();
-  dev_command->add_option("--data-dir", dev.data_dir, "Where sprocket keeps its state")->capture_default_str();
-  dev_command->add_option("--account-id", dev.account_id, "The HubSpot account id functions see")->capture_default_str();
-  dev_command->add_option("--time-limit-ms", dev.time_limit_ms, "Execution time limit for every function");
-  dev_command->add_option("--node", dev.node, "The Node.js executable")->capture_default_str();
+  add_serve_options(dev_command, dev);
   dev_command->callback([&] { exit_code = cli::run_serve(dev); });
 
   cli::SecretsOptions secrets;
