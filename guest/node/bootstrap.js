@@ -299,7 +299,28 @@ function finish(invocation, message) {
 }
 
 function fail(invocation, err) {
-  return finish(invocation, { error: describeError(err) });
+  const error = describeError(err);
+  if (invocation.mode === 'action') {
+    const reason = retryReason(err);
+    if (reason) error.retry = reason;
+  }
+  return finish(invocation, { error });
+}
+
+// HubSpot retries an action whose code fails with a rate-limit error, or a 429 or 5XX from axios
+// (error.response.status) or @hubspot/api-client (ApiException: error.code is the HTTP status).
+// The status of the `request` package's errors and of hand-made ones (error.status,
+// error.statusCode) counts too: what matters is the HTTP answer the code gave up on.
+function retryReason(err) {
+  if (err === null || typeof err !== 'object') return null;
+  const candidates = [err.response && err.response.status, err.response && err.response.statusCode, err.statusCode, err.status,
+    typeof err.code === 'number' ? err.code : undefined];
+  const status = candidates.find((value) => Number.isInteger(value));
+  if (status === 429) return 'HTTP 429 (rate limited)';
+  if (status >= 500 && status <= 599) return `HTTP ${status}`;
+  const body = err.body || (err.response && err.response.data);
+  if (body && typeof body === 'object' && body.category === 'RATE_LIMITS') return 'rate limited (RATE_LIMITS)';
+  return null;
 }
 
 function invoke(message) {

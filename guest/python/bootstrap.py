@@ -95,6 +95,19 @@ def describe(error):
     return {"name": type(error).__name__, "message": str(error), "stack": stack.rstrip()}
 
 
+def retry_reason(error):
+    """HubSpot retries an action that fails with a rate limit or an HTTP 429/5XX: requests'
+    HTTPError (error.response.status_code) and the HubSpot client's ApiException (error.status)."""
+    response = getattr(error, "response", None)
+    for status in (getattr(response, "status_code", None), getattr(error, "status", None), getattr(error, "status_code", None)):
+        if isinstance(status, int) and not isinstance(status, bool):
+            if status == 429:
+                return "HTTP 429 (rate limited)"
+            if 500 <= status <= 599:
+                return f"HTTP {status}"
+    return None
+
+
 def invoke(message):
     global current_logs
     current_logs = []
@@ -105,6 +118,9 @@ def invoke(message):
         result["valueJson"] = json.dumps({} if value is None else value, default=str)
     except Exception as error:  # the action's failure is its result
         result["error"] = describe(error)
+        reason = retry_reason(error)
+        if reason:
+            result["error"]["retry"] = reason
     finally:
         stdout_capture.flush()
         stderr_capture.flush()
