@@ -70,6 +70,37 @@ const char* const kMigrations[] = {
       created_ms INTEGER NOT NULL
     );
     )sql",
+    R"sql(
+    CREATE TABLE action_executions (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      account_id INTEGER NOT NULL,
+      action TEXT NOT NULL,
+      callback_id TEXT NOT NULL UNIQUE,
+      event TEXT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL,
+      created_ms INTEGER NOT NULL,
+      next_run_ms INTEGER NOT NULL,
+      first_failure_ms INTEGER NOT NULL,
+      finished_ms INTEGER NOT NULL,
+      result TEXT NOT NULL
+    );
+    CREATE INDEX action_executions_due ON action_executions (state, next_run_ms);
+    CREATE INDEX action_executions_by_action ON action_executions (account_id, action, id);
+    CREATE TABLE action_attempts (
+      execution_id INTEGER NOT NULL REFERENCES action_executions (id) ON DELETE CASCADE,
+      number INTEGER NOT NULL,
+      started_ms INTEGER NOT NULL,
+      finished_ms INTEGER NOT NULL,
+      outcome TEXT NOT NULL,
+      error TEXT NOT NULL,
+      duration_ms REAL NOT NULL,
+      memory_mb INTEGER NOT NULL,
+      retry_delay_ms INTEGER NOT NULL,
+      lines TEXT NOT NULL,
+      PRIMARY KEY (execution_id, number)
+    );
+    )sql",
 };
 
 class Statement {
@@ -110,6 +141,7 @@ class Statement {
     sqlite3_clear_bindings(stmt_);
   }
   std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   double real(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string text(int col) const {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(stmt_, col));
@@ -150,6 +182,28 @@ std::vector<LogLineRecord> decode_lines(const std::string& text) {
     lines.push_back({a[0].to_number<std::int64_t>(), std::string(a[1].get_string()), std::string(a[2].get_string())});
   }
   return lines;
+}
+
+constexpr const char* kExecutionColumns =
+    "SELECT id, account_id, action, callback_id, event, state, attempts, created_ms, next_run_ms, first_failure_ms, finished_ms, "
+    "result FROM action_executions";
+
+template <class Row>
+ActionExecutionRecord read_execution(const Row& st) {
+  ActionExecutionRecord e;
+  e.id = st.integer(0);
+  e.account_id = st.integer(1);
+  e.action = st.text(2);
+  e.callback_id = st.text(3);
+  e.event_json = st.text(4);
+  e.state = st.text(5);
+  e.attempts = static_cast<int>(st.integer(6));
+  e.created_ms = st.integer(7);
+  e.next_run_ms = st.integer(8);
+  e.first_failure_ms = st.integer(9);
+  e.finished_ms = st.integer(10);
+  e.result_json = st.text(11);
+  return e;
 }
 
 class SqliteStore final : public Store {
@@ -345,6 +399,121 @@ class SqliteStore final : public Store {
     std::vector<std::pair<std::string, std::int64_t>> out;
     while (st.step()) out.emplace_back(st.text(0), st.integer(1));
     return out;
+  }
+
+  void enqueue_action(ActionExecutionRecord& e) override {
+    Statement st(db_, R"sql(INSERT INTO action_executions (account_id, action, callback_id, event, state, attempts, created_ms,
+                              next_run_ms, first_failure_ms, finished_ms, result)
+                            VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?6, 0, 0, ''))sql");
+    st.bind(1, e.account_id).bind(2, e.action).bind(3, e.callback_id).bind(4, e.event_json).bind(5, e.created_ms).bind(6, e.next_run_ms);
+    st.step();
+    e.id = sqlite3_last_insert_rowid(db_);
+    e.state = "queued";
+  }
+
+  std::vector<ActionExecutionRecord> claim_due_actions(std::int64_t now_ms, std::size_t limit) override {
+    if (limit == 0) return {};
+    return in_transaction([&] {
+      std::vector<ActionExecutionRecord> claimed;
+      {
+        Statement st(db_, (std::string(kExecutionColumns) +
+                           " WHERE state = 'queued' AND next_run_ms <= ?1 ORDER BY next_run_ms, id LIMIT ?2").c_str());
+        st.bind(1, now_ms).bind(2, static_cast<std::int64_t>(limit));
+        while (st.step()) claimed.push_back(read_execution(st));
+      }
+      Statement run(db_, "UPDATE action_executions SET state = 'running', attempts = attempts + 1 WHERE id = ?1");
+      Statement attempt(db_, R"sql(INSERT INTO action_attempts (execution_id, number, started_ms, finished_ms, outcome, error,
+                                     duration_ms, memory_mb, retry_delay_ms, lines)
+                                   VALUES (?1, ?2, ?3, 0, 'RUNNING', '', 0, 0, 0, '[]'))sql");
+      for (auto& e : claimed) {
+        e.state = "running";
+        e.attempts += 1;
+        run.reset();
+        run.bind(1, e.id);
+        run.step();
+        attempt.reset();
+        attempt.bind(1, e.id).bind(2, static_cast<std::int64_t>(e.attempts)).bind(3, now_ms);
+        attempt.step();
+      }
+      return claimed;
+    });
+  }
+
+  bool finish_action_attempt(const ActionExecutionRecord& e, const ActionAttemptRecord& a) override {
+    return in_transaction([&] {
+      Statement st(db_, R"sql(UPDATE action_executions SET state = ?2, next_run_ms = ?3, first_failure_ms = ?4, finished_ms = ?5,
+                                result = ?6 WHERE id = ?1 AND state = 'running' AND attempts = ?7)sql");
+      st.bind(1, e.id).bind(2, e.state).bind(3, e.next_run_ms).bind(4, e.first_failure_ms).bind(5, e.finished_ms)
+          .bind(6, e.result_json).bind(7, static_cast<std::int64_t>(a.number));
+      st.step();
+      if (sqlite3_changes(db_) == 0) return false;  // not the attempt running: leave everything as it is
+      Statement at(db_, R"sql(UPDATE action_attempts SET finished_ms = ?3, outcome = ?4, error = ?5, duration_ms = ?6, memory_mb = ?7,
+                                retry_delay_ms = ?8, lines = ?9 WHERE execution_id = ?1 AND number = ?2)sql");
+      at.bind(1, e.id).bind(2, static_cast<std::int64_t>(a.number)).bind(3, a.finished_ms).bind(4, a.outcome).bind(5, a.error)
+          .bind(6, a.duration_ms).bind(7, static_cast<std::int64_t>(a.memory_mb)).bind(8, a.retry_delay_ms).bind(9, encode_lines(a.lines));
+      at.step();
+      return true;
+    });
+  }
+
+  std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why) override {
+    return in_transaction([&] {
+      Statement at(db_, R"sql(UPDATE action_attempts SET outcome = 'INTERRUPTED', finished_ms = ?1, error = ?2
+                              WHERE outcome = 'RUNNING')sql");
+      at.bind(1, now_ms).bind(2, why);
+      at.step();
+      Statement st(db_, "UPDATE action_executions SET state = 'queued', next_run_ms = ?1 WHERE state = 'running'");
+      st.bind(1, now_ms);
+      st.step();
+      return static_cast<std::size_t>(sqlite3_changes(db_));
+    });
+  }
+
+  std::optional<std::int64_t> next_action_due_ms() override {
+    Statement st(db_, "SELECT MIN(next_run_ms) FROM action_executions WHERE state = 'queued'");
+    if (!st.step() || st.null(0)) return std::nullopt;
+    return st.integer(0);
+  }
+
+  std::optional<ActionExecutionRecord> action_execution(std::int64_t id) override {
+    std::optional<ActionExecutionRecord> found;
+    {
+      Statement st(db_, (std::string(kExecutionColumns) + " WHERE id = ?1").c_str());
+      st.bind(1, id);
+      if (!st.step()) return std::nullopt;
+      found = read_execution(st);
+    }
+    Statement at(db_, R"sql(SELECT number, started_ms, finished_ms, outcome, error, duration_ms, memory_mb, retry_delay_ms, lines
+                            FROM action_attempts WHERE execution_id = ?1 ORDER BY number)sql");
+    at.bind(1, id);
+    while (at.step()) {
+      found->attempt_list.push_back({static_cast<int>(at.integer(0)), at.integer(1), at.integer(2), at.text(3), at.text(4), at.real(5),
+                                     static_cast<int>(at.integer(6)), at.integer(7), decode_lines(at.text(8))});
+    }
+    return found;
+  }
+
+  std::vector<ActionExecutionRecord> find_action_executions(const ActionExecutionQuery& q) override {
+    std::string sql = std::string(kExecutionColumns) + " WHERE 1 = 1";
+    if (q.account_id) sql += " AND account_id = ?1";
+    if (q.action) sql += " AND action = ?2";
+    if (q.state) sql += " AND state = ?3";
+    sql += " ORDER BY id DESC LIMIT ?4";
+    Statement st(db_, sql.c_str());
+    if (q.account_id) st.bind(1, *q.account_id);
+    if (q.action) st.bind(2, *q.action);
+    if (q.state) st.bind(3, *q.state);
+    st.bind(4, static_cast<std::int64_t>(q.limit));
+    std::vector<ActionExecutionRecord> out;
+    while (st.step()) out.push_back(read_execution(st));
+    return out;
+  }
+
+  std::size_t prune_action_executions(std::int64_t finished_before_ms) override {
+    Statement st(db_, "DELETE FROM action_executions WHERE state IN ('succeeded', 'failed') AND finished_ms < ?1");
+    st.bind(1, finished_before_ms);
+    st.step();
+    return static_cast<std::size_t>(sqlite3_changes(db_));
   }
 
   std::int64_t external_change_counter() override {

@@ -73,6 +73,43 @@ struct ActiveSource {
   std::int64_t activated_seq = 0;  // activation order across all accounts
 };
 
+// One attempt at running a queued workflow action.
+struct ActionAttemptRecord {
+  int number = 0;  // from 1
+  std::int64_t started_ms = 0;
+  std::int64_t finished_ms = 0;  // 0 while running
+  std::string outcome;           // RUNNING | SUCCEEDED | FAILED | RETRY | INTERRUPTED
+  std::string error;             // why it failed, when it did
+  double duration_ms = 0;
+  int memory_mb = 0;
+  std::int64_t retry_delay_ms = 0;  // RETRY: the schedule's delay before the next attempt (unscaled)
+  std::vector<LogLineRecord> lines;
+};
+
+// A workflow action's execution: queued, running, then succeeded or failed for good.
+struct ActionExecutionRecord {
+  std::int64_t id = 0;  // assigned by the store
+  std::int64_t account_id = 0;
+  std::string action;
+  std::string callback_id;
+  std::string event_json;
+  std::string state;  // queued | running | succeeded | failed
+  int attempts = 0;   // started so far
+  std::int64_t created_ms = 0;
+  std::int64_t next_run_ms = 0;       // queued: due from then
+  std::int64_t first_failure_ms = 0;  // the retry window (3 days) runs from the first retryable failure
+  std::int64_t finished_ms = 0;
+  std::string result_json;  // final states: outputs, failure, problems, warnings
+  std::vector<ActionAttemptRecord> attempt_list;  // filled by action_execution() only
+};
+
+struct ActionExecutionQuery {
+  std::optional<std::int64_t> account_id;
+  std::optional<std::string> action;
+  std::optional<std::string> state;
+  std::size_t limit = 100;  // newest first
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -99,6 +136,25 @@ class Store {
   // Admin tokens scoped to one account, kept as hashes (the token itself is shown once).
   virtual void add_admin_token(const std::string& token_hash, std::int64_t account_id, std::int64_t created_ms) = 0;
   virtual std::vector<std::pair<std::string, std::int64_t>> admin_tokens() = 0;  // hash, account
+
+  // Workflow action executions, a durable queue: an execution is stored before it is accepted,
+  // claimed (marked running, its attempt recorded) in the same transaction that selects it, and
+  // finished in one transaction. A crash leaves it running; requeue_interrupted_actions() at
+  // start-up puts it back in the queue.
+  virtual void enqueue_action(ActionExecutionRecord& execution) = 0;  // sets id
+  // Up to `limit` queued executions due at `now_ms`, oldest due first, now running (their
+  // `attempts` counts the new attempt).
+  virtual std::vector<ActionExecutionRecord> claim_due_actions(std::int64_t now_ms, std::size_t limit) = 0;
+  // Ends attempt `attempt.number`; the execution becomes `execution.state` (queued again with
+  // its next_run_ms, or final). Ignored unless that attempt is the one running.
+  virtual bool finish_action_attempt(const ActionExecutionRecord& execution, const ActionAttemptRecord& attempt) = 0;
+  // Start-up: executions left running by a process that died run again (at-least-once).
+  virtual std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why) = 0;
+  virtual std::optional<std::int64_t> next_action_due_ms() = 0;
+  virtual std::optional<ActionExecutionRecord> action_execution(std::int64_t id) = 0;  // with its attempts
+  virtual std::vector<ActionExecutionRecord> find_action_executions(const ActionExecutionQuery& query) = 0;
+  // Finished executions older than this go, with their attempts.
+  virtual std::size_t prune_action_executions(std::int64_t finished_before_ms) = 0;
 
   // Changes whenever another process (or connection) commits: cheap to poll.
   virtual std::int64_t external_change_counter() = 0;
