@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     command->add_option("--max-instances", o.max_instances, "Most instances per function, for every account (default: the configured limit, 8)");
     command->add_option("--idle-timeout", o.idle_timeout_seconds, "Seconds an idle instance is kept warm")->capture_default_str();
     command->add_option("--time-limit-ms", o.time_limit_ms,
-                        "Execution time limit for every function (default: HubSpot's 10 s design manager, 15 s projects)");
+                        "Execution time limit for every function and action (default: HubSpot's 10 s design manager, 15 s projects, 20 s actions)");
     command->add_flag("--trust-proxy", o.trust_proxy,
                       "Take the client address from True-Client-IP / X-Forwarded-For (only behind your own proxy)");
     command->add_option("--memory-enforcement", o.memory_enforcement,
@@ -38,6 +38,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     command->add_option("--log-retention", o.log_retention, "How long execution logs are kept (90d, 12h, 30s…)")->capture_default_str();
     command->add_option("--node", o.node, "The Node.js executable")->capture_default_str();
+    command->add_option("--action-concurrency", o.action_concurrency, "Workflow action attempts run at once on this node")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    command->add_option("--action-clock-scale", o.action_clock_scale,
+                        "Run the action retry clock this many times faster (tests: 60000 makes a minute a millisecond)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
   };
   cli::ServeOptions serve;
   auto* serve_command = app.add_subcommand("serve", "Serve *.functions folders and developer projects over HTTP");
@@ -117,12 +124,25 @@ int main(int argc, char** argv) {
   actions_test->add_option("--path", action_test.path, "Where the *.actions folders are")->capture_default_str();
   actions_test->add_option("--account", action_test.account_id, "The portal id the event comes from")->capture_default_str();
   actions_test->callback([&] { exit_code = cli::run_actions_test(action_test); });
-  auto* actions_run = actions_command->add_subcommand("run", "Not yet: queued executions with retries are being built (docs/actions.md)");
-  actions_run->allow_extras();
-  actions_run->callback([&] {
-    fmt::print(stderr, "sprocket: `actions run` is not built yet; `sprocket actions test` runs an action once today\n");
-    exit_code = 2;
-  });
+  cli::ActionRunOptions action_run;
+  auto add_action_server_options = [&](CLI::App* command) {
+    command->add_option("--server", action_run.server, "The admin API of the node")->capture_default_str();
+    command->add_option("--account", action_run.account_id, "The account (default: the node's default account)");
+    command->add_option("--data-dir", action_run.data_dir, "Take the admin token from DIR/admin.token when SPROCKET_TOKEN is not set")
+        ->capture_default_str();
+    command->add_flag("--json", action_run.json, "Print the execution as JSON");
+  };
+  auto* actions_run = actions_command->add_subcommand("run", "Queue an execution on a running node; retried as HubSpot retries");
+  actions_run->add_option("name", action_run.name, "The action's name in actions.json")->required();
+  actions_run->add_option("--event", action_run.event_file, "A JSON file with the event (inputFields, object, …)");
+  actions_run->add_flag("--wait", action_run.wait, "Wait for its final state and print it (exit 0 when it succeeded)");
+  actions_run->add_option("--wait-seconds", action_run.wait_seconds, "With --wait: stop waiting after this long (exit 3)");
+  add_action_server_options(actions_run);
+  actions_run->callback([&] { exit_code = cli::run_actions_run(action_run); });
+  auto* actions_show = actions_command->add_subcommand("show", "An execution's state, outputs, attempts and logs");
+  actions_show->add_option("id", action_run.execution_id, "The execution's id (printed by `actions run`)")->required();
+  add_action_server_options(actions_show);
+  actions_show->callback([&] { exit_code = cli::run_actions_show(action_run); });
   actions_command->require_subcommand(1);
 
   try {

@@ -129,6 +129,15 @@ Expected<config::Catalog, ConfigErrors> load_functions(const Deployment& deploym
         f.deployed_version = source.version;
         catalog.functions.push_back(std::move(f));
       }
+      for (auto& a : loaded->actions) {
+        auto clash = std::find_if(catalog.actions.begin(), catalog.actions.end(), [&](const config::ActionSpec& other) { return other.name == a.name; });
+        if (clash != catalog.actions.end()) {
+          if (shadowed) shadowed->push_back(fmt::format("action {} of {} replaces the one of {}", a.name, source.name, clash->folder.string()));
+          catalog.actions.erase(clash);
+        }
+        a.deployed_version = source.version;
+        catalog.actions.push_back(std::move(a));
+      }
       catalog.warnings.insert(catalog.warnings.end(), loaded->warnings.begin(), loaded->warnings.end());
       catalog.dotenv_by_folder.merge(loaded->dotenv_by_folder);
     }
@@ -136,6 +145,10 @@ Expected<config::Catalog, ConfigErrors> load_functions(const Deployment& deploym
     for (auto& f : catalog.functions) {
       f.account_index = index;
       all.functions.push_back(std::move(f));
+    }
+    for (auto& a : catalog.actions) {
+      a.account_index = index;
+      all.actions.push_back(std::move(a));
     }
     all.warnings.insert(all.warnings.end(), catalog.warnings.begin(), catalog.warnings.end());
     all.dotenv_by_folder.merge(catalog.dotenv_by_folder);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fmt/format.h>
 
+#include "actions/execution_json.h"
 #include "admin/admin_token.h"
 #include "http/gateway.h"
 #include "logs/execution_format.h"
@@ -28,6 +29,7 @@ namespace {
 constexpr std::string_view kSecretsPrefix = "/api/v1/secrets";
 constexpr std::string_view kLogsPath = "/api/v1/logs";
 constexpr std::string_view kDeploymentsPrefix = "/api/v1/deployments";
+constexpr std::string_view kActionsPrefix = "/api/v1/actions";
 constexpr std::string_view kFollowPath = "/api/v1/logs/follow";
 
 Response json_reply(unsigned status, const json::value& body) {
@@ -166,6 +168,9 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
   if (path.substr(0, kDeploymentsPrefix.size()) == kDeploymentsPrefix) {
     return handle_deployments(request, path.substr(kDeploymentsPrefix.size()), params, *caller, respond);
   }
+  if (path.substr(0, kActionsPrefix.size()) == kActionsPrefix) {
+    return handle_actions(request, path.substr(kActionsPrefix.size()), params, *caller, respond);
+  }
   if (path.substr(0, kSecretsPrefix.size()) == kSecretsPrefix) {
     return handle_secrets(request, path.substr(kSecretsPrefix.size()), params, *caller, respond);
   }
@@ -278,6 +283,105 @@ void AdminApi::handle_deployments(http::Request& request, std::string_view rest,
     return services_.deployments.rollback(*account, version, reply);
   }
   respond(error_response(404, "NOT_FOUND", "deployments: GET lists, POST deploys, POST /rollback rolls back", ""));
+}
+
+void AdminApi::handle_actions(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
+                              Respond& respond) {
+  std::string error;
+  auto account = account_param(params, caller, error);
+  if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
+  auto method = request.method();
+  constexpr std::string_view kExecutions = "/executions";
+  // GET /api/v1/actions: the actions this account has.
+  if (rest.empty() || rest == "/") {
+    if (method != beast_http::verb::get) return respond(error_response(405, "METHOD_NOT_ALLOWED", "GET lists the actions", ""));
+    json::array list;
+    auto index = services_.deployment.index_of(*account);
+    for (const auto& a : services_.actions.actions()) {
+      if (!index || a.account_index != *index) continue;
+      json::array inputs, secret_names;
+      for (const auto& i : a.input_fields) inputs.emplace_back(i);
+      for (const auto& n : a.secrets) secret_names.emplace_back(n);
+      list.push_back(json::object{{"name", a.name}, {"language", a.language == config::ActionLanguage::Node ? "node" : "python"},
+                                  {"file", a.file.string()}, {"inputFields", inputs}, {"secrets", secret_names},
+                                  {"deployedVersion", a.deployed_version}});
+    }
+    return respond(json_reply(200, json::object{{"actions", list}}));
+  }
+  // GET /api/v1/actions/executions[/ID]: what was queued, and what became of it.
+  if (rest.substr(0, kExecutions.size()) == kExecutions && method == beast_http::verb::get) {
+    std::string_view id_text = rest.substr(kExecutions.size());
+    auto read = [this, respond](std::function<json::value(store::Store&)> query) {
+      services_.store.post([this, respond, query](store::Store& s) {
+        std::optional<json::value> body;
+        std::string failed;
+        try {
+          body = query(s);
+        } catch (const std::exception& e) {
+          failed = e.what();
+        }
+        asio::post(io_, [respond, body = std::move(body), failed] {
+          if (!failed.empty()) return respond(error_response(500, "STORE_ERROR", "the executions could not be read: " + failed, ""));
+          if (body->is_null()) return respond(error_response(404, "NOT_FOUND", "there is no such action execution", ""));
+          respond(json_reply(200, *body));
+        });
+      });
+    };
+    if (id_text.empty() || id_text == "/") {
+      store::ActionExecutionQuery q;
+      q.account_id = *account;
+      if (auto a = first(params, "action"); !a.empty()) q.action = a;
+      if (auto st = first(params, "state"); !st.empty()) q.state = st;
+      if (auto limit = first(params, "limit"); !limit.empty()) {
+        try {
+          q.limit = static_cast<std::size_t>(std::clamp(std::stoll(limit), 1LL, 10000LL));
+        } catch (...) {
+          return respond(error_response(400, "INVALID_REQUEST", "limit must be a number from 1 to 10000", ""));
+        }
+      }
+      return read([q](store::Store& s) -> json::value {
+        json::array list;
+        for (const auto& e : s.find_action_executions(q)) list.push_back(actions::execution_to_json(e));
+        return json::object{{"executions", list}};
+      });
+    }
+    std::int64_t id = 0;
+    try {
+      std::size_t used = 0;
+      id = std::stoll(std::string(id_text.substr(1)), &used);
+      if (used != id_text.size() - 1) throw std::invalid_argument("id");
+    } catch (...) {
+      return respond(error_response(400, "INVALID_REQUEST", "an execution id is a number: /api/v1/actions/executions/ID", ""));
+    }
+    std::int64_t owner = *account;
+    return read([id, owner](store::Store& s) -> json::value {
+      auto found = s.action_execution(id);
+      if (!found || found->account_id != owner) return nullptr;
+      return actions::execution_to_json(*found);
+    });
+  }
+  // POST /api/v1/actions/NAME/executions: queue an execution with the event in the body.
+  if (rest.size() > kExecutions.size() + 1 && rest.substr(rest.size() - kExecutions.size()) == kExecutions) {
+    std::string name(rest.substr(1, rest.size() - kExecutions.size() - 1));
+    if (method != beast_http::verb::post) return respond(error_response(405, "METHOD_NOT_ALLOWED", "POST queues an execution", ""));
+    json::object given;
+    if (!request.body().empty()) {
+      boost::system::error_code ec;
+      json::value body = json::parse(request.body(), ec);
+      if (ec || !body.is_object()) {
+        return respond(error_response(400, "INVALID_REQUEST", "send the event as a JSON object, e.g. {\"inputFields\": {\"email\": \"a@b.c\"}}", ""));
+      }
+      given = std::move(body.get_object());
+    }
+    return services_.actions.enqueue(*account, name, given, [respond](actions::EnqueueOutcome outcome) {
+      if (outcome.status >= 400) {
+        return respond(error_response(outcome.status, outcome.status == 404 ? "NOT_FOUND" : "INVALID_REQUEST", outcome.message, ""));
+      }
+      respond(json_reply(202, actions::execution_to_json(outcome.execution)));
+    });
+  }
+  respond(error_response(404, "NOT_FOUND",
+                         "actions: GET /api/v1/actions, POST /api/v1/actions/NAME/executions, GET /api/v1/actions/executions[/ID]", ""));
 }
 
 void AdminApi::handle_logs(const http::ParamMap& params, const Caller& caller, Respond& respond) {

@@ -1,6 +1,6 @@
 #pragma once
 // The authenticated admin HTTP API (docs/admin-api.md): secrets, logs (query and follow),
-// functions, health and Prometheus metrics.
+// functions, deployments, workflow action executions, health and Prometheus metrics.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "accounts/deployment.h"
+#include "actions/action_runner.h"
 #include "http/gateway.h"
 #include "http/request_handler.h"
 #include "deploy/deploy_service.h"
@@ -24,6 +25,7 @@ struct AdminServices {
   store::StoreExecutor& store;
   metrics::Metrics& metrics;
   deploy::DeployService& deployments;
+  actions::ActionRunner& actions;
 };
 
 class AdminApi final : public http::RequestHandler {
@@ -51,6 +53,8 @@ class AdminApi final : public http::RequestHandler {
   void handle_logs(const http::ParamMap& params, const Caller& caller, Respond& respond);
   void handle_deployments(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
                           Respond& respond);
+  void handle_actions(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
+                      Respond& respond);
   http::Response functions(const Caller& caller) const;
 
   boost::asio::io_context& io_;

@@ -8,8 +8,12 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
-#include "actions/action_spec.h"
+#include "actions/action_worker.h"
+#include "actions/output_rules.h"
+#include "config/action_spec.h"
+#include "cli/admin_client.h"
 #include "config/dotenv.h"
 #include "logs/log_format.h"
 #include "runtime/dispatcher.h"
@@ -42,6 +46,24 @@ std::vector<fs::path> find_actions_folders(const std::string& path) {
 
 }  // namespace
 
+Expected<boost::json::object, std::string> read_event_file(const std::string& file) {
+  if (file.empty()) return boost::json::object{};
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  boost::json::value given = boost::json::parse(text.str(), ec);
+  if (!in || ec || !given.is_object()) {
+    return Unexpected{fmt::format("{} must hold a JSON object such as {{\"inputFields\": {{\"email\": \"a@b.c\"}}}}", file)};
+  }
+  const boost::json::value* inputs = given.get_object().if_contains("inputFields");
+  if (inputs && inputs->is_object() && inputs->get_object().size() > config::kMaxActionInputFields) {
+    return Unexpected{fmt::format("{} has {} input fields; HubSpot passes at most {}", file, inputs->get_object().size(),
+                                  config::kMaxActionInputFields)};
+  }
+  return std::move(given.get_object());
+}
+
 int run_actions_check(const std::string& path) {
   auto folders = find_actions_folders(path);
   if (folders.empty()) {
@@ -50,14 +72,14 @@ int run_actions_check(const std::string& path) {
   }
   int status = 0;
   for (const auto& folder : folders) {
-    auto actions = actions::load_actions_folder(folder);
+    auto actions = config::load_actions_folder(folder);
     if (!actions) {
       fmt::print(stderr, "{}\n", config::format_errors(actions.error()));
       status = 2;
       continue;
     }
     for (const auto& a : *actions) {
-      fmt::print("{}  {}  {}  inputs: {}  outputs: {}\n", a.name, a.language == actions::Language::Node ? "node" : "python",
+      fmt::print("{}  {}  {}  inputs: {}  outputs: {}\n", a.name, a.language == config::ActionLanguage::Node ? "node" : "python",
                  fs::relative(a.file, folder).string(), a.input_fields.size(), a.output_fields.size());
     }
   }
@@ -66,9 +88,9 @@ int run_actions_check(const std::string& path) {
 
 int run_actions_test(const ActionTestOptions& o) {
   namespace json = boost::json;
-  std::optional<actions::ActionSpec> action;
+  std::optional<config::ActionSpec> action;
   for (const auto& folder : find_actions_folders(o.path)) {
-    auto loaded = actions::load_actions_folder(folder);
+    auto loaded = config::load_actions_folder(folder);
     if (!loaded) {
       fmt::print(stderr, "{}\n", config::format_errors(loaded.error()));
       return 2;
@@ -81,28 +103,12 @@ int run_actions_test(const ActionTestOptions& o) {
     fmt::print(stderr, "sprocket: no action named {} in the actions.json files under {}\n", o.name, o.path);
     return 2;
   }
-  // The event HubSpot sends, with what the file gives over defaults.
-  json::object event{{"origin", {{"portalId", o.account_id}, {"actionDefinitionId", 1}}},
-                     {"object", {{"objectType", "CONTACT"}, {"objectId", 1}}},
-                     {"inputFields", json::object{}},
-                     {"callbackId", "ap-" + util::RequestIdGenerator().next()}};
-  if (!o.event_file.empty()) {
-    std::ifstream in(o.event_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    boost::system::error_code ec;
-    json::value given = json::parse(text.str(), ec);
-    if (!in || ec || !given.is_object()) {
-      fmt::print(stderr, "sprocket: {} must hold a JSON object such as {{\"inputFields\": {{\"email\": \"a@b.c\"}}}}\n", o.event_file);
-      return 2;
-    }
-    for (auto& [k, v] : given.get_object()) event[k] = v;
-  }
-  const json::value* inputs = event.if_contains("inputFields");
-  if (inputs && inputs->is_object() && inputs->get_object().size() > actions::kMaxInputFields) {
-    fmt::print(stderr, "sprocket: {} input fields; HubSpot passes at most {}\n", inputs->get_object().size(), actions::kMaxInputFields);
+  auto given = read_event_file(o.event_file);
+  if (!given) {
+    fmt::print(stderr, "sprocket: {}\n", given.error());
     return 2;
   }
+  json::object event = actions::make_event(*given, o.account_id, actions::new_callback_id());
   // Secrets for a local test come from the folder's .env, as for functions.
   auto dotenv = config::read_dotenv_file(action->folder / ".env");
   runtime::ExposedSecrets secrets;
@@ -114,47 +120,33 @@ int run_actions_test(const ActionTestOptions& o) {
     fmt::print(stderr, "sprocket: {}\n", *problem);
     return 2;
   }
-  config::FunctionSpec spec;
-  spec.name = action->name;
-  spec.file = action->file;
-  spec.folder = action->folder;
-  accounts::AccountLimits limits;
-  limits.memory_mb = 128;  // HubSpot: 128 MB and 20 s per action execution
   runtime::RuntimeSettings settings;
   settings.node_executable = o.node;
   settings.node_guest_dir = runtime::default_node_guest_dir();
-  auto recipe = runtime::node_worker_recipe(spec, settings, limits, secrets);
-  if (action->language == actions::Language::Python) {
-    // The same frames and load message; the real interpreter, not a user-level shim (7 ms to
-    // start instead of 77).
-    recipe.process.argv = {"/usr/bin/python3", (settings.node_guest_dir.parent_path() / "python" / "bootstrap.py").string()};
-    recipe.process.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"};
-  }
+  auto recipe = actions::action_worker_recipe(*action, settings, secrets);
 
   boost::asio::io_context io;
   std::optional<runtime::InvocationResult> result;
   std::optional<std::string> load_error;
   std::shared_ptr<runtime::Worker> worker;
   auto started_at = std::chrono::steady_clock::now();
-  std::string frame = runtime::begin_frame();
-  frame += json::serialize(json::object{{"type", "invoke"}, {"id", 1}, {"mode", "action"}, {"event", event}});
-  runtime::finish_frame(frame);
+  auto frame = std::make_shared<const std::string>(actions::invoke_frame(event));
   try {
     worker = runtime::Worker::launch(
-        io, recipe.process, recipe.load_frame, nullptr, limits.memory_mb,
+        io, recipe.process, recipe.load_frame, nullptr, actions::kActionMemoryMb,
         [&](std::optional<std::string> error) {
           if (error) {
             load_error = error;
             return;
           }
-          worker->invoke(std::make_shared<const std::string>(frame), std::chrono::seconds(20), [&](runtime::InvocationResult r) {
+          worker->invoke(frame, actions::kActionTimeLimit, [&](runtime::InvocationResult r) {
             result = std::move(r);
             worker->terminate();
           });
         },
         [&](runtime::Worker&) { io.stop(); }, nullptr);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "sprocket: cannot start Node.js: {}\n", e.what());
+    fmt::print(stderr, "sprocket: cannot start the action's worker: {}\n", e.what());
     return 2;
   }
   io.run();
@@ -164,36 +156,148 @@ int run_actions_test(const ActionTestOptions& o) {
     return 1;
   }
   for (const auto& line : result->logs) fmt::print("{}\n", logs::console_line(line.timestamp_ms, line.level, line.text));
-  std::string status = "SUCCESS";
-  std::vector<std::string> notes;
-  json::object outputs;
-  using Outcome = runtime::InvocationResult::Outcome;
-  if (result->outcome == Outcome::Answered) {
-    const json::value* text = result->frame.if_contains("valueJson");
-    boost::system::error_code ec;
-    json::value value = text && text->is_string() ? json::parse(text->get_string(), ec) : json::value();
-    const json::value* fields = value.is_object() ? value.get_object().if_contains("outputFields") : nullptr;
-    if (fields && fields->is_object()) outputs = fields->get_object();
-    auto check = actions::check_outputs(*action, outputs);
-    if (check.failure) status = "FAILED (" + *check.failure + ")";
-    else if (check.fail_continue) status = "FAILED (FAIL_CONTINUE: the workflow continues)";
-    notes = check.problems;
-    for (auto& w : check.warnings) notes.push_back("warning: " + w);
-  } else if (result->outcome == Outcome::Threw) {
-    const json::value* error = result->frame.if_contains("error");
-    const json::value* stack = error && error->is_object() ? error->get_object().if_contains("stack") : nullptr;
-    status = "FAILED (the code threw)";
-    notes.push_back(stack && stack->is_string() ? std::string(stack->get_string()) : "an error");
-  } else {
-    status = "FAILED";
-    notes.push_back(result->detail);
+  auto outcome = actions::interpret_attempt(*action, *result);
+  using Kind = actions::AttemptOutcome::Kind;
+  std::string status = outcome.kind == Kind::Succeeded ? "SUCCESS"
+                       : outcome.kind == Kind::Retry   ? "FAILED (" + outcome.failure + ": a queued execution would be retried)"
+                       : outcome.failure == "FAIL_CONTINUE" ? "FAILED (FAIL_CONTINUE: the workflow continues)"
+                       : outcome.failure == "THREW"         ? "FAILED (the code threw)"
+                                                            : "FAILED (" + outcome.failure + ")";
+  fmt::print("Status: {}\nOutputs: {}\n", status, json::serialize(outcome.outputs));
+  for (const auto& p : outcome.problems) fmt::print("  {}\n", p);
+  for (const auto& w : outcome.warnings) fmt::print("  warning: {}\n", w);
+  if (outcome.kind != Kind::Succeeded && outcome.problems.empty() && outcome.failure != "FAIL_CONTINUE") fmt::print("  {}\n", outcome.error);
+  fmt::print("Memory: {} MB   Run time: {:.0f} ms (with the worker's start: {:.0f} ms)\n", outcome.memory_mb, outcome.duration_ms, total_ms);
+  return outcome.kind == Kind::Succeeded ? 0 : 1;
+}
+
+namespace {
+
+namespace json = boost::json;
+
+std::string account_query(const ActionRunOptions& o) { return o.account_id ? fmt::format("?account={}", o.account_id) : ""; }
+
+void print_execution(const json::object& e) {
+  auto text = [&](const json::object& o, const char* key) {
+    const json::value* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  std::string state = text(e, "state");
+  std::string failure = text(e, "failure");
+  fmt::print("Execution {} of {} ({})\nState: {}{}\n", json::serialize(e.at("id")), text(e, "action"), text(e, "callbackId"), state,
+             failure.empty() ? "" : " (" + failure + ")");
+  if (state == "queued" && !text(e, "nextAttemptAt").empty()) fmt::print("Next attempt: {}\n", text(e, "nextAttemptAt"));
+  if (const json::value* outputs = e.if_contains("outputs"); outputs && outputs->is_object()) {
+    fmt::print("Outputs: {}\n", json::serialize(*outputs));
   }
-  const json::value* rss = result->frame.if_contains("maxRssKb");
-  fmt::print("Status: {}\nOutputs: {}\n", status, json::serialize(outputs));
-  for (const auto& n : notes) fmt::print("  {}\n", n);
-  fmt::print("Memory: {} MB   Run time: {:.0f} ms (with the worker's start: {:.0f} ms)\n",
-             rss && rss->is_number() ? (rss->to_number<std::int64_t>() + 1023) / 1024 : 0, result->execution_ms, total_ms);
-  return status == "SUCCESS" ? 0 : 1;
+  if (!text(e, "error").empty()) fmt::print("Error: {}\n", text(e, "error"));
+  for (const char* key : {"problems", "warnings"}) {
+    if (const json::value* list = e.if_contains(key); list && list->is_array()) {
+      for (const auto& item : list->get_array()) {
+        if (item.is_string()) fmt::print("  {}{}\n", std::string_view(key) == "warnings" ? "warning: " : "", std::string_view(item.get_string()));
+      }
+    }
+  }
+  const json::value* attempts = e.if_contains("attempts");
+  if (!attempts || !attempts->is_array()) return;
+  for (const auto& value : attempts->get_array()) {
+    if (!value.is_object()) continue;
+    const auto& a = value.get_object();
+    std::string delay;
+    if (const json::value* d = a.if_contains("retryDelayMs"); d && d->is_number()) {
+      delay = fmt::format(", retry after {} s", d->to_number<std::int64_t>() / 1000);
+    }
+    double ms = a.if_contains("durationMs") && a.at("durationMs").is_number() ? a.at("durationMs").to_number<double>() : 0;
+    fmt::print("Attempt {} at {}: {} in {:.0f} ms{}\n", json::serialize(a.at("number")), text(a, "startedAt"), text(a, "outcome"), ms, delay);
+    if (const json::value* lines = a.if_contains("logs"); lines && lines->is_array()) {
+      for (const auto& l : lines->get_array()) {
+        if (!l.is_object()) continue;
+        fmt::print("  {} {} {}\n", text(l.get_object(), "timestamp"), text(l.get_object(), "level"), text(l.get_object(), "message"));
+      }
+    }
+    if (text(a, "outcome") != "SUCCEEDED" && !text(a, "error").empty()) fmt::print("  {}\n", text(a, "error"));
+  }
+}
+
+Expected<json::object, std::string> fetch_execution(const AdminEndpoint& endpoint, const ActionRunOptions& o, std::int64_t id) {
+  auto reply = admin_request(endpoint, "GET", fmt::format("/api/v1/actions/executions/{}{}", id, account_query(o)));
+  if (!reply) return Unexpected{reply.error()};
+  boost::system::error_code ec;
+  json::value body = json::parse(reply->body, ec);
+  if (reply->status != 200 || ec || !body.is_object()) return Unexpected{error_message(*reply)};
+  return std::move(body.get_object());
+}
+
+int finish_with(const json::object& e, const ActionRunOptions& o) {
+  if (o.json) fmt::print("{}\n", json::serialize(e));
+  else print_execution(e);
+  const json::value* state = e.if_contains("state");
+  return state && state->is_string() && state->get_string() == "succeeded" ? 0 : 1;
+}
+
+}  // namespace
+
+int run_actions_run(const ActionRunOptions& o) {
+  auto given = read_event_file(o.event_file);
+  if (!given) {
+    fmt::print(stderr, "sprocket: {}\n", given.error());
+    return 2;
+  }
+  auto endpoint = admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
+  if (!endpoint) {
+    fmt::print(stderr, "sprocket: {}\n", endpoint.error());
+    return 2;
+  }
+  auto reply = admin_request(*endpoint, "POST", fmt::format("/api/v1/actions/{}/executions{}", o.name, account_query(o)), json::serialize(*given));
+  if (!reply) {
+    fmt::print(stderr, "sprocket: {}\n", reply.error());
+    return 2;
+  }
+  boost::system::error_code ec;
+  json::value body = json::parse(reply->body, ec);
+  if (reply->status != 202 || ec || !body.is_object()) {
+    fmt::print(stderr, "sprocket: the node refused the execution: {}\n", error_message(*reply));
+    return 2;
+  }
+  std::int64_t id = body.at("id").to_number<std::int64_t>();
+  if (!o.wait) {
+    if (o.json) fmt::print("{}\n", json::serialize(body));
+    else fmt::print("queued execution {} ({}); see it with: sprocket actions show {}\n", id, std::string_view(body.at("callbackId").get_string()), id);
+    return 0;
+  }
+  // Following an execution through its retries can take days at HubSpot's pace: poll gently.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(o.wait_seconds * 1000));
+  auto pause = std::chrono::milliseconds(50);
+  while (true) {
+    auto e = fetch_execution(*endpoint, o, id);
+    if (!e) {
+      fmt::print(stderr, "sprocket: {}\n", e.error());
+      return 2;
+    }
+    std::string state(e->at("state").get_string());
+    if (state == "succeeded" || state == "failed") return finish_with(*e, o);
+    if (o.wait_seconds > 0 && std::chrono::steady_clock::now() >= deadline) {
+      fmt::print(stderr, "sprocket: execution {} is still {} after {} s\n", id, state, o.wait_seconds);
+      finish_with(*e, o);
+      return 3;
+    }
+    std::this_thread::sleep_for(pause);  // a CLI waiting on a server, not a test
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+  }
+}
+
+int run_actions_show(const ActionRunOptions& o) {
+  auto endpoint = admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
+  if (!endpoint) {
+    fmt::print(stderr, "sprocket: {}\n", endpoint.error());
+    return 2;
+  }
+  auto e = fetch_execution(*endpoint, o, o.execution_id);
+  if (!e) {
+    fmt::print(stderr, "sprocket: {}\n", e.error());
+    return 2;
+  }
+  return finish_with(*e, o);
 }
 
 }  // namespace sprocket::cli

@@ -1,5 +1,5 @@
 #pragma once
-// `sprocket actions check [PATH]`: validates workflow custom-code action definitions.
+// `sprocket actions check|test|run|show`: workflow custom-code actions (docs/actions.md).
 #include <cstdint>
 #include <string>
 
@@ -18,5 +18,23 @@ struct ActionTestOptions {
 // `sprocket actions test NAME --event FILE`: runs the action once, now, and prints its status,
 // outputs, logs, peak memory and run time (HubSpot's "Test the action").
 int run_actions_test(const ActionTestOptions& options);
+
+struct ActionRunOptions {
+  std::string name;        // run: the action
+  std::string event_file;  // run: the event
+  std::int64_t execution_id = 0;  // show: the execution
+  bool wait = false;       // run: wait for a final state and print it
+  double wait_seconds = 0;  // run --wait: give up waiting after this long (0: no limit)
+  bool json = false;
+  std::string server = "http://127.0.0.1:8081";
+  std::int64_t account_id = 0;  // 0: the node's default account
+  std::string data_dir = ".sprocket";
+};
+
+// `sprocket actions run NAME --event FILE`: queues an execution on a running node (retried as
+// HubSpot retries) and prints its id; --wait follows it to its final state.
+int run_actions_run(const ActionRunOptions& options);
+// `sprocket actions show ID`: an execution's state, outputs, attempts and their logs.
+int run_actions_show(const ActionRunOptions& options);
 
 }  // namespace sprocket::cli

@@ -1,5 +1,7 @@
 #include "cli/serve_command.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -11,6 +13,7 @@
 
 #include "accounts/deployment.h"
 #include "accounts/server_config.h"
+#include "actions/action_runner.h"
 #include "admin/admin_api.h"
 #include "admin/admin_token.h"
 #include "config/catalog.h"
@@ -27,6 +30,7 @@
 #include "store/store_executor.h"
 #include "util/duration.h"
 #include "util/clock.h"
+#include "util/unique_fd.h"
 
 namespace sprocket::cli {
 namespace fs = std::filesystem;
@@ -77,6 +81,7 @@ class Generations {
       : io_(io), deployment_(deployment), settings_(std::move(settings)) {}
 
   void attach(http::Gateway& gateway) { gateway_ = &gateway; }
+  void attach(actions::ActionRunner& runner) { runner_ = &runner; }
   void set_deployed(std::vector<accounts::DeployedSource> deployed) { deployed_ = std::move(deployed); }
 
   Expected<std::shared_ptr<http::Generation>, std::string> build(config::Catalog catalog) {
@@ -90,12 +95,14 @@ class Generations {
           if (gateway_) gateway_->log_stray_lines(*raw, index, lines);
         });
     generation->dispatcher->set_secrets(secrets_);
+    if (runner_) runner_->set_actions(generation->catalog.actions, generation->catalog.dotenv_by_folder);
     return generation;
   }
 
   void set_secrets(const secrets::SecretValues& values) {
     secrets_ = values;
     if (gateway_) gateway_->current()->dispatcher->set_secrets(values);
+    if (runner_) runner_->set_secrets(values);
   }
 
   // Re-reads every served folder; on success the next request sees the new code, on failure
@@ -138,6 +145,7 @@ class Generations {
   accounts::Deployment& deployment_;
   runtime::RuntimeSettings settings_;
   http::Gateway* gateway_ = nullptr;
+  actions::ActionRunner* runner_ = nullptr;
   secrets::SecretValues secrets_;
   std::vector<accounts::DeployedSource> deployed_;
   std::uint64_t next_ = 1;
@@ -170,6 +178,14 @@ int run_serve(const ServeOptions& options) {
     return 2;
   }
   fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  // One server per data directory: the action queue's "never two attempts of one execution at
+  // once" rests on it. The kernel drops the lock when the process dies, however it dies.
+  util::UniqueFd lock(::open((data_dir / "serve.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    fmt::print(stderr, "sprocket: another sprocket server is using the data directory {}; stop it or pass another --data-dir\n",
+               data_dir.string());
+    return 2;
+  }
 
   runtime::RuntimeSettings runtime_settings;
   runtime_settings.node_executable = options.node;
@@ -201,10 +217,16 @@ int run_serve(const ServeOptions& options) {
 
   asio::io_context io(1);
   Generations* generations_ptr = nullptr;
+  actions::ActionRunner* action_runner_ptr = nullptr;
   // What was deployed before a restart serves again, without its source folders.
-  deployments = std::make_unique<deploy::DeployService>(io, *deployment, *executor, data_dir, [&](config::Catalog catalog, std::vector<accounts::DeployedSource> sources) {
-    if (generations_ptr) generations_ptr->activate(std::move(catalog), std::move(sources));
-  });
+  deployments = std::make_unique<deploy::DeployService>(
+      io, *deployment, *executor, data_dir,
+      [&](config::Catalog catalog, std::vector<accounts::DeployedSource> sources) {
+        if (generations_ptr) generations_ptr->activate(std::move(catalog), std::move(sources));
+      },
+      [&](const config::Catalog& candidate) {
+        return action_runner_ptr ? action_runner_ptr->secret_budget_problems(candidate) : std::vector<std::string>{};
+      });
   if (auto restored = deployments->restore()) {
     deployed = std::move(*restored);
   } else {
@@ -224,7 +246,24 @@ int run_serve(const ServeOptions& options) {
 
   logs::LogSink log(io, STDERR_FILENO, options.watch && ::isatty(STDERR_FILENO));
   metrics::Metrics metrics;
+  actions::ActionRunnerSettings action_settings;
+  action_settings.runtime = runtime_settings;
+  action_settings.runtime.spare_workers = false;
+  action_settings.clock = actions::RetryClock(options.action_clock_scale);
+  action_settings.concurrency = options.action_concurrency;
+  if (options.time_limit_ms > 0) action_settings.time_limit = std::chrono::milliseconds(options.time_limit_ms);
+  actions::ActionRunner action_runner(io, *executor, *deployment, action_settings, log);
+  action_runner_ptr = &action_runner;
+  try {
+    if (auto requeued = action_runner.recover_interrupted()) {
+      fmt::print(stderr, "sprocket: {} action execution(s) were cut off when the server stopped; they run again\n", requeued);
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "sprocket: cannot read the action queue: {}\n", e.what());
+    return 2;
+  }
   Generations generations(io, *deployment, runtime_settings);
+  generations.attach(action_runner);
   generations.set_deployed(deployed);
   generations_ptr = &generations;
   secrets::SecretsService secrets(io, *executor, std::move(*box), [&](const secrets::SecretValues& values) { generations.set_secrets(values); });
@@ -240,7 +279,7 @@ int run_serve(const ServeOptions& options) {
                         http::ExecutionSinks{executor.get(), &metrics});
   generations.attach(gateway);
   metrics.set_instances_source([&] { return generations.instances(); });
-  admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments}, token.value);
+  admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments, action_runner}, token.value);
   admin_api.start_watching_tokens();
   std::optional<config::FolderWatcher> watcher;
   if (options.watch) {
@@ -261,12 +300,16 @@ int run_serve(const ServeOptions& options) {
   }
   server->start();
   admin_server->start();
+  action_runner.start();
 
   // Logs older than the retention go, at start-up and then regularly.
   asio::steady_timer prune_timer(io);
   std::function<void()> prune = [&] {
     std::int64_t cutoff = util::unix_now_ms() - retention->count();
-    executor->post([cutoff](store::Store& s) { s.prune_executions(cutoff); });
+    executor->post([cutoff](store::Store& s) {
+      s.prune_executions(cutoff);
+      s.prune_action_executions(cutoff);
+    });
     prune_timer.expires_after(std::clamp(*retention / 2, std::chrono::milliseconds(100), std::chrono::milliseconds(3'600'000)));
     prune_timer.async_wait([&](boost::system::error_code ec) {
       if (!ec) prune();
@@ -281,6 +324,11 @@ int run_serve(const ServeOptions& options) {
     } else {
       fmt::print(stderr, "  {}{:<18} {}  ->  {}\n", account, "app function", spec.name, spec.file.string());
     }
+  }
+  for (const auto& action : gateway.current()->catalog.actions) {
+    std::string account = deployment->accounts.size() > 1 ? fmt::format("[{}] ", deployment->accounts[action.account_index].id) : "";
+    fmt::print(stderr, "  {}{:<18} {}  ->  {}\n", account, action.language == config::ActionLanguage::Node ? "action (node)" : "action (python)",
+               action.name, action.file.string());
   }
   fmt::print(stderr, "sprocket: {}\n", gateway.current()->dispatcher->memory_enforcement());
   if (options.watch) fmt::print(stderr, "sprocket: watching for changes; an edit is served from the next request\n");
@@ -309,6 +357,7 @@ int run_serve(const ServeOptions& options) {
     auto stop = [&] {
       watcher.reset();
       gateway.current()->dispatcher->shutdown();
+      action_runner.stop();
       secrets.stop();
       admin_api.stop();
       prune_timer.cancel();

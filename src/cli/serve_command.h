@@ -20,6 +20,8 @@ struct ServeOptions {
   std::string memory_enforcement = "cgroup";
   std::string log_retention = "90d";
   std::string node = "/usr/bin/node";
+  int action_concurrency = 4;
+  double action_clock_scale = 1;  // > 1: the retry schedule runs faster (tests)
   bool watch = false;  // `sprocket dev`: reload on every change to the served folders
 };
 

@@ -59,7 +59,11 @@ void find_functions_folders(const fs::path& dir, const fs::path& project_root, c
   std::error_code ec;
   if (depth > kMaxSearchDepth) return;
   if (fs::is_regular_file(dir / "serverless.json", ec)) {
-    out.push_back({dir, project_root, project_name});
+    out.push_back({dir, project_root, project_name, false});
+    return;
+  }
+  if (fs::is_regular_file(dir / "actions.json", ec)) {
+    out.push_back({dir, project_root, project_name, true});
     return;
   }
   if (project_root.empty() && fs::is_regular_file(dir / "hsproject.json", ec)) {
@@ -74,7 +78,8 @@ void find_functions_folders(const fs::path& dir, const fs::path& project_root, c
     }
     if (out.size() == before) {
       errors.push_back(ConfigError{dir / "hsproject.json", 0, 0, "", 
-                                   fmt::format("the project has no *.functions folder with a serverless.json under {}", project->source_dir.string()),
+                                   fmt::format("the project has no *.functions folder with a serverless.json (nor *.actions folder with an actions.json) under {}",
+                                               project->source_dir.string()),
                                    "put functions in src/app/NAME.functions/ with a serverless.json, or set \"srcDir\""});
     }
     return;
@@ -107,7 +112,7 @@ Expected<std::vector<DiscoveredFolder>, ConfigErrors> discover_functions_folders
     std::size_t errors_before = errors.size();
     find_functions_folders(absolute, {}, "", 0, folders, errors);
     if (folders.size() == before && errors.size() == errors_before) {
-      errors.push_back(ConfigError{given, 0, 0, "", "no serverless functions found here",
+      errors.push_back(ConfigError{given, 0, 0, "", "no serverless functions (serverless.json) or workflow actions (actions.json) found here",
                                    "pass a *.functions folder holding serverless.json, a developer project (hsproject.json) or a folder containing them"});
     }
   }
@@ -127,6 +132,16 @@ Expected<Catalog, ConfigErrors> load_catalog(const std::vector<fs::path>& paths)
   Catalog catalog;
   ConfigErrors errors;
   for (const auto& discovered : *folders) {
+    if (discovered.actions) {
+      auto actions = load_actions_folder(discovered.folder);
+      if (!actions) {
+        errors.insert(errors.end(), actions.error().begin(), actions.error().end());
+        continue;
+      }
+      for (auto& a : *actions) catalog.actions.push_back(std::move(a));
+      if (auto dotenv = read_dotenv_file(discovered.folder / ".env"); !dotenv.empty()) catalog.dotenv_by_folder[discovered.folder] = std::move(dotenv);
+      continue;
+    }
     auto folder = load_functions_folder(discovered.folder, discovered.project_name);
     if (!folder) {
       errors.insert(errors.end(), folder.error().begin(), folder.error().end());
@@ -154,6 +169,17 @@ Expected<Catalog, ConfigErrors> load_catalog(const std::vector<fs::path>& paths)
                    : fmt::format("app function \"{}\" is also declared in {}:{}:{}, so a call by name would be ambiguous", key,
                                  first.serverless_json.string(), first.declared_line, first.declared_column),
         spec.route ? "give one of the two functions another path" : "rename one of the two app functions"});
+  }
+  // An action is enqueued by name: two of one name would make that ambiguous.
+  std::map<std::string, const ActionSpec*> by_action;
+  for (const auto& action : catalog.actions) {
+    auto [it, inserted] = by_action.emplace(action.name, &action);
+    if (inserted) continue;
+    errors.push_back(ConfigError{action.folder / "actions.json", action.declared_line, action.declared_column, action.name,
+                                 fmt::format("action \"{}\" is also declared in {}:{}:{}", action.name,
+                                             (it->second->folder / "actions.json").string(), it->second->declared_line,
+                                             it->second->declared_column),
+                                 "rename one of the two actions"});
   }
   if (!errors.empty()) return Unexpected{errors};
   return catalog;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "config/action_spec.h"
 #include "config/config_error.h"
 #include "config/function_spec.h"
 #include "util/expected.h"
@@ -13,19 +14,22 @@
 namespace sprocket::config {
 
 struct DiscoveredFolder {
-  std::filesystem::path folder;        // a folder holding serverless.json
+  std::filesystem::path folder;        // a folder holding serverless.json (or actions.json)
   std::filesystem::path project_root;  // the folder with hsproject.json; empty outside projects
   std::string project_name;
+  bool actions = false;                // holds workflow actions (actions.json), not functions
 };
 
 struct Catalog {
   std::vector<FunctionSpec> functions;
+  std::vector<ActionSpec> actions;  // workflow custom-code actions, unique by name per account
   std::vector<std::string> warnings;
   // Secret values from each functions folder's `.env` (local development), by folder.
   std::map<std::filesystem::path, std::map<std::string, std::string>> dotenv_by_folder;
 };
 
-// PATH may be a functions folder, a developer project, or a folder holding several of those.
+// PATH may be a functions folder, an actions folder, a developer project, or a folder holding
+// several of those.
 Expected<std::vector<DiscoveredFolder>, ConfigErrors> discover_functions_folders(
     const std::vector<std::filesystem::path>& paths);
 

@@ -44,9 +44,9 @@ DeployOutcome refused(unsigned status, std::string message) { return {status, js
 }  // namespace
 
 DeployService::DeployService(boost::asio::io_context& io, const accounts::Deployment& deployment, store::StoreExecutor& store,
-                             fs::path data_dir, Activate activate)
+                             fs::path data_dir, Activate activate, Vet vet)
     : io_(io), deployment_(deployment), store_(store), root_(std::filesystem::absolute(data_dir / "deployments")),
-      activate_(std::move(activate)) {}
+      activate_(std::move(activate)), vet_(std::move(vet)) {}
 
 template <class T>
 T DeployService::on_store(std::function<T(store::Store&)> task) {
@@ -172,6 +172,28 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     if (!catalog) {
       cleanup();
       return finish(std::move(done), refused(400, config::format_errors(catalog.error())));
+    }
+    if (vet_) {
+      std::promise<std::vector<std::string>> vetted;
+      boost::asio::post(io_, [&vetted, &catalog, this] {
+        try {
+          vetted.set_value(vet_(*catalog));
+        } catch (...) {
+          vetted.set_exception(std::current_exception());
+        }
+      });
+      auto future = vetted.get_future();
+      // The event loop may be stopping (a shutdown): then nobody answers, and the deploy is refused.
+      while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+        if (io_.stopped()) {
+          cleanup();
+          return finish(std::move(done), refused(503, "the node is shutting down"));
+        }
+      }
+      if (auto problems = future.get(); !problems.empty()) {
+        cleanup();
+        return finish(std::move(done), refused(400, fmt::format("{}", fmt::join(problems, "\n"))));
+      }
     }
     if (auto installed = install(*catalog); !installed) {
       cleanup();

@@ -27,8 +27,12 @@ class DeployService {
   // deployed sources it was built from.
   using Activate = std::function<void(config::Catalog, std::vector<accounts::DeployedSource>)>;
 
+  // `vet` runs on the event loop with a candidate catalog: rules that need the node's live state
+  // (the secrets' values); what it returns refuses the deploy.
+  using Vet = std::function<std::vector<std::string>(const config::Catalog&)>;
+
   DeployService(boost::asio::io_context& io, const accounts::Deployment& deployment, store::StoreExecutor& store,
-                std::filesystem::path data_dir, Activate activate);
+                std::filesystem::path data_dir, Activate activate, Vet vet = nullptr);
 
   // Start-up (blocking): the deployed sources that were active, unpacked where needed.
   Expected<std::vector<accounts::DeployedSource>, std::string> restore();
@@ -51,6 +55,7 @@ class DeployService {
   store::StoreExecutor& store_;
   std::filesystem::path root_;  // DATA_DIR/deployments
   Activate activate_;
+  Vet vet_;
   std::vector<accounts::DeployedSource> active_;  // owned by the deploy thread once started
   util::TaskThread thread_;  // last: stopped (joined) first
 };

@@ -49,6 +49,41 @@ bool uses_preloaded_packages(const std::filesystem::path& file) {
 
 }  // namespace
 
+ExposedSecrets select_secrets(const std::vector<std::string>& names, const secrets::AccountSecrets* managed,
+                              const std::map<std::string, std::string>* dotenv) {
+  ExposedSecrets exposed;
+  for (const auto& name : names) {
+    if (managed) {
+      if (auto it = managed->find(name); it != managed->end()) {
+        exposed.emplace_back(name, it->second);
+        continue;
+      }
+    }
+    if (dotenv) {
+      if (auto it = dotenv->find(name); it != dotenv->end()) exposed.emplace_back(name, it->second);
+    }
+  }
+  return exposed;
+}
+
+std::string environment_change_frame(const ExposedSecrets& before, const ExposedSecrets& now) {
+  // Set what is new or changed, remove what is gone.
+  json::object set;
+  json::array names;
+  for (const auto& [name, value] : now) {
+    set[name] = value;
+    names.emplace_back(name);
+  }
+  json::array removed;
+  for (const auto& [name, value] : before) {
+    bool still = std::any_of(now.begin(), now.end(), [&](const auto& p) { return p.first == name; });
+    if (!still) removed.emplace_back(name);
+  }
+  std::string frame;
+  append_frame(frame, json::serialize(json::object{{"type", "env"}, {"set", set}, {"remove", removed}, {"secretNames", names}}));
+  return frame;
+}
+
 WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,
                                 const accounts::AccountLimits& limits, const ExposedSecrets& secrets) {
   WorkerRecipe recipe;
@@ -202,19 +237,8 @@ ExposedSecrets Dispatcher::compute_exposed(std::size_t function_index) const {
   if (spec.format == config::FunctionFormat::Project) names.push_back("PRIVATE_APP_ACCESS_TOKEN");
   const auto dotenv = catalog_.dotenv_by_folder.find(spec.folder);
   const auto managed = store_secrets_.find(deployment_.accounts[spec.account_index].id);
-  ExposedSecrets exposed;
-  for (const auto& name : names) {
-    if (managed != store_secrets_.end()) {
-      if (auto it = managed->second.find(name); it != managed->second.end()) {
-        exposed.emplace_back(name, it->second);
-        continue;
-      }
-    }
-    if (dotenv != catalog_.dotenv_by_folder.end()) {
-      if (auto it = dotenv->second.find(name); it != dotenv->second.end()) exposed.emplace_back(name, it->second);
-    }
-  }
-  return exposed;
+  return select_secrets(names, managed == store_secrets_.end() ? nullptr : &managed->second,
+                        dotenv == catalog_.dotenv_by_folder.end() ? nullptr : &dotenv->second);
 }
 
 const ExposedSecrets& Dispatcher::exposed_secrets(std::size_t function_index) {
@@ -229,22 +253,9 @@ void Dispatcher::set_secrets(secrets::SecretValues values) {
     if (!exposed_[i]) continue;
     ExposedSecrets now = compute_exposed(i);
     if (now == *exposed_[i]) continue;
-    // Tell live instances: set what is new or changed, remove what is gone.
-    json::object set;
-    json::array names;
-    for (const auto& [name, value] : now) {
-      set[name] = value;
-      names.emplace_back(name);
-    }
-    json::array removed;
-    for (const auto& [name, value] : *exposed_[i]) {
-      bool still = std::any_of(now.begin(), now.end(), [&](const auto& p) { return p.first == name; });
-      if (!still) removed.emplace_back(name);
-    }
+    std::string frame = environment_change_frame(*exposed_[i], now);
     exposed_[i] = std::move(now);
     if (auto& pool = pools_[i]) {
-      std::string frame;
-      append_frame(frame, json::serialize(json::object{{"type", "env"}, {"set", set}, {"remove", removed}, {"secretNames", names}}));
       pool->update_environment(node_worker_recipe(catalog_.functions[i], settings_, limits_of(i), *exposed_[i]), frame);
     }
   }

@@ -32,6 +32,14 @@ std::filesystem::path default_node_guest_dir();
 
 using ExposedSecrets = std::vector<std::pair<std::string, std::string>>;  // name, value
 
+// The secrets among `names` that have a value: managed ones (the store, may be null) win over
+// those of a folder's `.env` (may be null).
+ExposedSecrets select_secrets(const std::vector<std::string>& names, const secrets::AccountSecrets* managed,
+                              const std::map<std::string, std::string>* dotenv);
+
+// The "env" frame that tells a live worker its secrets changed from `before` to `now`.
+std::string environment_change_frame(const ExposedSecrets& before, const ExposedSecrets& now);
+
 // How to start a worker for `spec`: argv, environment (its variables and exposed secrets only),
 // load frame.
 WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,

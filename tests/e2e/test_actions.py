@@ -1,5 +1,5 @@
-"""`sprocket actions check`: action definitions are validated with positions and fixes; running
-actions is not built yet and says so."""
+"""`sprocket actions check` and `actions test`: action definitions are validated with positions
+and fixes; an action runs once, now, in Node.js or Python (test_action_queue.py: queued runs)."""
 import json
 import subprocess
 
@@ -97,11 +97,6 @@ def main(event):
     r = run("actions", "test", "act", "--event", failing / "event.json", "--path", failing)
     assert r.returncode == 1
     assert "Status: FAILED (the code threw)" in r.stdout and "ValueError: no such contact" in r.stdout
-
-
-def test_what_is_not_built_yet_says_so(tmp_path):
-    r = run("actions", "run", "act")
-    assert r.returncode == 2 and "not built yet" in r.stderr
 
 
 def test_python_actions_have_the_reference_libraries(tmp_path):

@@ -62,5 +62,5 @@ TEST_F(CatalogTest, MissingPathAndEmptyFolderAreErrors) {
   fs::create_directories(root_ / "empty");
   auto catalog = load_catalog({root_ / "empty"});
   ASSERT_FALSE(catalog.has_value());
-  EXPECT_NE(format_errors(catalog.error()).find("no serverless functions found"), std::string::npos);
+  EXPECT_NE(format_errors(catalog.error()).find("no serverless functions (serverless.json) or workflow actions (actions.json) found"), std::string::npos);
 }

@@ -1,4 +1,5 @@
-#include "actions/action_spec.h"
+#include "actions/output_rules.h"
+#include "config/action_spec.h"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <fstream>
 
 using namespace sprocket::actions;
+using namespace sprocket::config;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
@@ -35,7 +37,7 @@ TEST_F(ActionsTest, ReadsAnActionWithTypedOutputs) {
   ASSERT_EQ(actions->size(), 1u);
   const auto& a = actions->front();
   EXPECT_EQ(a.name, "enrich");
-  EXPECT_EQ(a.language, Language::Node);
+  EXPECT_EQ(a.language, ActionLanguage::Node);
   EXPECT_EQ(a.secrets, std::vector<std::string>{"TOKEN"});
   EXPECT_EQ(a.output_fields.at("tier").options.size(), 2u);
 }

@@ -1,0 +1,345 @@
+#include "actions/action_runner.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <future>
+
+#include "actions/output_rules.h"
+#include "logs/log_format.h"
+#include "util/clock.h"
+
+namespace sprocket::actions {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using Kind = AttemptOutcome::Kind;
+
+namespace {
+
+std::string identity(const config::ActionSpec& a) {
+  return fmt::format("{}\n{}\n{}\n{}", a.account_index, a.name, a.file.string(), a.deployed_version);
+}
+
+std::string format_delay(std::chrono::milliseconds d) {
+  auto s = d.count() / 1000;
+  if (s < 3600) return fmt::format("{} min", s / 60);
+  return fmt::format("{}h{:02}", s / 3600, (s % 3600) / 60);
+}
+
+}  // namespace
+
+ActionRunner::ActionRunner(asio::io_context& io, store::StoreExecutor& store, const accounts::Deployment& deployment,
+                           ActionRunnerSettings settings, logs::LogSink& log)
+    : io_(io), store_(store), deployment_(deployment), settings_(std::move(settings)), log_(log), poll_timer_(io), sweep_timer_(io) {}
+
+ActionRunner::~ActionRunner() {
+  *alive_ = false;
+  stop();
+}
+
+void ActionRunner::set_actions(std::vector<config::ActionSpec> actions,
+                               std::map<std::filesystem::path, std::map<std::string, std::string>> dotenv) {
+  actions_ = std::move(actions);
+  dotenv_ = std::move(dotenv);
+  if (started_) poll();  // executions that waited for a deploy of their action can run now
+}
+
+const config::ActionSpec* ActionRunner::find(std::int64_t account_id, const std::string& name) const {
+  auto index = deployment_.index_of(account_id);
+  if (!index) return nullptr;
+  for (const auto& a : actions_) {
+    if (a.account_index == *index && a.name == name) return &a;
+  }
+  return nullptr;
+}
+
+runtime::ExposedSecrets ActionRunner::secrets_for(const config::ActionSpec& action) const { return secrets_for(action, dotenv_); }
+
+runtime::ExposedSecrets ActionRunner::secrets_for(const config::ActionSpec& action,
+                                                  const std::map<std::filesystem::path, std::map<std::string, std::string>>& dotenv) const {
+  auto managed = secrets_.find(deployment_.accounts[action.account_index].id);
+  auto local = dotenv.find(action.folder);
+  return runtime::select_secrets(action.secrets, managed == secrets_.end() ? nullptr : &managed->second,
+                                 local == dotenv.end() ? nullptr : &local->second);
+}
+
+std::vector<std::string> ActionRunner::secret_budget_problems(const config::Catalog& catalog) const {
+  std::vector<std::string> problems;
+  for (const auto& action : catalog.actions) {
+    auto secrets = secrets_for(action, catalog.dotenv_by_folder);
+    if (auto problem = secret_budget_problem(action, std::map<std::string, std::string>(secrets.begin(), secrets.end()))) {
+      problems.push_back(*problem + "; shorten them (sprocket secrets update) or split the action");
+    }
+  }
+  return problems;
+}
+
+void ActionRunner::set_secrets(secrets::SecretValues values) {
+  secrets_ = std::move(values);
+  for (const auto& action : actions_) {
+    auto it = pools_.find(identity(action));
+    if (it == pools_.end()) continue;
+    auto now = secrets_for(action);
+    if (now == it->second.secrets) continue;
+    it->second.pool->update_environment(action_worker_recipe(action, settings_.runtime, now),
+                                        runtime::environment_change_frame(it->second.secrets, now));
+    it->second.secrets = std::move(now);
+  }
+}
+
+runtime::FunctionPool& ActionRunner::pool_for(const config::ActionSpec& action, const runtime::ExposedSecrets& secrets) {
+  auto& entry = pools_[identity(action)];
+  if (!entry.pool) {
+    runtime::PoolSettings pool;
+    pool.max_instances = settings_.concurrency;
+    pool.time_limit = settings_.time_limit;
+    pool.idle_timeout = settings_.runtime.idle_timeout;
+    pool.memory_limit_mb = kActionMemoryMb;
+    // The runner claims no more than it can run: a queue in the pool is never long, and an
+    // execution waiting there is already marked running in the store.
+    pool.max_queued = 10'000;
+    pool.queue_timeout = std::chrono::hours(24);
+    pool.pipeline_depth = 1;
+    entry.secrets = secrets;
+    std::string name = action.name;
+    entry.pool = std::make_unique<runtime::FunctionPool>(
+        io_, action_worker_recipe(action, settings_.runtime, secrets), pool, settings_.runtime.cgroups.get(), nullptr,
+        [this, name](std::vector<runtime::LogLine> lines) {
+          // Output between attempts (a timer the code left running): shown, not stored.
+          for (const auto& l : lines) log_.write_line(fmt::format("[action {}] {}", name, logs::console_line(l.timestamp_ms, l.level, l.text)));
+        });
+  }
+  return *entry.pool;
+}
+
+std::size_t ActionRunner::recover_interrupted() {
+  std::promise<std::size_t> done;
+  store_.post([&](store::Store& s) {
+    try {
+      done.set_value(s.requeue_interrupted_actions(util::unix_now_ms(),
+                                                   "the server stopped during this attempt (a crash or kill): the execution runs again"));
+    } catch (...) {
+      done.set_exception(std::current_exception());
+    }
+  });
+  return done.get_future().get();
+}
+
+void ActionRunner::start() {
+  started_ = true;
+  poll();
+  sweep();
+}
+
+void ActionRunner::sweep() {
+  auto interval = std::clamp(settings_.runtime.idle_timeout / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(10'000));
+  // Without memory cgroups the workers' RSS is polled, as for functions.
+  if (!settings_.runtime.cgroups) interval = std::min(interval, std::chrono::milliseconds(100));
+  sweep_timer_.expires_after(interval);
+  sweep_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired() || stopped_) return;
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [key, entry] : pools_) {
+      entry.pool->stop_idle(now);
+      if (!settings_.runtime.cgroups) entry.pool->enforce_rss_limits();
+    }
+    sweep();
+  });
+}
+
+void ActionRunner::poll() {
+  if (!started_ || stopped_) return;
+  if (polling_) {
+    poll_again_ = true;
+    return;
+  }
+  polling_ = true;
+  std::size_t capacity = static_cast<std::size_t>(std::max(0, settings_.concurrency - running_));
+  store_.post([this, capacity, alive = std::weak_ptr<bool>(alive_)](store::Store& s) {
+    std::vector<store::ActionExecutionRecord> claimed;
+    std::optional<std::int64_t> next_due;
+    std::int64_t now = util::unix_now_ms();
+    try {
+      claimed = s.claim_due_actions(now, capacity);
+      next_due = s.next_action_due_ms();
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "sprocket: the action queue could not be read: {}; trying again\n", e.what());
+    }
+    asio::post(io_, [this, alive, claimed = std::move(claimed), next_due, now]() mutable {
+      if (alive.expired()) return;
+      polling_ = false;
+      for (auto& execution : claimed) run(std::move(execution), now);
+      if (poll_again_) {
+        poll_again_ = false;
+        poll();
+      } else {
+        schedule_poll(next_due);
+      }
+    });
+  });
+}
+
+void ActionRunner::schedule_poll(std::optional<std::int64_t> next_due_ms) {
+  if (stopped_) return;
+  auto delay = settings_.poll_interval;
+  if (next_due_ms && running_ < settings_.concurrency) {
+    delay = std::clamp(std::chrono::milliseconds(*next_due_ms - util::unix_now_ms()), std::chrono::milliseconds(1), delay);
+  }
+  poll_timer_.expires_after(delay);
+  poll_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (!ec && !alive.expired()) poll();
+  });
+}
+
+void ActionRunner::run(store::ActionExecutionRecord execution, std::int64_t started_ms) {
+  ++running_;
+  const config::ActionSpec* action = find(execution.account_id, execution.action);
+  if (!action) {
+    AttemptOutcome outcome;
+    outcome.failure = "ACTION_NOT_DEPLOYED";
+    outcome.error = fmt::format("account {} has no action named {} any more (it was removed by a deploy or reload)",
+                                execution.account_id, execution.action);
+    return finish(std::move(execution), started_ms, outcome, {}, {});
+  }
+  auto secrets = secrets_for(*action);
+  std::map<std::string, std::string> values(secrets.begin(), secrets.end());
+  if (auto problem = secret_budget_problem(*action, values)) {
+    AttemptOutcome outcome;
+    outcome.failure = "SECRETS_TOO_LARGE";
+    outcome.error = *problem;
+    return finish(std::move(execution), started_ms, outcome, {}, secrets);
+  }
+  boost::system::error_code ec;
+  json::value event = json::parse(execution.event_json, ec);
+  if (ec || !event.is_object()) event = json::object{};
+  config::ActionSpec spec = *action;  // the code this attempt runs, whatever is deployed meanwhile
+  pool_for(spec, secrets).submit(
+      invoke_frame(event.get_object()),
+      [this, alive = std::weak_ptr<bool>(alive_), spec = std::move(spec), execution = std::move(execution), started_ms,
+       secrets](runtime::InvocationReport report) mutable {
+        if (alive.expired()) return;
+        using Outcome = runtime::InvocationResult::Outcome;
+        auto cut_off = report.result.outcome == Outcome::Crashed || report.result.outcome == Outcome::NotStarted;
+        if (stopped_ && cut_off) {
+          // Killed by the shutdown, not by its own doing: it stays running in the store and runs
+          // again at the next start.
+          --running_;
+          return;
+        }
+        std::vector<store::LogLineRecord> lines;
+        for (auto& l : report.result.logs) lines.push_back({l.timestamp_ms, std::move(l.level), std::move(l.text)});
+        finish(std::move(execution), started_ms, interpret_attempt(spec, report.result), std::move(lines), secrets);
+      });
+}
+
+void ActionRunner::finish(store::ActionExecutionRecord execution, std::int64_t started_ms, const AttemptOutcome& outcome,
+                          std::vector<store::LogLineRecord> lines, const runtime::ExposedSecrets& secrets) {
+  std::int64_t now = util::unix_now_ms();
+  store::ActionAttemptRecord attempt;
+  attempt.number = execution.attempts;
+  attempt.started_ms = started_ms;
+  attempt.finished_ms = now;
+  attempt.duration_ms = outcome.duration_ms;
+  attempt.memory_mb = outcome.memory_mb;
+  attempt.error = secrets::redact(outcome.error, secrets);
+  for (auto& l : lines) l.text = secrets::redact(l.text, secrets);
+  attempt.lines = std::move(lines);
+  json::object result = outcome_to_json(outcome);
+  result["error"] = attempt.error.empty() ? json::value(nullptr) : json::value(attempt.error);
+  std::string summary;
+  if (outcome.kind == Kind::Succeeded) {
+    attempt.outcome = "SUCCEEDED";
+    execution.state = "succeeded";
+    execution.finished_ms = now;
+    summary = "SUCCEEDED";
+  } else if (outcome.kind == Kind::Retry) {
+    if (execution.first_failure_ms == 0) execution.first_failure_ms = now;
+    auto since = settings_.clock.to_schedule(std::chrono::milliseconds(now - execution.first_failure_ms));
+    if (auto delay = next_retry_delay(execution.attempts - 1, since)) {
+      attempt.outcome = "RETRY";
+      attempt.retry_delay_ms = delay->count();
+      execution.state = "queued";
+      execution.next_run_ms = now + settings_.clock.to_real(*delay).count();
+      summary = fmt::format("RETRY in {} ({})", format_delay(*delay), outcome.failure);
+    } else {
+      attempt.outcome = "FAILED";
+      execution.state = "failed";
+      execution.finished_ms = now;
+      result["failure"] = "RETRIES_EXHAUSTED";
+      result["error"] = fmt::format("still failing after {} attempts over 3 days; the last error: {}", execution.attempts, attempt.error);
+      summary = "FAILED (RETRIES_EXHAUSTED)";
+    }
+  } else {
+    attempt.outcome = "FAILED";
+    execution.state = "failed";
+    execution.finished_ms = now;
+    summary = fmt::format("FAILED ({})", outcome.failure);
+  }
+  execution.result_json = json::serialize(result);
+  log_.write_line(fmt::format("{} - action {} {} attempt {}: {} in {:.1f} ms, {} MB", logs::iso_timestamp(started_ms), execution.action,
+                              execution.callback_id, attempt.number, summary, outcome.duration_ms, outcome.memory_mb));
+  for (const auto& l : attempt.lines) log_.write_line(logs::console_line(l.timestamp_ms, l.level, l.text));
+  store_.post([this, alive = std::weak_ptr<bool>(alive_), execution = std::move(execution), attempt = std::move(attempt)](store::Store& s) {
+    try {
+      s.finish_action_attempt(execution, attempt);
+    } catch (const std::exception& e) {
+      // It stays running in the store: the next start runs it again (at-least-once).
+      fmt::print(stderr, "sprocket: the result of action execution {} could not be stored: {}\n", execution.id, e.what());
+    }
+    asio::post(io_, [this, alive] {
+      if (alive.expired()) return;
+      --running_;
+      poll();
+    });
+  });
+}
+
+void ActionRunner::enqueue(std::int64_t account_id, const std::string& name, const json::object& given_event, EnqueueDone done) {
+  const config::ActionSpec* action = find(account_id, name);
+  if (!action) {
+    std::vector<std::string> names;
+    auto index = deployment_.index_of(account_id);
+    for (const auto& a : actions_) {
+      if (index && a.account_index == *index) names.push_back(a.name);
+    }
+    return done(EnqueueOutcome{404, fmt::format("account {} has no action named {}; it has: {}", account_id, name,
+                                                names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")))});
+  }
+  if (const json::value* inputs = given_event.if_contains("inputFields")) {
+    if (!inputs->is_object()) return done(EnqueueOutcome{400, "inputFields must be an object of property names and values"});
+    if (inputs->get_object().size() > config::kMaxActionInputFields) {
+      return done(EnqueueOutcome{400, fmt::format("{} input fields; HubSpot passes at most {}", inputs->get_object().size(),
+                                                  config::kMaxActionInputFields)});
+    }
+  }
+  store::ActionExecutionRecord execution;
+  execution.account_id = account_id;
+  execution.action = name;
+  execution.callback_id = new_callback_id();
+  execution.event_json = json::serialize(make_event(given_event, account_id, execution.callback_id));
+  execution.created_ms = execution.next_run_ms = util::unix_now_ms();
+  store_.post([this, alive = std::weak_ptr<bool>(alive_), execution = std::move(execution), done = std::move(done)](store::Store& s) mutable {
+    EnqueueOutcome outcome;
+    try {
+      s.enqueue_action(execution);
+      outcome.execution = std::move(execution);
+    } catch (const std::exception& e) {
+      outcome = EnqueueOutcome{500, fmt::format("the execution could not be stored: {}", e.what())};
+    }
+    asio::post(io_, [this, alive, outcome = std::move(outcome), done = std::move(done)]() mutable {
+      if (alive.expired()) return;
+      done(std::move(outcome));
+      poll();
+    });
+  });
+}
+
+void ActionRunner::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  poll_timer_.cancel();
+  sweep_timer_.cancel();
+  for (auto& [key, entry] : pools_) entry.pool->shutdown();
+}
+
+}  // namespace sprocket::actions

@@ -1,0 +1,111 @@
+#pragma once
+// Queued executions of workflow actions, run from the Store's durable queue: claimed in a
+// transaction, run one attempt at a time each in a pool of Node.js or Python workers (memory
+// cgroups, 20 s, 128 MB), finished in a transaction that either ends the execution or schedules
+// its retry (HubSpot's schedule, retry_schedule.h). Single-threaded: every method runs on the
+// io_context's thread; the store work runs on the StoreExecutor's.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "accounts/deployment.h"
+#include "actions/action_worker.h"
+#include "actions/retry_schedule.h"
+#include "config/action_spec.h"
+#include "logs/log_sink.h"
+#include "runtime/dispatcher.h"
+#include "runtime/function_pool.h"
+#include "secrets/secret_values.h"
+#include "store/store_executor.h"
+
+namespace sprocket::actions {
+
+struct ActionRunnerSettings {
+  runtime::RuntimeSettings runtime;
+  RetryClock clock;
+  int concurrency = 4;  // attempts running at once on this node
+  std::chrono::milliseconds time_limit = kActionTimeLimit;  // HubSpot's 20 s; `--time-limit-ms` overrides it
+  std::chrono::milliseconds poll_interval{1000};  // how often the queue is read when nothing is due sooner
+};
+
+struct EnqueueOutcome {
+  unsigned status = 202;  // the admin API's answer: 202, or 400/404/500 with `message`
+  std::string message;
+  store::ActionExecutionRecord execution;
+};
+
+class ActionRunner {
+ public:
+  ActionRunner(boost::asio::io_context& io, store::StoreExecutor& store, const accounts::Deployment& deployment,
+               ActionRunnerSettings settings, logs::LogSink& log);
+  ~ActionRunner();
+  ActionRunner(const ActionRunner&) = delete;
+  ActionRunner& operator=(const ActionRunner&) = delete;
+
+  // What is deployed now (start-up, a deploy, a reload). Attempts in flight finish on the code
+  // they started with.
+  void set_actions(std::vector<config::ActionSpec> actions, std::map<std::filesystem::path, std::map<std::string, std::string>> dotenv);
+  void set_secrets(secrets::SecretValues values);
+  const std::vector<config::ActionSpec>& actions() const { return actions_; }
+  const config::ActionSpec* find(std::int64_t account_id, const std::string& name) const;
+  // Deploy-time rule: the actions of `catalog` whose secret values (as stored now) hold more
+  // than 1000 characters together.
+  std::vector<std::string> secret_budget_problems(const config::Catalog& catalog) const;
+
+  // Start-up, blocking: executions a process that died left running are queued again
+  // (at-least-once); returns how many. Then start() runs what is due, and keeps doing so.
+  std::size_t recover_interrupted();
+  void start();
+
+  using EnqueueDone = std::function<void(EnqueueOutcome)>;
+  // Validates and stores an execution; `done` (on the event loop) runs once it is durable.
+  void enqueue(std::int64_t account_id, const std::string& name, const boost::json::object& given_event, EnqueueDone done);
+
+  // Stops claiming and kills the workers: attempts cut off stay "running" in the store and run
+  // again at the next start.
+  void stop();
+  int running() const { return running_; }
+
+ private:
+  void poll();
+  void schedule_poll(std::optional<std::int64_t> next_due_ms);
+  void run(store::ActionExecutionRecord execution, std::int64_t started_ms);
+  void finish(store::ActionExecutionRecord execution, std::int64_t started_ms, const AttemptOutcome& outcome,
+              std::vector<store::LogLineRecord> lines, const runtime::ExposedSecrets& secrets);
+  runtime::ExposedSecrets secrets_for(const config::ActionSpec& action) const;
+  runtime::ExposedSecrets secrets_for(const config::ActionSpec& action,
+                                      const std::map<std::filesystem::path, std::map<std::string, std::string>>& dotenv) const;
+  runtime::FunctionPool& pool_for(const config::ActionSpec& action, const runtime::ExposedSecrets& secrets);
+  void sweep();
+
+  boost::asio::io_context& io_;
+  store::StoreExecutor& store_;
+  const accounts::Deployment& deployment_;
+  ActionRunnerSettings settings_;
+  logs::LogSink& log_;
+  std::vector<config::ActionSpec> actions_;
+  std::map<std::filesystem::path, std::map<std::string, std::string>> dotenv_;
+  secrets::SecretValues secrets_;
+  struct Pool {
+    std::unique_ptr<runtime::FunctionPool> pool;
+    runtime::ExposedSecrets secrets;  // what its workers were given
+  };
+  std::map<std::string, Pool> pools_;  // by action identity (account, name, file, version)
+  boost::asio::steady_timer poll_timer_;
+  boost::asio::steady_timer sweep_timer_;
+  bool polling_ = false;
+  bool poll_again_ = false;
+  bool started_ = false;
+  bool stopped_ = false;
+  int running_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace sprocket::actions

@@ -1,0 +1,120 @@
+#include "actions/action_worker.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "actions/output_rules.h"
+#include "runtime/frame_codec.h"
+#include "util/request_id.h"
+
+namespace sprocket::actions {
+namespace json = boost::json;
+using Outcome = runtime::InvocationResult::Outcome;
+
+runtime::WorkerRecipe action_worker_recipe(const config::ActionSpec& action, const runtime::RuntimeSettings& settings,
+                                           const runtime::ExposedSecrets& secrets) {
+  config::FunctionSpec spec;
+  spec.name = action.name;
+  spec.file = action.file;
+  spec.folder = action.folder;
+  accounts::AccountLimits limits;
+  limits.memory_mb = kActionMemoryMb;
+  auto recipe = runtime::node_worker_recipe(spec, settings, limits, secrets);
+  if (action.language == config::ActionLanguage::Python) {
+    // The same frames and load message; the real interpreter, not a user-level shim (7 ms to
+    // start instead of 77).
+    recipe.process.argv = {"/usr/bin/python3", (settings.node_guest_dir.parent_path() / "python" / "bootstrap.py").string()};
+    recipe.process.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"};
+    recipe.wants_preloaded = false;
+  }
+  return recipe;
+}
+
+json::object make_event(const json::object& given, std::int64_t portal_id, const std::string& callback_id) {
+  json::object event{{"origin", {{"portalId", portal_id}, {"actionDefinitionId", 1}}},
+                     {"object", {{"objectType", "CONTACT"}, {"objectId", 1}}},
+                     {"inputFields", json::object{}}};
+  for (const auto& [key, value] : given) event[key] = value;
+  event["callbackId"] = callback_id;  // unique per execution, whatever the caller sent
+  return event;
+}
+
+std::string new_callback_id() {
+  static util::RequestIdGenerator ids;
+  return "ap-" + ids.next();
+}
+
+std::string invoke_frame(const json::object& event) {
+  std::string frame = runtime::begin_frame();
+  frame += json::serialize(json::object{{"type", "invoke"}, {"id", 1}, {"mode", "action"}, {"event", event}});
+  runtime::finish_frame(frame);
+  return frame;
+}
+
+AttemptOutcome interpret_attempt(const config::ActionSpec& action, const runtime::InvocationResult& result) {
+  AttemptOutcome out;
+  out.duration_ms = result.execution_ms;
+  if (const json::value* rss = result.frame.if_contains("maxRssKb"); rss && rss->is_number()) {
+    out.memory_mb = static_cast<int>((rss->to_number<std::int64_t>() + 1023) / 1024);
+  }
+  auto failed = [&](std::string failure, std::string error) {
+    out.kind = AttemptOutcome::Kind::Failed;
+    out.failure = std::move(failure);
+    out.error = std::move(error);
+    return out;
+  };
+  switch (result.outcome) {
+    case Outcome::Answered: {
+      const json::value* text = result.frame.if_contains("valueJson");
+      boost::system::error_code ec;
+      json::value value = text && text->is_string() ? json::parse(text->get_string(), ec) : json::value();
+      const json::value* fields = value.is_object() ? value.get_object().if_contains("outputFields") : nullptr;
+      if (fields && fields->is_object()) out.outputs = fields->get_object();
+      auto check = check_outputs(action, out.outputs);
+      out.problems = std::move(check.problems);
+      out.warnings = std::move(check.warnings);
+      if (check.failure) return failed(*check.failure, fmt::format("the outputs break HubSpot's rules: {}", fmt::join(out.problems, "; ")));
+      if (check.fail_continue) return failed("FAIL_CONTINUE", "the action set hs_execution_state to FAIL_CONTINUE: it failed, and the workflow continues");
+      out.kind = AttemptOutcome::Kind::Succeeded;
+      return out;
+    }
+    case Outcome::Threw: {
+      const json::value* error = result.frame.if_contains("error");
+      const json::object* e = error && error->is_object() ? &error->get_object() : nullptr;
+      const json::value* stack = e ? e->if_contains("stack") : nullptr;
+      std::string text = stack && stack->is_string() ? std::string(stack->get_string()) : "the code threw an error";
+      const json::value* retry = e ? e->if_contains("retry") : nullptr;
+      if (retry && retry->is_string()) {
+        out.kind = AttemptOutcome::Kind::Retry;
+        out.failure = "RATE_LIMITED";
+        out.error = fmt::format("{} — retried, as HubSpot retries rate limits and 429/5XX answers\n{}", std::string_view(retry->get_string()), text);
+        return out;
+      }
+      return failed("THREW", text);
+    }
+    case Outcome::TimedOut:
+      return failed("TIMED_OUT", result.detail);  // "Task timed out after 20.00 seconds"
+    case Outcome::OutOfMemory:
+      return failed("OUT_OF_MEMORY", fmt::format("Memory limit of {} MB exceeded", kActionMemoryMb));
+    case Outcome::QueueFull:
+    case Outcome::QueueTimeout:
+    case Outcome::NotStarted:
+      return failed("NOT_STARTED", "no worker could run it: " + result.detail);
+    case Outcome::Crashed:
+      break;
+  }
+  return failed("CRASHED", "the action's process ended without an answer: " + result.detail);
+}
+
+json::object outcome_to_json(const AttemptOutcome& o) {
+  json::array problems, warnings;
+  for (const auto& p : o.problems) problems.emplace_back(p);
+  for (const auto& w : o.warnings) warnings.emplace_back(w);
+  return json::object{{"outputs", o.outputs},
+                      {"failure", o.failure.empty() ? json::value(nullptr) : json::value(o.failure)},
+                      {"error", o.error.empty() ? json::value(nullptr) : json::value(o.error)},
+                      {"problems", problems},
+                      {"warnings", warnings}};
+}
+
+}  // namespace sprocket::actions
