@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "store/store.h"
+
+using namespace sprocket::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+class ActionQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("sprocket-queue-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    store_ = open_sqlite_store(dir_ / "test.db");
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  ActionExecutionRecord enqueue(const std::string& callback_id, std::int64_t due_ms) {
+    ActionExecutionRecord e;
+    e.account_id = 7;
+    e.action = "enrich";
+    e.callback_id = callback_id;
+    e.event_json = "{}";
+    e.created_ms = 1;
+    e.next_run_ms = due_ms;
+    store_->enqueue_action(e);
+    return e;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(ActionQueueTest, ClaimsOnlyWhatIsDueAndNeverTwice) {
+  auto early = enqueue("ap-1", 100);
+  enqueue("ap-2", 500);
+  EXPECT_EQ(store_->next_action_due_ms(), 100);
+  auto claimed = store_->claim_due_actions(200, 10);
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].id, early.id);
+  EXPECT_EQ(claimed[0].state, "running");
+  EXPECT_EQ(claimed[0].attempts, 1);
+  // Running: not claimed again, however late it gets.
+  auto later = store_->claim_due_actions(1000, 10);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].callback_id, "ap-2");
+  EXPECT_TRUE(store_->claim_due_actions(5000, 10).empty());
+  EXPECT_FALSE(store_->next_action_due_ms().has_value());
+  EXPECT_TRUE(store_->claim_due_actions(5000, 0).empty());
+}
+
+TEST_F(ActionQueueTest, FinishingSchedulesTheRetryOrEndsTheExecution) {
+  enqueue("ap-1", 0);
+  auto e = store_->claim_due_actions(10, 1).at(0);
+  ActionAttemptRecord attempt{1, 10, 20, "RETRY", "HTTP 429", 5.0, 40, 60'000, {{15, "INFO", "hello"}}};
+  e.state = "queued";
+  e.next_run_ms = 80;
+  e.first_failure_ms = 20;
+  ASSERT_TRUE(store_->finish_action_attempt(e, attempt));
+  EXPECT_FALSE(store_->finish_action_attempt(e, attempt)) << "an attempt ends once";
+  EXPECT_TRUE(store_->claim_due_actions(79, 1).empty());
+  auto again = store_->claim_due_actions(80, 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempts, 2);
+  EXPECT_EQ(again[0].first_failure_ms, 20);
+  auto done = again[0];
+  done.state = "succeeded";
+  done.finished_ms = 90;
+  done.result_json = R"({"outputs":{}})";
+  ActionAttemptRecord stale{1, 80, 90, "SUCCEEDED", "", 1.0, 40, 0, {}};
+  EXPECT_FALSE(store_->finish_action_attempt(done, stale)) << "only the attempt running may finish it";
+  ActionAttemptRecord second{2, 80, 90, "SUCCEEDED", "", 1.0, 40, 0, {}};
+  ASSERT_TRUE(store_->finish_action_attempt(done, second));
+  auto read = store_->action_execution(done.id);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->state, "succeeded");
+  ASSERT_EQ(read->attempt_list.size(), 2u);
+  EXPECT_EQ(read->attempt_list[0].outcome, "RETRY");
+  EXPECT_EQ(read->attempt_list[0].retry_delay_ms, 60'000);
+  ASSERT_EQ(read->attempt_list[0].lines.size(), 1u);
+  EXPECT_EQ(read->attempt_list[0].lines[0].text, "hello");
+  EXPECT_EQ(read->attempt_list[1].outcome, "SUCCEEDED");
+}
+
+TEST_F(ActionQueueTest, ARestartQueuesWhatWasRunningAgain) {
+  enqueue("ap-1", 0);
+  auto e = store_->claim_due_actions(10, 1).at(0);
+  // A new process opens the same database, as after kill -9.
+  store_ = open_sqlite_store(dir_ / "test.db");
+  EXPECT_EQ(store_->requeue_interrupted_actions(50, "the server stopped"), 1u);
+  auto again = store_->claim_due_actions(50, 1);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempts, 2);
+  auto read = store_->action_execution(e.id);
+  ASSERT_EQ(read->attempt_list.size(), 2u);
+  EXPECT_EQ(read->attempt_list[0].outcome, "INTERRUPTED");
+  EXPECT_EQ(read->attempt_list[0].error, "the server stopped");
+  EXPECT_EQ(read->attempt_list[1].outcome, "RUNNING");
+}
+
+TEST_F(ActionQueueTest, PruningKeepsWhatIsNotFinished) {
+  enqueue("ap-1", 0);
+  auto e = store_->claim_due_actions(10, 1).at(0);
+  e.state = "failed";
+  e.finished_ms = 100;
+  ASSERT_TRUE(store_->finish_action_attempt(e, ActionAttemptRecord{1, 10, 100, "FAILED", "no", 1, 1, 0, {}}));
+  enqueue("ap-2", 0);
+  EXPECT_EQ(store_->prune_action_executions(200), 1u);
+  auto left = store_->find_action_executions(ActionExecutionQuery{});
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].callback_id, "ap-2");
+}
+
+}  // namespace
