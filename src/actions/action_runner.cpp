@@ -29,8 +29,9 @@ std::string format_delay(std::chrono::milliseconds d) {
 }  // namespace
 
 ActionRunner::ActionRunner(asio::io_context& io, store::StoreExecutor& store, const accounts::Deployment& deployment,
-                           ActionRunnerSettings settings, logs::LogSink& log)
-    : io_(io), store_(store), deployment_(deployment), settings_(std::move(settings)), log_(log), poll_timer_(io), sweep_timer_(io) {}
+                           ActionRunnerSettings settings, logs::LogSink& log, metrics::Metrics& metrics)
+    : io_(io), store_(store), deployment_(deployment), settings_(std::move(settings)), log_(log), metrics_(metrics), poll_timer_(io),
+      sweep_timer_(io) {}
 
 ActionRunner::~ActionRunner() {
   *alive_ = false;
@@ -276,6 +277,7 @@ void ActionRunner::finish(store::ActionExecutionRecord execution, std::int64_t s
     summary = fmt::format("FAILED ({})", outcome.failure);
   }
   execution.result_json = json::serialize(result);
+  metrics_.action_attempt(fmt::format("{}/{}", execution.account_id, execution.action), attempt.outcome, outcome.duration_ms / 1000);
   log_.write_line(fmt::format("{} - action {} {} attempt {}: {} in {:.1f} ms, {} MB", logs::iso_timestamp(started_ms), execution.action,
                               execution.callback_id, attempt.number, summary, outcome.duration_ms, outcome.memory_mb));
   for (const auto& l : attempt.lines) log_.write_line(logs::console_line(l.timestamp_ms, l.level, l.text));

@@ -20,6 +20,7 @@
 #include "actions/retry_schedule.h"
 #include "config/action_spec.h"
 #include "logs/log_sink.h"
+#include "metrics/metrics.h"
 #include "runtime/dispatcher.h"
 #include "runtime/function_pool.h"
 #include "secrets/secret_values.h"
@@ -44,7 +45,7 @@ struct EnqueueOutcome {
 class ActionRunner {
  public:
   ActionRunner(boost::asio::io_context& io, store::StoreExecutor& store, const accounts::Deployment& deployment,
-               ActionRunnerSettings settings, logs::LogSink& log);
+               ActionRunnerSettings settings, logs::LogSink& log, metrics::Metrics& metrics);
   ~ActionRunner();
   ActionRunner(const ActionRunner&) = delete;
   ActionRunner& operator=(const ActionRunner&) = delete;
@@ -90,6 +91,7 @@ class ActionRunner {
   const accounts::Deployment& deployment_;
   ActionRunnerSettings settings_;
   logs::LogSink& log_;
+  metrics::Metrics& metrics_;
   std::vector<config::ActionSpec> actions_;
   std::map<std::filesystem::path, std::map<std::string, std::string>> dotenv_;
   secrets::SecretValues secrets_;

@@ -81,6 +81,9 @@ int run_deploy(const DeployOptions& o) {
     fmt::print("  {}  {}\n", route.is_string() ? std::string_view(route.as_string()) : std::string_view("(app function)"),
                std::string_view(fo.at("name").as_string()));
   }
+  if (const auto* actions = body.if_contains("actions"); actions && actions->is_array()) {
+    for (const auto& a : actions->as_array()) fmt::print("  action  {}\n", std::string_view(a.as_string()));
+  }
   for (const auto& s : body.at("shadowed").as_array()) fmt::print("  shadows: {}\n", std::string_view(s.as_string()));
   for (const auto& w : body.at("warnings").as_array()) fmt::print(stderr, "{}\n", std::string_view(w.as_string()));
   return 0;

@@ -252,7 +252,8 @@ int run_serve(const ServeOptions& options) {
   action_settings.clock = actions::RetryClock(options.action_clock_scale);
   action_settings.concurrency = options.action_concurrency;
   if (options.time_limit_ms > 0) action_settings.time_limit = std::chrono::milliseconds(options.time_limit_ms);
-  actions::ActionRunner action_runner(io, *executor, *deployment, action_settings, log);
+  actions::ActionRunner action_runner(io, *executor, *deployment, action_settings, log, metrics);
+  metrics.set_actions_running_source([&] { return action_runner.running(); });
   action_runner_ptr = &action_runner;
   try {
     if (auto requeued = action_runner.recover_interrupted()) {

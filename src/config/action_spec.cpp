@@ -139,7 +139,10 @@ class Reader {
 
 }  // namespace
 
-Expected<std::vector<ActionSpec>, ConfigErrors> load_actions_folder(const fs::path& folder) {
+Expected<std::vector<ActionSpec>, ConfigErrors> load_actions_folder(const fs::path& given) {
+  // Absolute: a worker's working directory and its code are named from wherever it runs.
+  std::error_code ec;
+  const fs::path folder = fs::weakly_canonical(fs::absolute(given), ec);
   fs::path file = folder / "actions.json";
   std::ifstream in(file, std::ios::binary);
   if (!in) return Unexpected{ConfigErrors{ConfigError{file, 0, 0, "", "cannot read actions.json", "create it: see docs/actions.md"}}};

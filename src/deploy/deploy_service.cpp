@@ -220,12 +220,16 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
         routes.push_back(json::object{{"name", f.name}, {"route", f.route ? json::value(*f.route) : json::value(nullptr)}});
       }
     }
+    json::array deployed_actions;
+    for (const auto& a : final_catalog->actions) {
+      if (a.account_index == *index && a.deployed_version == version) deployed_actions.emplace_back(a.name);
+    }
     json::array shadows;
     for (auto& s : shadowed) shadows.emplace_back(s);
     json::array warnings;
     for (auto& w : final_catalog->warnings) warnings.emplace_back(w);
     DeployOutcome outcome{201, json::object{{"version", version}, {"name", name}, {"accountId", account_id}, {"functions", routes},
-                                            {"shadowed", shadows}, {"warnings", warnings}}};
+                                            {"actions", deployed_actions}, {"shadowed", shadows}, {"warnings", warnings}}};
     boost::asio::post(io_, [this, catalog = std::move(*final_catalog), sources = active_, done = std::move(done),
                             outcome = std::move(outcome)]() mutable {
       activate_(std::move(catalog), std::move(sources));

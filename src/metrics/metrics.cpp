@@ -44,6 +44,11 @@ void Metrics::rejected(std::string_view reason) { ++rejections_[std::string(reas
 void Metrics::memory_kill() { ++memory_kills_; }
 void Metrics::timeout() { ++timeouts_; }
 
+void Metrics::action_attempt(const std::string& action, const std::string& outcome, double seconds) {
+  ++action_attempts_[{action, outcome}];
+  action_duration_[action].observe(seconds);
+}
+
 std::string Metrics::render() const {
   std::string out;
   out += "# HELP sprocket_invocations_total Function executions by function and HTTP status.\n";
@@ -75,6 +80,17 @@ std::string Metrics::render() const {
   out += "# HELP sprocket_instances Live function instances (worker processes).\n";
   out += "# TYPE sprocket_instances gauge\n";
   out += fmt::format("sprocket_instances {}\n", instances_ ? instances_() : 0);
+  out += "# HELP sprocket_action_attempts_total Workflow action attempts by action and outcome.\n";
+  out += "# TYPE sprocket_action_attempts_total counter\n";
+  for (const auto& [key, n] : action_attempts_) {
+    out += fmt::format("sprocket_action_attempts_total{{action=\"{}\",outcome=\"{}\"}} {}\n", label_value(key.first), key.second, n);
+  }
+  out += "# HELP sprocket_action_duration_seconds Run time of workflow action attempts.\n";
+  out += "# TYPE sprocket_action_duration_seconds histogram\n";
+  for (const auto& [a, h] : action_duration_) h.render(out, "sprocket_action_duration_seconds", fmt::format("action=\"{}\"", label_value(a)));
+  out += "# HELP sprocket_actions_running Workflow action attempts running now.\n";
+  out += "# TYPE sprocket_actions_running gauge\n";
+  out += fmt::format("sprocket_actions_running {}\n", actions_running_ ? actions_running_() : 0);
   return out;
 }
 

@@ -30,8 +30,11 @@ class Metrics {
   void rejected(std::string_view reason);  // 429s and 503s: budget, queue_full, queue_timeout
   void memory_kill();
   void timeout();
+  // One attempt of a workflow action ("account/name"): SUCCEEDED, FAILED, RETRY.
+  void action_attempt(const std::string& action, const std::string& outcome, double seconds);
   // Gauges read when rendering.
   void set_instances_source(std::function<int()> source) { instances_ = std::move(source); }
+  void set_actions_running_source(std::function<int()> source) { actions_running_ = std::move(source); }
 
   std::string render() const;
 
@@ -44,6 +47,9 @@ class Metrics {
   std::uint64_t memory_kills_ = 0;
   std::uint64_t timeouts_ = 0;
   std::function<int()> instances_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> action_attempts_;
+  std::map<std::string, Histogram> action_duration_;
+  std::function<int()> actions_running_;
 };
 
 // A Prometheus label value: backslash, quote and newline escaped.

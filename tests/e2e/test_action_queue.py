@@ -214,6 +214,9 @@ exports.main = async (event, callback) => {
     assert [a["retryDelayMs"] for a in e["attempts"]] == [60_000, 120_000, None]
     assert "HTTP 429" in e["attempts"][0]["error"] and "failed: 429" in e["attempts"][0]["logs"][0]["message"]
     assert len(api.times) == 3
+    metrics = s.admin("GET", "/metrics").text
+    assert 'sprocket_action_attempts_total{action="123456/fetch",outcome="RETRY"} 2' in metrics
+    assert 'sprocket_action_attempts_total{action="123456/fetch",outcome="SUCCEEDED"} 1' in metrics
     gaps = [b - a for a, b in zip(api.times, api.times[1:])]
     assert gaps[0] >= 0.060 and gaps[1] >= 0.120, gaps
 
@@ -310,6 +313,7 @@ def test_cli_run_wait_and_show_on_a_deployed_action(tmp_path, start_sprocket):
     assert s.admin("PUT", "/api/v1/secrets/API_KEY", json={"value": "k" * 20}).status_code == 200
     deployed = cli("deploy", project / "crm.actions", "--name", "crm")
     assert deployed.returncode == 0, deployed.stderr
+    assert "  action  tier" in deployed.stdout
 
     (tmp_path / "event.json").write_text(json.dumps({"inputFields": {"spend": 250}}))
     run = cli("actions", "run", "tier", "--event", tmp_path / "event.json", "--wait", "--wait-seconds", "30")

@@ -4,7 +4,7 @@ import json
 
 import requests
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, wait_for
 
 
 def test_callback_style_hello(examples):
@@ -185,3 +185,22 @@ def test_execution_log_lines_have_hubspot_format(examples):
     assert r.status_code == 200
     examples.wait_for_log(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z - SUCCESS - GET /_hcms/api/hello - Execution Time: \d+ms")
     examples.wait_for_log(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z    INFO   hello called from python-requests")
+
+
+def test_example_actions_run_queued(examples):
+    ids = []
+    for name in ("score-contact", "domain-of"):
+        r = examples.admin("POST", f"/api/v1/actions/{name}/executions",
+                           json={"inputFields": {"email": "ada@Example.com", "annualrevenue": "2500000"}})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+
+    def finished(ident):
+        e = examples.admin("GET", f"/api/v1/actions/executions/{ident}").json()
+        return e if e["state"] in ("succeeded", "failed") else None
+
+    score = wait_for(lambda: finished(ids[0]), message="score-contact to finish")
+    domain = wait_for(lambda: finished(ids[1]), message="domain-of to finish")
+    assert score["state"] == "succeeded" and score["outputs"]["tier"] == "gold", score
+    assert score["outputs"]["scoredOn"] % 86_400_000 == 0
+    assert domain["state"] == "succeeded" and domain["outputs"] == {"domain": "example.com"}, domain
