@@ -107,3 +107,19 @@ def main(event):
 """, language="python", file="act.py")
     r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_node_actions_have_the_reference_libraries(tmp_path):
+    # The reference's list for Node.js actions, with its own @hubspot/api-client major (10).
+    names = ["@hubspot/api-client", "async", "aws-sdk", "axios", "lodash", "mongoose", "mysql", "redis", "request",
+             "bluebird", "random-number-csprng", "googleapis"]
+    root = action_folder(tmp_path, f"""
+const names = {json.dumps(names)};
+exports.main = async () => {{
+  for (const name of names) require(name);
+  const major = Number(require('@hubspot/api-client/package.json').version.split('.')[0]);
+  return {{outputFields: {{score: major}}}};
+}};""")
+    r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'Outputs: {"score":10}' in r.stdout
