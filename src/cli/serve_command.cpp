@@ -64,9 +64,7 @@ Expected<accounts::Deployment, std::string> load_accounts(const ServeOptions& op
 
 // Installs the dependencies of every folder in `catalog`; the error carries npm's output.
 Expected<void*, std::string> install_all(const config::Catalog& catalog) {
-  std::set<fs::path> folders;
-  for (const auto& spec : catalog.functions) folders.insert(spec.folder);
-  for (const auto& folder : folders) {
+  for (const auto& folder : config::node_code_folders(catalog)) {
     auto installed = runtime::install_dependencies(folder);
     if (!installed) return Unexpected{installed.error()};
     if (installed->installed) fmt::print(stderr, "sprocket: installed the dependencies of {}\n", folder.string());

@@ -126,6 +126,15 @@ Expected<std::vector<DiscoveredFolder>, ConfigErrors> discover_functions_folders
   return unique;
 }
 
+std::set<fs::path> node_code_folders(const Catalog& catalog) {
+  std::set<fs::path> folders;
+  for (const auto& f : catalog.functions) folders.insert(f.folder);
+  for (const auto& a : catalog.actions) {
+    if (a.language == ActionLanguage::Node) folders.insert(a.folder);
+  }
+  return folders;
+}
+
 Expected<Catalog, ConfigErrors> load_catalog(const std::vector<fs::path>& paths) {
   auto folders = discover_functions_folders(paths);
   if (!folders) return Unexpected{folders.error()};

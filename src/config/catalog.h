@@ -3,6 +3,7 @@
 // validated together (routes must be unique across all of them).
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ struct Catalog {
 // several of those.
 Expected<std::vector<DiscoveredFolder>, ConfigErrors> discover_functions_folders(
     const std::vector<std::filesystem::path>& paths);
+
+// Every folder whose code runs in Node.js (functions, Node.js actions): where a package.json
+// gets its dependencies installed.
+std::set<std::filesystem::path> node_code_folders(const Catalog& catalog);
 
 Expected<Catalog, ConfigErrors> load_catalog(const std::vector<std::filesystem::path>& paths);
 

@@ -84,8 +84,8 @@ Expected<void*, std::string> DeployService::install(const config::Catalog& catal
   // Deployed folders only: those served in place are installed when the node starts.
   std::set<fs::path> folders;
   std::string deployed_root = root_.string() + "/";
-  for (const auto& f : catalog.functions) {
-    if (f.folder.string().rfind(deployed_root, 0) == 0) folders.insert(f.folder);
+  for (const auto& folder : config::node_code_folders(catalog)) {
+    if (folder.string().rfind(deployed_root, 0) == 0) folders.insert(folder);
   }
   for (const auto& folder : folders) {
     std::error_code ec;

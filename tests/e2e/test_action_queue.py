@@ -327,3 +327,17 @@ def test_cli_run_wait_and_show_on_a_deployed_action(tmp_path, start_sprocket):
     assert shown.returncode == 0 and "Attempt 1" in shown.stdout and "SUCCEEDED" in shown.stdout
     missing = cli("actions", "run", "nope")
     assert missing.returncode == 2 and "no action named nope" in missing.stderr
+
+
+def test_an_actions_own_package_json_is_installed(tmp_path, start_sprocket):
+    root = write_actions(tmp_path / "src", {"dep": node("dep.js", {"answer": {"type": "number"}})}, {
+        "dep.js": "const tiny = require('tiny-lib');\nexports.main = async () => ({outputFields: {answer: tiny.answer}});\n",
+        "package.json": '{"name": "deps", "private": true, "dependencies": {"tiny-lib": "file:./lib"}}',
+    })
+    lib = root / "crm.actions" / "lib"
+    lib.mkdir()
+    (lib / "package.json").write_text('{"name": "tiny-lib", "version": "1.0.0", "main": "index.js"}')
+    (lib / "index.js").write_text("exports.answer = 42;\n")
+    s = start_sprocket([root])
+    e = wait_final(s, enqueue(s, "dep")["id"])
+    assert e["state"] == "succeeded" and e["outputs"] == {"answer": 42}, e
