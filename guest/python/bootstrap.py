@@ -115,7 +115,8 @@ def invoke(message):
     result = {"type": "result", "id": message.get("id")}
     try:
         value = main(message.get("event") or {})
-        result["valueJson"] = json.dumps({} if value is None else value, default=str)
+        # NaN and Infinity are not JSON: an output holding one fails the execution here.
+        result["valueJson"] = json.dumps({} if value is None else value, default=str, allow_nan=False)
     except Exception as error:  # the action's failure is its result
         result["error"] = describe(error)
         reason = retry_reason(error)

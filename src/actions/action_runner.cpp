@@ -16,8 +16,29 @@ using Kind = AttemptOutcome::Kind;
 
 namespace {
 
-std::string identity(const config::ActionSpec& a) {
-  return fmt::format("{}\n{}\n{}\n{}", a.account_index, a.name, a.file.string(), a.deployed_version);
+std::string identity(const config::ActionSpec& a) { return fmt::format("{}\n{}", a.account_index, a.name); }
+
+// Every secret value the attempt may have seen: the ones it started with and any that arrived
+// while it ran (an "env" frame reaches a worker at once).
+runtime::ExposedSecrets all_values(const runtime::ExposedSecrets& a, const runtime::ExposedSecrets& b) {
+  runtime::ExposedSecrets all = a;
+  for (const auto& s : b) {
+    if (std::find(all.begin(), all.end(), s) == all.end()) all.push_back(s);
+  }
+  return all;
+}
+
+// What the API and the logs show of an attempt's result: no secret value, wherever the code
+// put one (an output, a value quoted by the output rules).
+void redact_strings(json::value& v, const runtime::ExposedSecrets& secrets) {
+  if (v.is_string()) {
+    std::string redacted = secrets::redact(v.get_string(), secrets);
+    if (redacted != v.get_string()) v = redacted;
+  } else if (v.is_array()) {
+    for (auto& item : v.get_array()) redact_strings(item, secrets);
+  } else if (v.is_object()) {
+    for (auto& member : v.get_object()) redact_strings(member.value(), secrets);
+  }
 }
 
 std::string format_delay(std::chrono::milliseconds d) {
@@ -34,15 +55,26 @@ ActionRunner::ActionRunner(asio::io_context& io, store::StoreExecutor& store, co
       sweep_timer_(io) {}
 
 ActionRunner::~ActionRunner() {
-  *alive_ = false;
   stop();
+  *alive_ = false;
 }
 
 void ActionRunner::set_actions(std::vector<config::ActionSpec> actions,
                                std::map<std::filesystem::path, std::map<std::string, std::string>> dotenv) {
   actions_ = std::move(actions);
   dotenv_ = std::move(dotenv);
+  for (auto& [key, pool] : pools_) retired_.push_back(std::move(pool));
+  pools_.clear();
+  drop_idle_retired_pools();
   if (started_) poll();  // executions that waited for a deploy of their action can run now
+}
+
+void ActionRunner::drop_idle_retired_pools() {
+  std::erase_if(retired_, [](const std::shared_ptr<Pool>& p) {
+    if (p->running > 0) return false;
+    p->pool->shutdown();
+    return true;
+  });
 }
 
 const config::ActionSpec* ActionRunner::find(std::int64_t account_id, const std::string& name) const {
@@ -79,46 +111,60 @@ void ActionRunner::set_secrets(secrets::SecretValues values) {
   secrets_ = std::move(values);
   for (const auto& action : actions_) {
     auto it = pools_.find(identity(action));
-    if (it == pools_.end()) continue;
-    auto now = secrets_for(action);
-    if (now == it->second.secrets) continue;
-    it->second.pool->update_environment(action_worker_recipe(action, settings_.runtime, now),
-                                        runtime::environment_change_frame(it->second.secrets, now));
-    it->second.secrets = std::move(now);
+    if (it != pools_.end()) pool_for(action, secrets_for(action));  // tells its workers what changed
   }
 }
 
-runtime::FunctionPool& ActionRunner::pool_for(const config::ActionSpec& action, const runtime::ExposedSecrets& secrets) {
+std::shared_ptr<ActionRunner::Pool> ActionRunner::pool_for(const config::ActionSpec& action, const runtime::ExposedSecrets& secrets) {
   auto& entry = pools_[identity(action)];
-  if (!entry.pool) {
-    runtime::PoolSettings pool;
-    pool.max_instances = settings_.concurrency;
-    pool.time_limit = settings_.time_limit;
-    pool.idle_timeout = settings_.runtime.idle_timeout;
-    pool.memory_limit_mb = kActionMemoryMb;
-    // The runner claims no more than it can run: a queue in the pool is never long, and an
-    // execution waiting there is already marked running in the store.
-    pool.max_queued = 10'000;
-    pool.queue_timeout = std::chrono::hours(24);
-    pool.pipeline_depth = 1;
-    entry.secrets = secrets;
-    std::string name = action.name;
-    entry.pool = std::make_unique<runtime::FunctionPool>(
-        io_, action_worker_recipe(action, settings_.runtime, secrets), pool, settings_.runtime.cgroups.get(), nullptr,
-        [this, name](std::vector<runtime::LogLine> lines) {
-          // Output between attempts (a timer the code left running): shown, not stored.
-          for (const auto& l : lines) log_.write_line(fmt::format("[action {}] {}", name, logs::console_line(l.timestamp_ms, l.level, l.text)));
-        });
+  if (entry) {
+    if (entry->secrets != secrets) {
+      entry->pool->update_environment(action_worker_recipe(action, settings_.runtime, secrets),
+                                      runtime::environment_change_frame(entry->secrets, secrets));
+      entry->secrets = secrets;
+    }
+    return entry;
   }
-  return *entry.pool;
+  entry = std::make_shared<Pool>();
+  runtime::PoolSettings pool;
+  pool.max_instances = settings_.concurrency;
+  pool.time_limit = settings_.time_limit;
+  pool.idle_timeout = settings_.runtime.idle_timeout;
+  pool.memory_limit_mb = kActionMemoryMb;
+  // The runner claims no more than it can run: a queue in the pool is never long, and an
+  // execution waiting there is already marked running in the store.
+  pool.max_queued = 10'000;
+  pool.queue_timeout = std::chrono::hours(24);
+  pool.pipeline_depth = 1;
+  entry->secrets = secrets;
+  std::string name = action.name;
+  std::weak_ptr<Pool> weak = entry;
+  entry->pool = std::make_unique<runtime::FunctionPool>(
+      io_, action_worker_recipe(action, settings_.runtime, secrets), pool, settings_.runtime.cgroups.get(), nullptr,
+      [this, name, weak](std::vector<runtime::LogLine> lines) {
+        // Output between attempts (a timer the code left running): shown, redacted, not stored.
+        auto self = weak.lock();
+        for (const auto& l : lines) {
+          std::string text = self ? secrets::redact(l.text, self->secrets) : l.text;
+          log_.write_line(fmt::format("[action {}] {}", name, logs::console_line(l.timestamp_ms, l.level, text)));
+        }
+      });
+  return entry;
 }
 
 std::size_t ActionRunner::recover_interrupted() {
   std::promise<std::size_t> done;
+  json::object give_up{{"outputs", json::object{}},
+                       {"failure", "INTERRUPTED"},
+                       {"error", fmt::format("the server stopped during {} attempts of this execution, so it is not run again "
+                                             "(it may be what stopped the server)", kMaxInterruptions)},
+                       {"problems", json::array{}},
+                       {"warnings", json::array{}}};
   store_.post([&](store::Store& s) {
     try {
       done.set_value(s.requeue_interrupted_actions(util::unix_now_ms(),
-                                                   "the server stopped during this attempt (a crash or kill): the execution runs again"));
+                                                   "the server stopped during this attempt (a crash or kill): the execution runs again",
+                                                   kMaxInterruptions, json::serialize(give_up)));
     } catch (...) {
       done.set_exception(std::current_exception());
     }
@@ -141,22 +187,27 @@ void ActionRunner::sweep() {
     if (ec || alive.expired() || stopped_) return;
     auto now = std::chrono::steady_clock::now();
     for (auto& [key, entry] : pools_) {
-      entry.pool->stop_idle(now);
-      if (!settings_.runtime.cgroups) entry.pool->enforce_rss_limits();
+      entry->pool->stop_idle(now);
+      if (!settings_.runtime.cgroups) entry->pool->enforce_rss_limits();
+    }
+    for (auto& entry : retired_) {
+      if (!settings_.runtime.cgroups) entry->pool->enforce_rss_limits();
     }
     sweep();
   });
 }
 
 void ActionRunner::poll() {
-  if (!started_ || stopped_) return;
+  if (!started_ || stopped_ || draining_) return;
   if (polling_) {
     poll_again_ = true;
     return;
   }
   polling_ = true;
   std::size_t capacity = static_cast<std::size_t>(std::max(0, settings_.concurrency - running_));
-  store_.post([this, capacity, alive = std::weak_ptr<bool>(alive_)](store::Store& s) {
+  // The store thread touches nothing of the runner: the results come back by post, and the
+  // runner may be gone by then.
+  store_.post([this, &io = io_, capacity, alive = std::weak_ptr<bool>(alive_)](store::Store& s) {
     std::vector<store::ActionExecutionRecord> claimed;
     std::optional<std::int64_t> next_due;
     std::int64_t now = util::unix_now_ms();
@@ -166,9 +217,11 @@ void ActionRunner::poll() {
     } catch (const std::exception& e) {
       fmt::print(stderr, "sprocket: the action queue could not be read: {}; trying again\n", e.what());
     }
-    asio::post(io_, [this, alive, claimed = std::move(claimed), next_due, now]() mutable {
+    asio::post(io, [this, alive, claimed = std::move(claimed), next_due, now]() mutable {
       if (alive.expired()) return;
       polling_ = false;
+      // Stopped meanwhile: what was just claimed stays running in the store, and runs at the next start.
+      if (stopped_) return;
       for (auto& execution : claimed) run(std::move(execution), now);
       if (poll_again_) {
         poll_again_ = false;
@@ -181,7 +234,7 @@ void ActionRunner::poll() {
 }
 
 void ActionRunner::schedule_poll(std::optional<std::int64_t> next_due_ms) {
-  if (stopped_) return;
+  if (stopped_ || draining_) return;
   auto delay = settings_.poll_interval;
   if (next_due_ms && running_ < settings_.concurrency) {
     delay = std::clamp(std::chrono::milliseconds(*next_due_ms - util::unix_now_ms()), std::chrono::milliseconds(1), delay);
@@ -214,11 +267,20 @@ void ActionRunner::run(store::ActionExecutionRecord execution, std::int64_t star
   json::value event = json::parse(execution.event_json, ec);
   if (ec || !event.is_object()) event = json::object{};
   config::ActionSpec spec = *action;  // the code this attempt runs, whatever is deployed meanwhile
-  pool_for(spec, secrets).submit(
+  auto pool = pool_for(spec, secrets);
+  ++pool->running;
+  pool->pool->submit(
       invoke_frame(event.get_object()),
-      [this, alive = std::weak_ptr<bool>(alive_), spec = std::move(spec), execution = std::move(execution), started_ms,
+      [this, alive = std::weak_ptr<bool>(alive_), pool, spec = std::move(spec), execution = std::move(execution), started_ms,
        secrets](runtime::InvocationReport report) mutable {
         if (alive.expired()) return;
+        --pool->running;
+        if (std::find(retired_.begin(), retired_.end(), pool) != retired_.end()) {
+          // Not from inside the pool's own callback: it may be freed.
+          asio::post(io_, [this, alive] {
+            if (!alive.expired()) drop_idle_retired_pools();
+          });
+        }
         using Outcome = runtime::InvocationResult::Outcome;
         auto cut_off = report.result.outcome == Outcome::Crashed || report.result.outcome == Outcome::NotStarted;
         if (stopped_ && cut_off) {
@@ -229,7 +291,8 @@ void ActionRunner::run(store::ActionExecutionRecord execution, std::int64_t star
         }
         std::vector<store::LogLineRecord> lines;
         for (auto& l : report.result.logs) lines.push_back({l.timestamp_ms, std::move(l.level), std::move(l.text)});
-        finish(std::move(execution), started_ms, interpret_attempt(spec, report.result), std::move(lines), secrets);
+        finish(std::move(execution), started_ms, interpret_attempt(spec, report.result), std::move(lines),
+               all_values(secrets, pool->secrets));
       });
 }
 
@@ -246,7 +309,6 @@ void ActionRunner::finish(store::ActionExecutionRecord execution, std::int64_t s
   for (auto& l : lines) l.text = secrets::redact(l.text, secrets);
   attempt.lines = std::move(lines);
   json::object result = outcome_to_json(outcome);
-  result["error"] = attempt.error.empty() ? json::value(nullptr) : json::value(attempt.error);
   std::string summary;
   if (outcome.kind == Kind::Succeeded) {
     attempt.outcome = "SUCCEEDED";
@@ -256,10 +318,11 @@ void ActionRunner::finish(store::ActionExecutionRecord execution, std::int64_t s
   } else if (outcome.kind == Kind::Retry) {
     if (execution.first_failure_ms == 0) execution.first_failure_ms = now;
     auto since = settings_.clock.to_schedule(std::chrono::milliseconds(now - execution.first_failure_ms));
-    if (auto delay = next_retry_delay(execution.attempts - 1, since)) {
+    if (auto delay = next_retry_delay(execution.retries, since)) {
       attempt.outcome = "RETRY";
       attempt.retry_delay_ms = delay->count();
       execution.state = "queued";
+      execution.retries += 1;
       execution.next_run_ms = now + settings_.clock.to_real(*delay).count();
       summary = fmt::format("RETRY in {} ({})", format_delay(*delay), outcome.failure);
     } else {
@@ -267,7 +330,7 @@ void ActionRunner::finish(store::ActionExecutionRecord execution, std::int64_t s
       execution.state = "failed";
       execution.finished_ms = now;
       result["failure"] = "RETRIES_EXHAUSTED";
-      result["error"] = fmt::format("still failing after {} attempts over 3 days; the last error: {}", execution.attempts, attempt.error);
+      result["error"] = fmt::format("still failing after {} attempts over 3 days; the last error: {}", execution.attempts, outcome.error);
       summary = "FAILED (RETRIES_EXHAUSTED)";
     }
   } else {
@@ -276,24 +339,44 @@ void ActionRunner::finish(store::ActionExecutionRecord execution, std::int64_t s
     execution.finished_ms = now;
     summary = fmt::format("FAILED ({})", outcome.failure);
   }
-  execution.result_json = json::serialize(result);
+  json::value shown = std::move(result);
+  redact_strings(shown, secrets);
+  execution.result_json = json::serialize(shown);
   metrics_.action_attempt(fmt::format("{}/{}", execution.account_id, execution.action), attempt.outcome, outcome.duration_ms / 1000);
   log_.write_line(fmt::format("{} - action {} {} attempt {}: {} in {:.1f} ms, {} MB", logs::iso_timestamp(started_ms), execution.action,
                               execution.callback_id, attempt.number, summary, outcome.duration_ms, outcome.memory_mb));
   for (const auto& l : attempt.lines) log_.write_line(logs::console_line(l.timestamp_ms, l.level, l.text));
-  store_.post([this, alive = std::weak_ptr<bool>(alive_), execution = std::move(execution), attempt = std::move(attempt)](store::Store& s) {
+  store_result(std::move(execution), std::move(attempt));
+}
+
+void ActionRunner::store_result(store::ActionExecutionRecord execution, store::ActionAttemptRecord attempt) {
+  store_.post([this, &io = io_, alive = std::weak_ptr<bool>(alive_), execution = std::move(execution),
+               attempt = std::move(attempt)](store::Store& s) mutable {
+    std::string failed;
     try {
       s.finish_action_attempt(execution, attempt);
     } catch (const std::exception& e) {
-      // It stays running in the store: the next start runs it again (at-least-once).
-      fmt::print(stderr, "sprocket: the result of action execution {} could not be stored: {}\n", execution.id, e.what());
+      failed = e.what();
     }
-    asio::post(io_, [this, alive] {
+    asio::post(io, [this, alive, failed, execution = std::move(execution), attempt = std::move(attempt)]() mutable {
       if (alive.expired()) return;
-      --running_;
-      poll();
+      if (failed.empty() || stopped_) return attempt_done();  // stopped: it stays running, and runs at the next start
+      // A busy or full disk: keep the result and write it again shortly, so that the execution
+      // neither stays "running" until a restart nor runs twice.
+      fmt::print(stderr, "sprocket: the result of action execution {} could not be stored ({}); trying again in 1 s\n", execution.id,
+                 failed);
+      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(1));
+      timer->async_wait([this, alive, timer, execution = std::move(execution), attempt = std::move(attempt)](boost::system::error_code) mutable {
+        if (!alive.expired()) store_result(std::move(execution), std::move(attempt));
+      });
     });
   });
+}
+
+void ActionRunner::attempt_done() {
+  --running_;
+  if (draining_ && running_ == 0 && on_idle_) std::exchange(on_idle_, nullptr)();
+  poll();
 }
 
 void ActionRunner::enqueue(std::int64_t account_id, const std::string& name, const json::object& given_event, EnqueueDone done) {
@@ -320,7 +403,8 @@ void ActionRunner::enqueue(std::int64_t account_id, const std::string& name, con
   execution.callback_id = new_callback_id();
   execution.event_json = json::serialize(make_event(given_event, account_id, execution.callback_id));
   execution.created_ms = execution.next_run_ms = util::unix_now_ms();
-  store_.post([this, alive = std::weak_ptr<bool>(alive_), execution = std::move(execution), done = std::move(done)](store::Store& s) mutable {
+  store_.post([this, &io = io_, alive = std::weak_ptr<bool>(alive_), execution = std::move(execution),
+               done = std::move(done)](store::Store& s) mutable {
     EnqueueOutcome outcome;
     try {
       s.enqueue_action(execution);
@@ -328,7 +412,7 @@ void ActionRunner::enqueue(std::int64_t account_id, const std::string& name, con
     } catch (const std::exception& e) {
       outcome = EnqueueOutcome{500, fmt::format("the execution could not be stored: {}", e.what())};
     }
-    asio::post(io_, [this, alive, outcome = std::move(outcome), done = std::move(done)]() mutable {
+    asio::post(io, [this, alive, outcome = std::move(outcome), done = std::move(done)]() mutable {
       if (alive.expired()) return;
       done(std::move(outcome));
       poll();
@@ -336,12 +420,21 @@ void ActionRunner::enqueue(std::int64_t account_id, const std::string& name, con
   });
 }
 
+void ActionRunner::drain(std::function<void()> idle) {
+  draining_ = true;
+  poll_timer_.cancel();
+  if (running_ == 0) return idle();
+  on_idle_ = std::move(idle);
+}
+
 void ActionRunner::stop() {
   if (stopped_) return;
   stopped_ = true;
+  on_idle_ = nullptr;
   poll_timer_.cancel();
   sweep_timer_.cancel();
-  for (auto& [key, entry] : pools_) entry.pool->shutdown();
+  for (auto& [key, entry] : pools_) entry->pool->shutdown();
+  for (auto& entry : retired_) entry->pool->shutdown();
 }
 
 }  // namespace sprocket::actions

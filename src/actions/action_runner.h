@@ -63,27 +63,39 @@ class ActionRunner {
   // Start-up, blocking: executions a process that died left running are queued again
   // (at-least-once); returns how many. Then start() runs what is due, and keeps doing so.
   std::size_t recover_interrupted();
+  static constexpr int kMaxInterruptions = 3;  // then an execution fails instead of running again
   void start();
 
   using EnqueueDone = std::function<void(EnqueueOutcome)>;
   // Validates and stores an execution; `done` (on the event loop) runs once it is durable.
   void enqueue(std::int64_t account_id, const std::string& name, const boost::json::object& given_event, EnqueueDone done);
 
-  // Stops claiming and kills the workers: attempts cut off stay "running" in the store and run
-  // again at the next start.
+  // A clean stop, in two steps: drain() stops claiming and calls `idle` once no attempt is
+  // running; stop() kills the workers, and attempts it cuts off stay "running" in the store to
+  // run again at the next start.
+  void drain(std::function<void()> idle);
   void stop();
   int running() const { return running_; }
 
  private:
+  struct Pool {
+    std::unique_ptr<runtime::FunctionPool> pool;
+    runtime::ExposedSecrets secrets;  // what its workers were given last
+    int running = 0;                  // attempts submitted and not finished
+  };
+
   void poll();
   void schedule_poll(std::optional<std::int64_t> next_due_ms);
   void run(store::ActionExecutionRecord execution, std::int64_t started_ms);
   void finish(store::ActionExecutionRecord execution, std::int64_t started_ms, const AttemptOutcome& outcome,
               std::vector<store::LogLineRecord> lines, const runtime::ExposedSecrets& secrets);
+  void store_result(store::ActionExecutionRecord execution, store::ActionAttemptRecord attempt);
+  void attempt_done();
   runtime::ExposedSecrets secrets_for(const config::ActionSpec& action) const;
   runtime::ExposedSecrets secrets_for(const config::ActionSpec& action,
                                       const std::map<std::filesystem::path, std::map<std::string, std::string>>& dotenv) const;
-  runtime::FunctionPool& pool_for(const config::ActionSpec& action, const runtime::ExposedSecrets& secrets);
+  std::shared_ptr<Pool> pool_for(const config::ActionSpec& action, const runtime::ExposedSecrets& secrets);
+  void drop_idle_retired_pools();
   void sweep();
 
   boost::asio::io_context& io_;
@@ -95,17 +107,18 @@ class ActionRunner {
   std::vector<config::ActionSpec> actions_;
   std::map<std::filesystem::path, std::map<std::string, std::string>> dotenv_;
   secrets::SecretValues secrets_;
-  struct Pool {
-    std::unique_ptr<runtime::FunctionPool> pool;
-    runtime::ExposedSecrets secrets;  // what its workers were given
-  };
-  std::map<std::string, Pool> pools_;  // by action identity (account, name, file, version)
+  // The pools of the actions served now, by account and name; a deploy or reload retires them
+  // (fresh workers for the new code, as functions get) and they go once their attempts end.
+  std::map<std::string, std::shared_ptr<Pool>> pools_;
+  std::vector<std::shared_ptr<Pool>> retired_;
   boost::asio::steady_timer poll_timer_;
   boost::asio::steady_timer sweep_timer_;
   bool polling_ = false;
   bool poll_again_ = false;
   bool started_ = false;
+  bool draining_ = false;
   bool stopped_ = false;
+  std::function<void()> on_idle_;
   int running_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -43,8 +43,17 @@ json::object make_event(const json::object& given, std::int64_t portal_id, const
   json::object event{{"origin", {{"portalId", portal_id}, {"actionDefinitionId", 1}}},
                      {"object", {{"objectType", "CONTACT"}, {"objectId", 1}}},
                      {"inputFields", json::object{}}};
-  for (const auto& [key, value] : given) event[key] = value;
-  event["callbackId"] = callback_id;  // unique per execution, whatever the caller sent
+  for (const auto& [key, value] : given) {
+    if (key == "origin" && value.is_object()) {
+      for (const auto& [k, v] : value.get_object()) event["origin"].as_object()[k] = v;
+    } else if (key != "origin") {
+      event[key] = value;
+    }
+  }
+  // The portal is the account the execution runs in, and the callbackId is unique per
+  // execution, whatever the caller sent.
+  event["origin"].as_object()["portalId"] = portal_id;
+  event["callbackId"] = callback_id;
   return event;
 }
 
@@ -77,6 +86,7 @@ AttemptOutcome interpret_attempt(const config::ActionSpec& action, const runtime
       const json::value* text = result.frame.if_contains("valueJson");
       boost::system::error_code ec;
       json::value value = text && text->is_string() ? json::parse(text->get_string(), ec) : json::value();
+      if (ec) return failed("INVALID_OUTPUT", "the action's result is not valid JSON (NaN or Infinity in an output?)");
       const json::value* fields = value.is_object() ? value.get_object().if_contains("outputFields") : nullptr;
       if (fields && fields->is_object()) out.outputs = fields->get_object();
       auto check = check_outputs(action, out.outputs);

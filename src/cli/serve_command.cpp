@@ -343,7 +343,8 @@ int run_serve(const ServeOptions& options) {
   fmt::print(stderr, "sprocket listening on {}\n", url(server->local_endpoint()));
   std::fflush(stderr);
 
-  // SIGTERM/SIGINT: finish what is in flight (bounded by the longest time limit), then exit 0.
+  // SIGTERM/SIGINT: finish what is in flight — requests and action attempts — (bounded by the
+  // longest time limit), then exit 0.
   auto longest_time_limit = std::chrono::milliseconds(0);
   for (const auto& account : deployment->accounts) {
     longest_time_limit = std::max({longest_time_limit, account.limits.design_manager_time_limit, account.limits.project_time_limit});
@@ -363,9 +364,15 @@ int run_serve(const ServeOptions& options) {
       log.flush();
       io.stop();
     };
-    server->drain(stop);
+    // Requests in flight and action attempts running both finish first; then everything stops.
+    auto waiting = std::make_shared<int>(2);
+    auto one_done = [waiting, stop] {
+      if (--*waiting == 0) stop();
+    };
+    server->drain(one_done);
+    action_runner.drain(one_done);
     admin_server->drain([] {});
-    drain_deadline.expires_after(longest_time_limit + std::chrono::seconds(1));
+    drain_deadline.expires_after(std::max(longest_time_limit, action_settings.time_limit) + std::chrono::seconds(1));
     drain_deadline.async_wait([&, stop](boost::system::error_code ec) {
       if (!ec) stop();
     });

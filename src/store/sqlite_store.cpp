@@ -79,6 +79,7 @@ const char* const kMigrations[] = {
       event TEXT NOT NULL,
       state TEXT NOT NULL,
       attempts INTEGER NOT NULL,
+      retries INTEGER NOT NULL,
       created_ms INTEGER NOT NULL,
       next_run_ms INTEGER NOT NULL,
       first_failure_ms INTEGER NOT NULL,
@@ -186,7 +187,7 @@ std::vector<LogLineRecord> decode_lines(const std::string& text) {
 
 constexpr const char* kExecutionColumns =
     "SELECT id, account_id, action, callback_id, event, state, attempts, created_ms, next_run_ms, first_failure_ms, finished_ms, "
-    "result FROM action_executions";
+    "result, retries FROM action_executions";
 
 template <class Row>
 ActionExecutionRecord read_execution(const Row& st) {
@@ -203,6 +204,7 @@ ActionExecutionRecord read_execution(const Row& st) {
   e.first_failure_ms = st.integer(9);
   e.finished_ms = st.integer(10);
   e.result_json = st.text(11);
+  e.retries = static_cast<int>(st.integer(12));
   return e;
 }
 
@@ -402,9 +404,9 @@ class SqliteStore final : public Store {
   }
 
   void enqueue_action(ActionExecutionRecord& e) override {
-    Statement st(db_, R"sql(INSERT INTO action_executions (account_id, action, callback_id, event, state, attempts, created_ms,
-                              next_run_ms, first_failure_ms, finished_ms, result)
-                            VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?6, 0, 0, ''))sql");
+    Statement st(db_, R"sql(INSERT INTO action_executions (account_id, action, callback_id, event, state, attempts, retries,
+                              created_ms, next_run_ms, first_failure_ms, finished_ms, result)
+                            VALUES (?1, ?2, ?3, ?4, 'queued', 0, 0, ?5, ?6, 0, 0, ''))sql");
     st.bind(1, e.account_id).bind(2, e.action).bind(3, e.callback_id).bind(4, e.event_json).bind(5, e.created_ms).bind(6, e.next_run_ms);
     st.step();
     e.id = sqlite3_last_insert_rowid(db_);
@@ -442,9 +444,9 @@ class SqliteStore final : public Store {
   bool finish_action_attempt(const ActionExecutionRecord& e, const ActionAttemptRecord& a) override {
     return in_transaction([&] {
       Statement st(db_, R"sql(UPDATE action_executions SET state = ?2, next_run_ms = ?3, first_failure_ms = ?4, finished_ms = ?5,
-                                result = ?6 WHERE id = ?1 AND state = 'running' AND attempts = ?7)sql");
+                                result = ?6, retries = ?8 WHERE id = ?1 AND state = 'running' AND attempts = ?7)sql");
       st.bind(1, e.id).bind(2, e.state).bind(3, e.next_run_ms).bind(4, e.first_failure_ms).bind(5, e.finished_ms)
-          .bind(6, e.result_json).bind(7, static_cast<std::int64_t>(a.number));
+          .bind(6, e.result_json).bind(7, static_cast<std::int64_t>(a.number)).bind(8, static_cast<std::int64_t>(e.retries));
       st.step();
       if (sqlite3_changes(db_) == 0) return false;  // not the attempt running: leave everything as it is
       Statement at(db_, R"sql(UPDATE action_attempts SET finished_ms = ?3, outcome = ?4, error = ?5, duration_ms = ?6, memory_mb = ?7,
@@ -456,12 +458,18 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why) override {
+  std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why, int max_interruptions,
+                                          const std::string& give_up_result) override {
     return in_transaction([&] {
       Statement at(db_, R"sql(UPDATE action_attempts SET outcome = 'INTERRUPTED', finished_ms = ?1, error = ?2
                               WHERE outcome = 'RUNNING')sql");
       at.bind(1, now_ms).bind(2, why);
       at.step();
+      Statement give_up(db_, R"sql(UPDATE action_executions SET state = 'failed', finished_ms = ?1, result = ?2
+                                   WHERE state = 'running' AND (SELECT COUNT(*) FROM action_attempts a
+                                     WHERE a.execution_id = action_executions.id AND a.outcome = 'INTERRUPTED') >= ?3)sql");
+      give_up.bind(1, now_ms).bind(2, give_up_result).bind(3, static_cast<std::int64_t>(max_interruptions));
+      give_up.step();
       Statement st(db_, "UPDATE action_executions SET state = 'queued', next_run_ms = ?1 WHERE state = 'running'");
       st.bind(1, now_ms);
       st.step();

@@ -95,6 +95,7 @@ struct ActionExecutionRecord {
   std::string event_json;
   std::string state;  // queued | running | succeeded | failed
   int attempts = 0;   // started so far
+  int retries = 0;    // retries scheduled so far (the schedule's position; interruptions do not count)
   std::int64_t created_ms = 0;
   std::int64_t next_run_ms = 0;       // queued: due from then
   std::int64_t first_failure_ms = 0;  // the retry window (3 days) runs from the first retryable failure
@@ -148,8 +149,12 @@ class Store {
   // Ends attempt `attempt.number`; the execution becomes `execution.state` (queued again with
   // its next_run_ms, or final). Ignored unless that attempt is the one running.
   virtual bool finish_action_attempt(const ActionExecutionRecord& execution, const ActionAttemptRecord& attempt) = 0;
-  // Start-up: executions left running by a process that died run again (at-least-once).
-  virtual std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why) = 0;
+  // Start-up: executions left running by a process that died run again (at-least-once), unless
+  // that already happened `max_interruptions` times: then they end failed with `give_up_result`
+  // (an execution that takes the server down would otherwise do so at every start). Returns
+  // how many were queued again.
+  virtual std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why, int max_interruptions,
+                                                  const std::string& give_up_result) = 0;
   virtual std::optional<std::int64_t> next_action_due_ms() = 0;
   virtual std::optional<ActionExecutionRecord> action_execution(std::int64_t id) = 0;  // with its attempts
   virtual std::vector<ActionExecutionRecord> find_action_executions(const ActionExecutionQuery& query) = 0;

@@ -341,3 +341,61 @@ def test_an_actions_own_package_json_is_installed(tmp_path, start_sprocket):
     s = start_sprocket([root])
     e = wait_final(s, enqueue(s, "dep")["id"])
     assert e["state"] == "succeeded" and e["outputs"] == {"answer": 42}, e
+
+
+def test_secret_values_stay_out_of_outputs_problems_and_stray_lines(tmp_path, start_sprocket):
+    root = write_actions(tmp_path / "src", {
+        "leaky": node("leaky.js", {"n": {"type": "number"}, "echo": {"type": "string"}}, secrets=["TOKEN"]),
+    }, {
+        "leaky.js": """
+exports.main = async (event) => {
+  setTimeout(() => console.log(`later: ${process.env.TOKEN}`), 20);  // printed between attempts
+  return {outputFields: {n: process.env.TOKEN, echo: `is ${process.env.TOKEN}`}};
+};"""}, env={"TOKEN": "sk-live-very-secret-value"})
+    s = start_sprocket([root])
+    e = wait_final(s, enqueue(s, "leaky", {"origin": {"portalId": 999, "actionDefinitionId": 5}})["id"])
+    assert e["state"] == "failed" and e["failure"] == "INVALID_OUTPUT", e
+    # The caller cannot pick another portal; its other origin fields are kept.
+    assert e["event"]["origin"] == {"portalId": 123456, "actionDefinitionId": 5}
+    s.wait_for_log(r"later: \[REDACTED:TOKEN\]")
+    assert "very-secret" not in json.dumps(e) and "[REDACTED:TOKEN]" in json.dumps(e)
+    assert "very-secret" not in s.log()
+
+
+def test_python_nan_output_fails_instead_of_passing_nothing(tmp_path, start_sprocket):
+    root = write_actions(tmp_path / "src", {"nan": {"language": "python", "file": "nan.py", "outputFields": {"x": {"type": "number"}}}},
+                         {"nan.py": "def main(event):\n    return {'outputFields': {'x': float('nan')}}\n"})
+    s = start_sprocket([root])
+    e = wait_final(s, enqueue(s, "nan")["id"])
+    assert e["state"] == "failed" and e["failure"] == "THREW" and "Out of range float values" in e["error"], e
+
+
+def test_dev_reload_runs_the_new_code(tmp_path, start_sprocket):
+    root = write_actions(tmp_path / "src", {"v": node("v.js", {"v": {"type": "number"}})},
+                         {"v.js": "exports.main = async () => ({outputFields: {v: 1}});\n"})
+    s = start_sprocket([root], command="dev")
+    assert wait_final(s, enqueue(s, "v")["id"])["outputs"] == {"v": 1}
+    (root / "crm.actions" / "v.js").write_text("exports.main = async () => ({outputFields: {v: 2}});\n")
+    s.wait_for_log(r"reloaded")
+    assert wait_final(s, enqueue(s, "v")["id"])["outputs"] == {"v": 2}
+
+
+def test_sigterm_lets_a_running_attempt_finish(tmp_path, start_sprocket):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    root = write_actions(tmp_path / "src", {"slow": node("slow.js", {"done": {"type": "boolean"}})}, {
+        "slow.js": f"""
+const fs = require('fs');
+exports.main = async () => {{
+  fs.writeFileSync({json.dumps(str(marks / "started"))}, '1');
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  return {{outputFields: {{done: true}}}};
+}};"""})
+    data = tmp_path / "data"
+    s = start_sprocket([root], data_dir=data)
+    ident = enqueue(s, "slow")["id"]
+    wait_for(lambda: (marks / "started").exists(), message="the attempt to start")
+    assert s.stop(signal.SIGTERM) == 0
+    s2 = start_sprocket([root], data_dir=data)
+    e = execution(s2, ident)
+    assert e["state"] == "succeeded" and e["attemptCount"] == 1, e

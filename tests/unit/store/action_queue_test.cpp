@@ -65,6 +65,7 @@ TEST_F(ActionQueueTest, FinishingSchedulesTheRetryOrEndsTheExecution) {
   e.state = "queued";
   e.next_run_ms = 80;
   e.first_failure_ms = 20;
+  e.retries = 1;
   ASSERT_TRUE(store_->finish_action_attempt(e, attempt));
   EXPECT_FALSE(store_->finish_action_attempt(e, attempt)) << "an attempt ends once";
   EXPECT_TRUE(store_->claim_due_actions(79, 1).empty());
@@ -72,6 +73,7 @@ TEST_F(ActionQueueTest, FinishingSchedulesTheRetryOrEndsTheExecution) {
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].attempts, 2);
   EXPECT_EQ(again[0].first_failure_ms, 20);
+  EXPECT_EQ(again[0].retries, 1);
   auto done = again[0];
   done.state = "succeeded";
   done.finished_ms = 90;
@@ -96,7 +98,7 @@ TEST_F(ActionQueueTest, ARestartQueuesWhatWasRunningAgain) {
   auto e = store_->claim_due_actions(10, 1).at(0);
   // A new process opens the same database, as after kill -9.
   store_ = open_sqlite_store(dir_ / "test.db");
-  EXPECT_EQ(store_->requeue_interrupted_actions(50, "the server stopped"), 1u);
+  EXPECT_EQ(store_->requeue_interrupted_actions(50, "the server stopped", 3, "{}"), 1u);
   auto again = store_->claim_due_actions(50, 1);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].attempts, 2);
@@ -105,6 +107,19 @@ TEST_F(ActionQueueTest, ARestartQueuesWhatWasRunningAgain) {
   EXPECT_EQ(read->attempt_list[0].outcome, "INTERRUPTED");
   EXPECT_EQ(read->attempt_list[0].error, "the server stopped");
   EXPECT_EQ(read->attempt_list[1].outcome, "RUNNING");
+}
+
+TEST_F(ActionQueueTest, AnExecutionInterruptedTooOftenFailsInsteadOfRunningAgain) {
+  auto e = enqueue("ap-1", 0);
+  for (int start = 1; start <= 3; ++start) {
+    ASSERT_EQ(store_->claim_due_actions(start * 10, 1).size(), 1u) << "start " << start;
+    std::size_t requeued = store_->requeue_interrupted_actions(start * 10 + 5, "stopped", 3, R"({"failure":"INTERRUPTED"})");
+    EXPECT_EQ(requeued, start < 3 ? 1u : 0u);
+  }
+  auto read = store_->action_execution(e.id);
+  EXPECT_EQ(read->state, "failed");
+  EXPECT_EQ(read->result_json, R"({"failure":"INTERRUPTED"})");
+  EXPECT_EQ(read->attempt_list.size(), 3u);
 }
 
 TEST_F(ActionQueueTest, PruningKeepsWhatIsNotFinished) {
