@@ -7,6 +7,11 @@ namespace sprocket::runtime {
 namespace {
 
 constexpr double kFastMs = 10;  // a function whose executions average less is "fast"
+// A pipelined invocation should wait about this long at most behind the ones ahead of it.
+constexpr double kPipelineWaitMs = 1;
+// Executions seen before the pipeline grows past 2: a burst that arrives before the function's
+// speed is known must not pile up behind a slow first invocation.
+constexpr int kSamplesBeforeDeepPipelines = 8;
 
 double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -57,14 +62,24 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
   start_instances_for_queue();
 }
 
+std::size_t FunctionPool::pipeline_depth_now() const {
+  // Deep for a function that answers in microseconds (one wake-up of its worker serves many
+  // requests), shallow for one that takes milliseconds, none for a slow one.
+  if (settings_.pipeline_depth <= 1 || typical_execution_ms_ > kFastMs) return 1;
+  if (samples_ < kSamplesBeforeDeepPipelines) return std::min<std::size_t>(2, settings_.pipeline_depth);
+  double fits = kPipelineWaitMs / std::max(typical_execution_ms_, 0.001);
+  return std::clamp<std::size_t>(1 + static_cast<std::size_t>(fits), 2, settings_.pipeline_depth);
+}
+
 std::shared_ptr<Worker> FunctionPool::pipeline_target() const {
   // A pipelined request waits inside an instance, out of reach of the queue timeout, so only
   // functions that answer quickly are pipelined, and only behind an invocation that is young.
-  if (settings_.pipeline_depth <= 1 || typical_execution_ms_ > kFastMs || !queue_.empty()) return nullptr;
+  std::size_t depth = pipeline_depth_now();
+  if (depth <= 1 || !queue_.empty()) return nullptr;
   auto now = std::chrono::steady_clock::now();
   std::shared_ptr<Worker> best;
   for (const auto& w : workers_) {
-    if (!w->ready() || w->depth() >= settings_.pipeline_depth) continue;
+    if (!w->ready() || w->depth() >= depth) continue;
     if (w->depth() > 0 && std::chrono::duration<double, std::milli>(now - w->running_since()).count() > kFastMs) continue;
     if (!best || w->depth() > best->depth()) best = w;  // the fullest pipeline that has room
   }
@@ -163,7 +178,7 @@ void FunctionPool::start_instance() {
 void FunctionPool::on_instance_free(const std::shared_ptr<Worker>& worker, bool cold) {
   if (!worker->ready()) return;
   // Queued requests go into a pipeline only for fast functions, as in submit().
-  std::size_t depth = typical_execution_ms_ <= kFastMs ? settings_.pipeline_depth : 1;
+  std::size_t depth = pipeline_depth_now();
   while (!queue_.empty() && worker->depth() < depth) {
     Waiting next = std::move(queue_.front());
     queue_.pop_front();
@@ -189,6 +204,7 @@ void FunctionPool::run(const std::shared_ptr<Worker>& worker, Waiting waiting, b
                      return;
                    }
                    typical_execution_ms_ = typical_execution_ms_ * 0.9 + result.execution_ms * 0.1;
+                   if (samples_ < kSamplesBeforeDeepPipelines) ++samples_;
                    InvocationReport report;
                    report.queue_ms = ms_between(waiting.since, sent) + result.pipeline_wait_ms;
                    report.execution_ms = result.execution_ms;

@@ -28,7 +28,9 @@ struct PoolSettings {
   int memory_limit_mb = 128;
   std::size_t max_queued = 100;                 // more waiting requests are refused (QueueFull)
   std::chrono::milliseconds queue_timeout{10'000};  // a request waits at most this long (QueueTimeout)
-  std::size_t pipeline_depth = 2;  // invocations sent to one instance at once (1: no pipelining)
+  // Most invocations sent to one instance at once (1: no pipelining); how many are, depends on
+  // how fast the function answers (as many as fit in about 1 ms, at least 2).
+  std::size_t pipeline_depth = 16;
 };
 
 struct InvocationReport {
@@ -72,6 +74,7 @@ class FunctionPool {
   void start_instance();
   void on_instance_free(const std::shared_ptr<Worker>& worker, bool cold);
   std::shared_ptr<Worker> pipeline_target() const;
+  std::size_t pipeline_depth_now() const;  // invocations one instance may hold now
   // Loading a function (its top-level code) gets the same time as running it, and at least 5 s
   // (a cold start on a busy machine).
   std::chrono::milliseconds load_limit() const { return std::max(settings_.time_limit, std::chrono::milliseconds(5000)); }
@@ -87,6 +90,7 @@ class FunctionPool {
   SpareSource take_spare_;
   boost::asio::steady_timer queue_deadline_;
   double typical_execution_ms_ = 0;  // moving average: pipelining is for functions that answer fast
+  int samples_ = 0;                  // executions averaged so far (up to a few)
   StrayLogHandler stray_logs_;
   std::vector<std::shared_ptr<Worker>> workers_;  // every live instance
   std::vector<std::shared_ptr<Worker>> idle_;     // most recently used last
