@@ -127,6 +127,11 @@ class Statement {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // The text must stay unchanged until the statement is reset: no copy is made.
+  Statement& bind_unowned(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
   Statement& bind_blob(int i, const std::string& v) {
     sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -226,7 +231,10 @@ class SqliteStore final : public Store {
     exec("PRAGMA wal_autocheckpoint=4000");
     migrate();
   }
-  ~SqliteStore() override { sqlite3_close(db_); }
+  ~SqliteStore() override {
+    insert_execution_.reset();  // statements are finalized before the connection closes
+    sqlite3_close(db_);
+  }
 
   void put_secret(const SecretRecord& s) override {
     Statement st(db_, R"sql(INSERT INTO secrets (account_id, name, nonce, ciphertext, created_ms, updated_ms)
@@ -252,21 +260,30 @@ class SqliteStore final : public Store {
 
   void append_executions(std::vector<ExecutionRecord>& records) override {
     if (records.empty()) return;
+    // Every execution comes here: the statement is prepared once and the texts are bound
+    // without copies (the records outlive each step).
+    if (!insert_execution_) {
+      insert_execution_ = std::make_unique<Statement>(db_, R"sql(INSERT INTO executions (request_id, account_id, function, method, path,
+                              http_status, status, execution_ms, queue_ms, memory_mb, cold_start, started_ms, error, lines)
+                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14))sql");
+    }
+    Statement& ex = *insert_execution_;
     in_transaction([&] {
       // An execution's console lines are one column: they are only ever read with it, and a row
       // per line made logging cost more than serving.
-      Statement ex(db_, R"sql(INSERT INTO executions (request_id, account_id, function, method, path, http_status, status,
-                              execution_ms, queue_ms, memory_mb, cold_start, started_ms, error, lines)
-                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14))sql");
+      std::string lines;
       for (auto& r : records) {
         ex.reset();
-        ex.bind(1, r.request_id).bind(2, r.account_id).bind(3, r.function).bind(4, r.method).bind(5, r.path)
-            .bind(6, static_cast<std::int64_t>(r.http_status)).bind(7, r.status).bind(8, r.execution_ms).bind(9, r.queue_ms)
-            .bind(10, static_cast<std::int64_t>(r.memory_mb)).bind(11, static_cast<std::int64_t>(r.cold_start))
-            .bind(12, r.started_ms).bind(13, r.error).bind(14, encode_lines(r.lines));
+        lines = encode_lines(r.lines);
+        ex.bind_unowned(1, r.request_id).bind(2, r.account_id).bind_unowned(3, r.function).bind_unowned(4, r.method)
+            .bind_unowned(5, r.path).bind(6, static_cast<std::int64_t>(r.http_status)).bind_unowned(7, r.status)
+            .bind(8, r.execution_ms).bind(9, r.queue_ms).bind(10, static_cast<std::int64_t>(r.memory_mb))
+            .bind(11, static_cast<std::int64_t>(r.cold_start)).bind(12, r.started_ms).bind_unowned(13, r.error)
+            .bind_unowned(14, lines);
         ex.step();
         r.id = sqlite3_last_insert_rowid(db_);
       }
+      ex.reset();
     });
   }
 
@@ -590,6 +607,7 @@ class SqliteStore final : public Store {
   }
 
   sqlite3* db_ = nullptr;
+  std::unique_ptr<Statement> insert_execution_;
 };
 
 }  // namespace

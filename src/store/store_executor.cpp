@@ -9,8 +9,8 @@
 
 namespace sprocket::store {
 namespace {
-constexpr std::size_t kBatch = 256;
-constexpr auto kBatchDelay = std::chrono::milliseconds(50);
+constexpr std::size_t kBatch = 1024;  // bigger transactions cost less per record
+constexpr auto kBatchDelay = std::chrono::milliseconds(100);
 }  // namespace
 
 StoreExecutor::StoreExecutor(std::unique_ptr<Store> store) : store_(std::move(store)), thread_([this] { run(); }) {}
