@@ -38,6 +38,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     command->add_option("--log-retention", o.log_retention, "How long execution logs are kept (90d, 12h, 30s…)")->capture_default_str();
     command->add_option("--node", o.node, "The Node.js executable")->capture_default_str();
+    command->add_option("--poll-us", o.poll_us,
+                        "At low concurrency, poll this many microseconds after each request before sleeping: less latency "
+                        "for an otherwise idle core (0: never)")
+        ->check(CLI::Range(0, 100000))
+        ->capture_default_str();
     command->add_option("--action-concurrency", o.action_concurrency, "Workflow action attempts run at once on this node")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();

@@ -245,8 +245,12 @@ void Gateway::handle_app_function(const std::shared_ptr<Generation>& gen, std::s
 void Gateway::run(Execution execution, std::string frame, Respond respond) {
   std::size_t index = execution.function_index;
   auto& dispatcher = *execution.generation->dispatcher;
+  ++in_flight_;
+  last_exchange_ = std::chrono::steady_clock::now();
   dispatcher.invoke(index, std::move(frame),
                      [this, execution = std::move(execution), respond = std::move(respond)](InvocationReport report) {
+                       --in_flight_;
+                       last_exchange_ = std::chrono::steady_clock::now();
                        std::vector<LogLine> notes;  // the gateway's own lines about this execution
                        Response response = execution.app_function ? app_answer(execution, report, notes)
                                                                   : endpoint_answer(execution, report, notes);

@@ -37,6 +37,9 @@ class Gateway final : public RequestHandler {
           GatewaySettings settings, ExecutionSinks sinks = {});
 
   void handle(Request request, std::string remote_address, Respond respond) override;
+  std::size_t in_flight() const { return in_flight_; }  // invocations sent to workers, not answered
+  // When a request last started or was answered.
+  std::chrono::steady_clock::time_point last_exchange() const { return last_exchange_; }
   void log_stray_lines(const Generation& generation, std::size_t function_index, const std::vector<runtime::LogLine>& lines);
 
   // New requests go to `generation` from now on; those in flight finish on the one they began.
@@ -73,6 +76,8 @@ class Gateway final : public RequestHandler {
   ExecutionSinks sinks_;
   util::RequestIdGenerator request_ids_;
   std::uint64_t next_invocation_id_ = 1;
+  std::size_t in_flight_ = 0;
+  std::chrono::steady_clock::time_point last_exchange_{};
 };
 
 // {"status":"error","message":…,"category":…,"requestId":…} with the given status.

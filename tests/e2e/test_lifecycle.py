@@ -1,9 +1,11 @@
 """Starting, validating, draining and stopping the server."""
 import concurrent.futures
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import time
 
 from conftest import BINARY, EXAMPLES, FIXTURES, wait_for
 
@@ -115,3 +117,22 @@ def test_malformed_http_gets_400(examples):
 def test_account_id_option(start_sprocket):
     s = start_sprocket([EXAMPLES], "--account-id", "777")
     assert s.get("/_hcms/api/echo").json()["accountId"] == 777
+
+
+def _cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_polling_after_requests_stops_when_the_traffic_does(start_sprocket):
+    # The event loop polls for a moment after each request at low concurrency (--poll-us);
+    # an idle server must go back to sleeping in the kernel, and --poll-us 0 must still serve.
+    for args in ([], ["--poll-us", "0"]):
+        s = start_sprocket([EXAMPLES], *args)
+        for _ in range(50):
+            assert s.get("/_hcms/api/hello").status_code == 200
+        before = _cpu_seconds(s.process.pid)
+        time.sleep(1.0)  # a measuring interval, not a wait for anything
+        used = _cpu_seconds(s.process.pid) - before
+        assert used < 0.2, f"an idle server used {used:.2f} s of CPU in 1 s with {args or 'the defaults'}"
+        s.stop()
