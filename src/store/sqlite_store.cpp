@@ -194,8 +194,7 @@ constexpr const char* kExecutionColumns =
     "SELECT id, account_id, action, callback_id, event, state, attempts, created_ms, next_run_ms, first_failure_ms, finished_ms, "
     "result, retries FROM action_executions";
 
-template <class Row>
-ActionExecutionRecord read_execution(const Row& st) {
+ActionExecutionRecord read_execution(const Statement& st) {
   ActionExecutionRecord e;
   e.id = st.integer(0);
   e.account_id = st.integer(1);
