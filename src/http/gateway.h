@@ -37,7 +37,7 @@ class Gateway final : public RequestHandler {
           GatewaySettings settings, ExecutionSinks sinks = {});
 
   void handle(Request request, std::string remote_address, Respond respond) override;
-  std::size_t in_flight() const { return in_flight_; }  // invocations sent to workers, not answered
+  std::size_t in_flight() const { return in_flight_; }  // invocations dispatched (queued or running), not answered
   // When a request last started or was answered.
   std::chrono::steady_clock::time_point last_exchange() const { return last_exchange_; }
   void log_stray_lines(const Generation& generation, std::size_t function_index, const std::vector<runtime::LogLine>& lines);

@@ -38,14 +38,14 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
   // crowd of processes. Slower functions get an instance per concurrent request, as on Lambda.
   if (auto worker = pipeline_target()) {
     std::erase(idle_, worker);
-    run(worker, Waiting{std::move(frame), std::move(done), now}, false);
+    run(worker, Waiting{std::move(frame), std::move(done), now, now}, false);
     return;
   }
   while (!idle_.empty()) {
     auto worker = std::move(idle_.back());
     idle_.pop_back();
     if (!worker->ready()) continue;  // being stopped (memory, a signal): its exit removes it
-    run(worker, Waiting{std::move(frame), std::move(done), now}, false);
+    run(worker, Waiting{std::move(frame), std::move(done), now, now}, false);
     return;
   }
   // Everyone waits for an instance when all are busy; past the bound, refuse at once.
@@ -57,7 +57,7 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
     done(std::move(report));
     return;
   }
-  queue_.push_back(Waiting{std::move(frame), std::move(done), now});
+  queue_.push_back(Waiting{std::move(frame), std::move(done), now, now});
   if (queue_.size() == 1) arm_queue_deadline();
   start_instances_for_queue();
 }
@@ -76,11 +76,14 @@ std::shared_ptr<Worker> FunctionPool::pipeline_target() const {
   // functions that answer quickly are pipelined, and only behind an invocation that is young.
   std::size_t depth = pipeline_depth_now();
   if (depth <= 1 || !queue_.empty()) return nullptr;
+  const double young_ms = std::clamp(2 * typical_execution_ms_, 0.2, kFastMs);
   auto now = std::chrono::steady_clock::now();
   std::shared_ptr<Worker> best;
   for (const auto& w : workers_) {
     if (!w->ready() || w->depth() >= depth) continue;
-    if (w->depth() > 0 && std::chrono::duration<double, std::milli>(now - w->running_since()).count() > kFastMs) continue;
+    // Only behind an invocation that is young for this function: one that runs long (a slow
+    // call now and then) must not hold requests while other instances are idle.
+    if (w->depth() > 0 && std::chrono::duration<double, std::milli>(now - w->running_since()).count() > young_ms) continue;
     if (!best || w->depth() > best->depth()) best = w;  // the fullest pipeline that has room
   }
   return best;
@@ -89,7 +92,10 @@ std::shared_ptr<Worker> FunctionPool::pipeline_target() const {
 void FunctionPool::arm_queue_deadline() {
   if (queue_.empty()) return;
   std::weak_ptr<bool> alive = alive_;
-  queue_deadline_.expires_at(queue_.front().since + settings_.queue_timeout);
+  auto earliest = std::min_element(queue_.begin(), queue_.end(), [](const Waiting& a, const Waiting& b) {
+    return a.waiting_since < b.waiting_since;
+  });
+  queue_deadline_.expires_at(earliest->waiting_since + settings_.queue_timeout);
   queue_deadline_.async_wait([this, alive](boost::system::error_code ec) {
     if (ec || alive.expired()) return;
     expire_waiting();
@@ -98,11 +104,16 @@ void FunctionPool::arm_queue_deadline() {
 
 void FunctionPool::expire_waiting() {
   auto now = std::chrono::steady_clock::now();
-  // The queue is in arrival order and every request has the same timeout: expired ones are in front.
+  // Requests that came back from a dead instance sit in front with a later deadline than some
+  // behind them: look at every one (the queue is short, and this runs once per deadline).
   std::deque<Waiting> expired;
-  while (!queue_.empty() && now - queue_.front().since >= settings_.queue_timeout) {
-    expired.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (now - it->waiting_since >= settings_.queue_timeout) {
+      expired.push_back(std::move(*it));
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
   }
   arm_queue_deadline();
   std::string detail = fmt::format("no instance of the function became free within {} ms", settings_.queue_timeout.count());
@@ -198,12 +209,15 @@ void FunctionPool::run(const std::shared_ptr<Worker>& worker, Waiting waiting, b
                    if (result.outcome == InvocationResult::Outcome::NotStarted) {
                      // Its instance died before reaching it: it goes back to the head of the line.
                      if (alive.expired()) return;
+                     // A fresh queue budget: otherwise every request that waited behind a slow
+                     // invocation would expire the moment it came back.
+                     waiting.waiting_since = std::chrono::steady_clock::now();
                      queue_.push_front(std::move(waiting));
-                     if (queue_.size() == 1) arm_queue_deadline();
+                     arm_queue_deadline();
                      start_instances_for_queue();
                      return;
                    }
-                   typical_execution_ms_ = typical_execution_ms_ * 0.9 + result.execution_ms * 0.1;
+                   typical_execution_ms_ = samples_ == 0 ? result.execution_ms : typical_execution_ms_ * 0.9 + result.execution_ms * 0.1;
                    if (samples_ < kSamplesBeforeDeepPipelines) ++samples_;
                    InvocationReport report;
                    report.queue_ms = ms_between(waiting.since, sent) + result.pipeline_wait_ms;

@@ -67,7 +67,10 @@ class FunctionPool {
   struct Waiting {
     std::shared_ptr<const std::string> frame;
     Completion done;
-    std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point since;  // when it arrived: its queue time is measured from here
+    // Where its queue timeout counts from: its arrival, or when an instance that held it died
+    // (the time it spent inside that instance is not its fault).
+    std::chrono::steady_clock::time_point waiting_since;
   };
 
   void start_instances_for_queue();

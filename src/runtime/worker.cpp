@@ -297,7 +297,9 @@ void Worker::abandon_waiting() {
   // Invocations queued inside a dying worker never started: they are run elsewhere.
   auto waiting = std::move(pending_);
   pending_.clear();
-  for (auto& p : waiting) {
+  // Newest first: each goes back to the front of its pool's queue, so the oldest ends in front.
+  for (auto it = waiting.rbegin(); it != waiting.rend(); ++it) {
+    auto& p = *it;
     InvocationResult result;
     result.outcome = InvocationResult::Outcome::NotStarted;
     result.detail = "its instance stopped before running it";

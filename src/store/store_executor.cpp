@@ -44,8 +44,10 @@ void StoreExecutor::append_execution(ExecutionRecord record) {
 
 void StoreExecutor::flush() {
   std::unique_lock lock(mutex_);
+  ++flushes_waiting_;  // the store thread writes what is pending now, without waiting for company
   wake_.notify_one();
   idle_.wait(lock, [&] { return tasks_.empty() && pending_.empty() && !busy_; });
+  --flushes_waiting_;
 }
 
 void StoreExecutor::run() {
@@ -55,7 +57,8 @@ void StoreExecutor::run() {
   std::unique_lock lock(mutex_);
   while (true) {
     // Wait for work; execution records wait up to kBatchDelay for company.
-    wake_.wait_for(lock, kBatchDelay, [&] { return stopping_ || !tasks_.empty() || pending_.size() >= kBatch; });
+    wake_.wait_for(lock, kBatchDelay,
+                   [&] { return stopping_ || !tasks_.empty() || pending_.size() >= kBatch || (flushes_waiting_ > 0 && !pending_.empty()); });
     if (tasks_.empty() && pending_.empty()) {
       idle_.notify_all();
       if (stopping_) return;

@@ -36,6 +36,7 @@ class StoreExecutor {
   std::deque<std::function<void(Store&)>> tasks_;
   std::vector<ExecutionRecord> pending_;
   bool busy_ = false;
+  int flushes_waiting_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 };
