@@ -120,6 +120,7 @@ AttemptOutcome interpret_attempt(const config::ActionSpec& action, const runtime
     case Outcome::NotStarted:
       return failed("NOT_STARTED", "no worker could run it: " + result.detail);
     case Outcome::Crashed:
+      if (result.frame.contains("loadError")) return failed("LOAD_ERROR", "the action's code could not be loaded: " + result.detail);
       break;
   }
   return failed("CRASHED", "the action's process ended without an answer: " + result.detail);

@@ -399,3 +399,15 @@ exports.main = async () => {{
     s2 = start_sprocket([root], data_dir=data)
     e = execution(s2, ident)
     assert e["state"] == "succeeded" and e["attemptCount"] == 1, e
+
+
+def test_code_that_does_not_load_fails_with_the_reason(tmp_path, start_sprocket):
+    root = write_actions(tmp_path / "src", {
+        "broken": node("broken.js"),
+        "pybroken": {"language": "python", "file": "pybroken.py"},
+    }, {"broken.js": "exports.main = async (event => {;\n", "pybroken.py": "import no_such_module_here\n"})
+    s = start_sprocket([root])
+    js = wait_final(s, enqueue(s, "broken")["id"])
+    py = wait_final(s, enqueue(s, "pybroken")["id"])
+    assert js["state"] == "failed" and js["failure"] == "LOAD_ERROR" and "SyntaxError" in js["error"], js
+    assert py["failure"] == "LOAD_ERROR" and "no_such_module_here" in py["error"], py
