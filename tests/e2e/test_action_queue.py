@@ -411,3 +411,33 @@ def test_code_that_does_not_load_fails_with_the_reason(tmp_path, start_sprocket)
     py = wait_final(s, enqueue(s, "pybroken")["id"])
     assert js["state"] == "failed" and js["failure"] == "LOAD_ERROR" and "SyntaxError" in js["error"], js
     assert py["failure"] == "LOAD_ERROR" and "no_such_module_here" in py["error"], py
+
+
+def test_actions_belong_to_their_account(tmp_path, start_sprocket):
+    a = write_actions(tmp_path / "a", {"who": node("who.js", {"portal": {"type": "number"}})},
+                      {"who.js": "exports.main = async (event) => ({outputFields: {portal: event.origin.portalId}});\n"})
+    b = write_actions(tmp_path / "b", {"who": node("who.js", {"portal": {"type": "number"}})},
+                      {"who.js": "exports.main = async (event) => ({outputFields: {portal: -event.origin.portalId}});\n"})
+    config = tmp_path / "sprocket.json"
+    config.write_text(json.dumps({"accounts": [{"id": 111, "domains": ["a.test"]},
+                                               {"id": 222, "domains": ["b.test"], "paths": [str(b)]}]}))
+    s = start_sprocket([a], "--config", config, "--account-id", "111")
+    mine = s.admin("POST", "/api/v1/actions/who/executions?account=111", json={}).json()
+    theirs = s.admin("POST", "/api/v1/actions/who/executions?account=222", json={}).json()
+    assert wait_final(s, mine["id"])["outputs"] == {"portal": 111}
+    assert wait_for(lambda: execution_of(s, theirs["id"], 222)["state"] == "succeeded", message="account 222's run")
+    assert execution_of(s, theirs["id"], 222)["outputs"] == {"portal": -222}
+
+    made = subprocess.run([str(BINARY), "tokens", "create", "--account", "222", "--data-dir", str(s.data_dir)],
+                          capture_output=True, text=True, timeout=60)
+    token = made.stdout.strip()
+    wait_for(lambda: s.admin("GET", "/api/v1/actions", token=token).status_code == 200, message="the new token")
+    # A token for account 222 sees its own executions only, and cannot queue for account 111.
+    assert s.admin("GET", f"/api/v1/actions/executions/{theirs['id']}", token=token).status_code == 200
+    assert s.admin("GET", f"/api/v1/actions/executions/{mine['id']}", token=token).status_code == 404
+    assert s.admin("POST", "/api/v1/actions/who/executions?account=111", token=token, json={}).status_code == 403
+    assert [e["id"] for e in s.admin("GET", "/api/v1/actions/executions", token=token).json()["executions"]] == [theirs["id"]]
+
+
+def execution_of(s, ident, account):
+    return s.admin("GET", f"/api/v1/actions/executions/{ident}?account={account}").json()
