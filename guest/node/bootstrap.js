@@ -55,6 +55,7 @@ channel.on('error', () => process.exit(0));
 let currentLogs = null; // lines of the invocation in progress, not yet sent
 let strayLogs = [];     // lines written between invocations (late async work)
 let flushScheduled = false;
+let flushImmediate = null;
 
 function encodeFrame(message) {
   const json = JSON.stringify(message);
@@ -99,7 +100,7 @@ function capture(level, args) {
   (currentLogs || strayLogs).push(line);
   if (!flushScheduled) {
     flushScheduled = true;
-    setImmediate(flushLogs);
+    flushImmediate = setImmediate(flushLogs);
   }
 }
 
@@ -281,6 +282,12 @@ function finish(invocation, message) {
   message.type = 'result';
   message.id = invocation.id;
   message.logs = currentLogs || [];
+  if (flushScheduled && strayLogs.length === 0 && active === invocation) {
+    // The lines travel with this answer: the flush scheduled for them has nothing left to do,
+    // and cancelling it spares the event loop a turn.
+    clearImmediate(flushImmediate);
+    flushScheduled = false;
+  }
   message.maxRssKb = peakRssKb();
   if (droppedLogBytes > 0) message.droppedLogBytes = droppedLogBytes;
   if (active === invocation) {
