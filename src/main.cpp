@@ -148,6 +148,13 @@ int main(int argc, char** argv) {
   actions_show->add_option("id", action_run.execution_id, "The execution's id (printed by `actions run`)")->required();
   add_action_server_options(actions_show);
   actions_show->callback([&] { exit_code = cli::run_actions_show(action_run); });
+  auto* actions_executions = actions_command->add_subcommand("executions", "The newest executions, one line each");
+  actions_executions->add_option("name", action_run.name, "Only this action's");
+  actions_executions->add_option("--state", action_run.state, "Only those queued, running, succeeded or failed")
+      ->check(CLI::IsMember({"queued", "running", "succeeded", "failed"}));
+  actions_executions->add_option("--limit", action_run.limit, "How many at most")->check(CLI::Range(1, 10000))->capture_default_str();
+  add_action_server_options(actions_executions);
+  actions_executions->callback([&] { exit_code = cli::run_actions_executions(action_run); });
   actions_command->require_subcommand(1);
 
   try {

@@ -286,6 +286,47 @@ int run_actions_run(const ActionRunOptions& o) {
   }
 }
 
+int run_actions_executions(const ActionRunOptions& o) {
+  auto endpoint = admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
+  if (!endpoint) {
+    fmt::print(stderr, "sprocket: {}\n", endpoint.error());
+    return 2;
+  }
+  std::string target = fmt::format("/api/v1/actions/executions?limit={}", o.limit);
+  if (o.account_id) target += fmt::format("&account={}", o.account_id);
+  if (!o.name.empty()) target += "&action=" + o.name;
+  if (!o.state.empty()) target += "&state=" + o.state;
+  auto reply = admin_request(*endpoint, "GET", target);
+  if (!reply) {
+    fmt::print(stderr, "sprocket: {}\n", reply.error());
+    return 2;
+  }
+  boost::system::error_code ec;
+  json::value body = json::parse(reply->body, ec);
+  const json::value* list = !ec && body.is_object() ? body.get_object().if_contains("executions") : nullptr;
+  if (reply->status != 200 || !list || !list->is_array()) {
+    fmt::print(stderr, "sprocket: {}\n", error_message(*reply));
+    return 2;
+  }
+  if (o.json) {
+    fmt::print("{}\n", json::serialize(*list));
+    return 0;
+  }
+  auto text = [](const json::object& e, const char* key) {
+    const json::value* v = e.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string("-");
+  };
+  for (const auto& value : list->get_array()) {
+    const auto& e = value.get_object();
+    std::string state = text(e, "state");
+    if (state == "failed") state += " (" + text(e, "failure") + ")";
+    if (state == "queued" && text(e, "nextAttemptAt") != "-") state += " until " + text(e, "nextAttemptAt");
+    fmt::print("{:>6}  {}  {:<20} {:<40} attempts: {}  {}\n", json::serialize(e.at("id")), text(e, "createdAt"), text(e, "action"),
+               text(e, "callbackId"), json::serialize(e.at("attemptCount")), state);
+  }
+  return 0;
+}
+
 int run_actions_show(const ActionRunOptions& o) {
   auto endpoint = admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
   if (!endpoint) {

@@ -23,6 +23,8 @@ struct ActionRunOptions {
   std::string name;        // run: the action
   std::string event_file;  // run: the event
   std::int64_t execution_id = 0;  // show: the execution
+  std::string state;              // executions: only those in this state
+  int limit = 20;                 // executions: how many, newest first
   bool wait = false;       // run: wait for a final state and print it
   double wait_seconds = 0;  // run --wait: give up waiting after this long (0: no limit)
   bool json = false;
@@ -36,5 +38,7 @@ struct ActionRunOptions {
 int run_actions_run(const ActionRunOptions& options);
 // `sprocket actions show ID`: an execution's state, outputs, attempts and their logs.
 int run_actions_show(const ActionRunOptions& options);
+// `sprocket actions executions [NAME]`: the newest executions, one line each.
+int run_actions_executions(const ActionRunOptions& options);
 
 }  // namespace sprocket::cli

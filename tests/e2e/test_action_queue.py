@@ -325,6 +325,10 @@ def test_cli_run_wait_and_show_on_a_deployed_action(tmp_path, start_sprocket):
     wait_final(s, ident)
     shown = cli("actions", "show", ident)
     assert shown.returncode == 0 and "Attempt 1" in shown.stdout and "SUCCEEDED" in shown.stdout
+    listed = cli("actions", "executions", "tier", "--limit", "5")
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 2, listed.stdout + listed.stderr
+    assert all(" tier " in line and "succeeded" in line for line in listed.stdout.splitlines())
+    assert cli("actions", "executions", "--state", "failed").stdout == ""
     missing = cli("actions", "run", "nope")
     assert missing.returncode == 2 and "no action named nope" in missing.stderr
 
