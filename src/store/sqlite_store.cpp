@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <set>
 #include <type_traits>
 #include <fmt/format.h>
 
@@ -102,7 +104,35 @@ const char* const kMigrations[] = {
       PRIMARY KEY (execution_id, number)
     );
     )sql",
+    // Execution records in pages: one row per batch of records (a JSON array) instead of a row
+    // and two index entries per record, which cost more than serving the request. Lookups go
+    // through two small tables: the pages holding a function (by name or path), and the page
+    // of each request id (by its first 64 bits: UUIDv7 time and counter, so keys are appended).
+    // The old rows are moved into pages by the code that runs this migration.
+    R"sql(
+    CREATE TABLE execution_pages (
+      id INTEGER PRIMARY KEY,
+      first_id INTEGER NOT NULL,
+      min_started_ms INTEGER NOT NULL,
+      max_started_ms INTEGER NOT NULL,
+      records TEXT NOT NULL
+    );
+    CREATE TABLE execution_page_functions (
+      name TEXT NOT NULL,
+      account_id INTEGER NOT NULL,
+      page_id INTEGER NOT NULL,
+      PRIMARY KEY (name, account_id, page_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX execution_page_functions_by_page ON execution_page_functions (page_id);
+    CREATE TABLE execution_request_keys (
+      key INTEGER PRIMARY KEY,
+      page_id INTEGER NOT NULL
+    );
+    CREATE TABLE execution_sequence (next_id INTEGER NOT NULL);
+    INSERT INTO execution_sequence (next_id) SELECT COALESCE(MAX(id), 0) + 1 FROM executions;
+    )sql",
 };
+constexpr int kPagedExecutionsVersion = 5;  // after this migration, the old rows move into pages
 
 class Statement {
  public:
@@ -212,6 +242,98 @@ ActionExecutionRecord read_execution(const Statement& st) {
   return e;
 }
 
+// The key of a request id in execution_request_keys: its first 16 hex digits (a UUIDv7's
+// millisecond time, version and per-millisecond counter: unique, and in time order), or a hash
+// of an id of another shape.
+std::int64_t request_key(std::string_view id) {
+  std::uint64_t key = 0;
+  int digits = 0;
+  for (char c : id) {
+    if (c == '-') continue;
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (v < 0) {
+      digits = -1;
+      break;
+    }
+    key = key << 4 | static_cast<std::uint64_t>(v);
+    if (++digits == 16) break;
+  }
+  if (digits != 16) {
+    key = 1469598103934665603ULL;  // FNV-1a
+    for (unsigned char c : id) key = (key ^ c) * 1099511628211ULL;
+  }
+  return static_cast<std::int64_t>(key & 0x7FFFFFFFFFFFFFFFULL);
+}
+
+// The smallest key a UUIDv7 request id made at `unix_ms` can have.
+std::int64_t request_key_at(std::int64_t unix_ms) { return std::max<std::int64_t>(0, unix_ms) << 16; }
+
+// One record of a page: [id, request_id, account_id, function, method, path, http_status,
+// status, execution_ms, queue_ms, memory_mb, cold_start, started_ms, error, lines].
+void append_record(std::string& out, const ExecutionRecord& r) {
+  out += '[';
+  out += std::to_string(r.id);
+  out += ',';
+  util::append_json_string(out, r.request_id);
+  out += ',';
+  out += std::to_string(r.account_id);
+  out += ',';
+  util::append_json_string(out, r.function);
+  out += ',';
+  util::append_json_string(out, r.method);
+  out += ',';
+  util::append_json_string(out, r.path);
+  out += fmt::format(",{},", r.http_status);
+  util::append_json_string(out, r.status);
+  auto finite = [](double v) { return std::isfinite(v) ? v : 0.0; };  // JSON has no inf or nan
+  out += fmt::format(",{},{},{},{},{},", finite(r.execution_ms), finite(r.queue_ms), r.memory_mb, r.cold_start ? 1 : 0, r.started_ms);
+  util::append_json_string(out, r.error);
+  out += ',';
+  out += encode_lines(r.lines);
+  out += ']';
+}
+
+std::optional<ExecutionRecord> decode_record(const boost::json::value& v) {
+  if (!v.is_array() || v.get_array().size() != 15) return std::nullopt;
+  const auto& a = v.get_array();
+  auto text = [&](std::size_t i) { return a[i].is_string() ? std::string(a[i].get_string()) : std::string(); };
+  auto integer = [&](std::size_t i) { return a[i].is_number() ? a[i].to_number<std::int64_t>() : 0; };
+  auto real = [&](std::size_t i) { return a[i].is_number() ? a[i].to_number<double>() : 0.0; };
+  ExecutionRecord r;
+  r.id = integer(0);
+  r.request_id = text(1);
+  r.account_id = integer(2);
+  r.function = text(3);
+  r.method = text(4);
+  r.path = text(5);
+  r.http_status = static_cast<int>(integer(6));
+  r.status = text(7);
+  r.execution_ms = real(8);
+  r.queue_ms = real(9);
+  r.memory_mb = static_cast<int>(integer(10));
+  r.cold_start = integer(11) != 0;
+  r.started_ms = integer(12);
+  r.error = text(13);
+  if (a[14].is_array()) {
+    for (const auto& e : a[14].get_array()) {
+      if (!e.is_array() || e.get_array().size() != 3) continue;
+      const auto& l = e.get_array();
+      if (!l[0].is_number() || !l[1].is_string() || !l[2].is_string()) continue;
+      r.lines.push_back({l[0].to_number<std::int64_t>(), std::string(l[1].get_string()), std::string(l[2].get_string())});
+    }
+  }
+  return r;
+}
+
+bool matches(const ExecutionRecord& r, const ExecutionQuery& q) {
+  if (q.account_id && r.account_id != *q.account_id) return false;
+  if (q.function && r.function != *q.function && r.path != *q.function) return false;
+  if (q.request_id && r.request_id != *q.request_id) return false;
+  if (q.since_ms && r.started_ms < *q.since_ms) return false;
+  if (q.after_id && r.id <= *q.after_id) return false;
+  return true;
+}
+
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(const std::filesystem::path& file) {
@@ -231,7 +353,7 @@ class SqliteStore final : public Store {
     migrate();
   }
   ~SqliteStore() override {
-    insert_execution_.reset();  // statements are finalized before the connection closes
+    insert_request_key_.reset();  // statements are finalized before the connection closes
     sqlite3_close(db_);
   }
 
@@ -259,96 +381,74 @@ class SqliteStore final : public Store {
 
   void append_executions(std::vector<ExecutionRecord>& records) override {
     if (records.empty()) return;
-    // Every execution comes here: the statement is prepared once and the texts are bound
-    // without copies (the records outlive each step).
-    if (!insert_execution_) {
-      insert_execution_ = std::make_unique<Statement>(db_, R"sql(INSERT INTO executions (request_id, account_id, function, method, path,
-                              http_status, status, execution_ms, queue_ms, memory_mb, cold_start, started_ms, error, lines)
-                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14))sql");
-    }
-    Statement& ex = *insert_execution_;
-    in_transaction([&] {
-      // An execution's console lines are one column: they are only ever read with it, and a row
-      // per line made logging cost more than serving.
-      std::string lines;
-      for (auto& r : records) {
-        ex.reset();
-        lines = encode_lines(r.lines);
-        ex.bind_unowned(1, r.request_id).bind(2, r.account_id).bind_unowned(3, r.function).bind_unowned(4, r.method)
-            .bind_unowned(5, r.path).bind(6, static_cast<std::int64_t>(r.http_status)).bind_unowned(7, r.status)
-            .bind(8, r.execution_ms).bind(9, r.queue_ms).bind(10, static_cast<std::int64_t>(r.memory_mb))
-            .bind(11, static_cast<std::int64_t>(r.cold_start)).bind(12, r.started_ms).bind_unowned(13, r.error)
-            .bind_unowned(14, lines);
-        ex.step();
-        r.id = sqlite3_last_insert_rowid(db_);
-      }
-      ex.reset();
-    });
+    in_transaction([&] { write_page(records, true); });
   }
 
   std::vector<ExecutionRecord> find_executions(const ExecutionQuery& q) override {
-    std::string sql = "SELECT id, request_id, account_id, function, method, path, http_status, status, execution_ms, queue_ms, "
-                      "memory_mb, cold_start, started_ms, error, lines FROM executions WHERE 1 = 1";
-    if (q.account_id) sql += " AND account_id = ?1";
-    if (q.function) sql += " AND (function = ?2 OR path = ?2)";
-    if (q.request_id) sql += " AND request_id = ?3";
-    if (q.since_ms) sql += " AND started_ms >= ?4";
-    if (q.after_id) sql += " AND id > ?5 ORDER BY id ASC LIMIT ?6";
-    else sql += " ORDER BY id DESC LIMIT ?6";
+    // Candidate pages, newest first (oldest first when following), narrowed by the lookup
+    // tables; then their records, filtered, until the limit.
+    std::string sql = "SELECT records FROM execution_pages WHERE 1 = 1";
+    if (q.request_id) sql += " AND id = (SELECT page_id FROM execution_request_keys WHERE key = ?1)";
+    if (q.function) {
+      sql += " AND id IN (SELECT page_id FROM execution_page_functions WHERE name = ?2";
+      if (q.account_id) sql += " AND account_id = ?3";
+      sql += ")";
+    }
+    if (q.since_ms) sql += " AND max_started_ms >= ?4";
+    if (q.after_id) sql += " AND id > ?5 ORDER BY id ASC";
+    else sql += " ORDER BY id DESC";
     Statement st(db_, sql.c_str());
-    if (q.account_id) st.bind(1, *q.account_id);
+    if (q.request_id) st.bind(1, request_key(*q.request_id));
     if (q.function) st.bind(2, *q.function);
-    if (q.request_id) st.bind(3, *q.request_id);
+    if (q.function && q.account_id) st.bind(3, *q.account_id);
     if (q.since_ms) st.bind(4, *q.since_ms);
     if (q.after_id) st.bind(5, *q.after_id);
-    st.bind(6, static_cast<std::int64_t>(q.limit));
     std::vector<ExecutionRecord> out;
-    while (st.step()) {
-      ExecutionRecord r;
-      r.id = st.integer(0);
-      r.request_id = st.text(1);
-      r.account_id = st.integer(2);
-      r.function = st.text(3);
-      r.method = st.text(4);
-      r.path = st.text(5);
-      r.http_status = static_cast<int>(st.integer(6));
-      r.status = st.text(7);
-      r.execution_ms = st.real(8);
-      r.queue_ms = st.real(9);
-      r.memory_mb = static_cast<int>(st.integer(10));
-      r.cold_start = st.integer(11) != 0;
-      r.started_ms = st.integer(12);
-      r.error = st.text(13);
-      r.lines = decode_lines(st.text(14));
-      out.push_back(std::move(r));
+    while (out.size() < q.limit && st.step()) {
+      boost::system::error_code ec;
+      auto page = boost::json::parse(st.text(0), ec);
+      if (ec || !page.is_array()) continue;
+      auto& list = page.get_array();
+      auto take = [&](const boost::json::value& v) {
+        auto r = decode_record(v);
+        if (r && matches(*r, q)) out.push_back(std::move(*r));
+        return out.size() < q.limit;
+      };
+      if (q.after_id) {
+        for (auto it = list.begin(); it != list.end() && take(*it); ++it) {
+        }
+      } else {
+        for (auto it = list.rbegin(); it != list.rend() && take(*it); ++it) {
+        }
+      }
     }
     if (!q.after_id) std::reverse(out.begin(), out.end());
     return out;
   }
 
   std::size_t prune_executions(std::int64_t older_than_ms) override {
-    // Rows are appended in time order, so the old ones are a prefix of the rowids: find where
-    // it ends by a binary search over the rowid instead of keeping a time index up to date.
-    std::int64_t low = 0, high = 0;
-    {
-      Statement st(db_, "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM executions");
-      if (st.step()) {
-        low = st.integer(0);
-        high = st.integer(1) + 1;
+    return in_transaction([&] {
+      std::size_t removed = 0;
+      {
+        Statement count(db_, "SELECT COALESCE(SUM(id - first_id + 1), 0) FROM execution_pages WHERE max_started_ms < ?1");
+        count.bind(1, older_than_ms);
+        if (count.step()) removed = static_cast<std::size_t>(count.integer(0));
       }
-    }
-    Statement at(db_, "SELECT started_ms FROM executions WHERE id >= ?1 ORDER BY id LIMIT 1");
-    while (low < high) {
-      std::int64_t mid = low + (high - low) / 2;
-      at.reset();
-      at.bind(1, mid);
-      if (at.step() && at.integer(0) < older_than_ms) low = mid + 1;
-      else high = mid;
-    }
-    Statement st(db_, "DELETE FROM executions WHERE id < ?1");
-    st.bind(1, low);
-    st.step();
-    return static_cast<std::size_t>(sqlite3_changes(db_));
+      if (removed == 0) return removed;
+      Statement functions(db_, R"sql(DELETE FROM execution_page_functions WHERE page_id IN
+                                     (SELECT id FROM execution_pages WHERE max_started_ms < ?1))sql");
+      functions.bind(1, older_than_ms);
+      functions.step();
+      Statement pages(db_, "DELETE FROM execution_pages WHERE max_started_ms < ?1");
+      pages.bind(1, older_than_ms);
+      pages.step();
+      // Request keys are in time order: those from a day before the cutoff can only point at
+      // pruned pages (a key that outlives its page finds nothing, and goes at a later prune).
+      Statement keys(db_, "DELETE FROM execution_request_keys WHERE key < ?1");
+      keys.bind(1, request_key_at(older_than_ms - 86'400'000));
+      keys.step();
+      return removed;
+    });
   }
 
   std::int64_t add_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
@@ -555,6 +655,84 @@ class SqliteStore final : public Store {
     st.step();
   }
 
+  // Stores `records` as one page, inside the caller's transaction; with `assign_ids` they get
+  // the next ids in order (else they keep theirs: moving old rows).
+  void write_page(std::vector<ExecutionRecord>& records, bool assign_ids) {
+    if (records.empty()) return;
+    if (assign_ids) {
+      Statement next(db_, "SELECT next_id FROM execution_sequence");
+      std::int64_t id = next.step() ? next.integer(0) : 1;
+      for (auto& r : records) r.id = id++;
+      Statement store_next(db_, "UPDATE execution_sequence SET next_id = ?1");
+      store_next.bind(1, id);
+      store_next.step();
+    }
+    std::string page = "[";
+    page.reserve(records.size() * 200);
+    std::int64_t min_started = records.front().started_ms, max_started = min_started;
+    std::set<std::pair<std::string_view, std::int64_t>> functions;
+    for (const auto& r : records) {
+      if (page.size() > 1) page += ',';
+      append_record(page, r);
+      min_started = std::min(min_started, r.started_ms);
+      max_started = std::max(max_started, r.started_ms);
+      functions.emplace(r.function, r.account_id);
+      functions.emplace(r.path, r.account_id);
+    }
+    page += ']';
+    const std::int64_t page_id = records.back().id;
+    Statement insert(db_, "INSERT INTO execution_pages (id, first_id, min_started_ms, max_started_ms, records) VALUES (?1, ?2, ?3, ?4, ?5)");
+    insert.bind(1, page_id).bind(2, records.front().id).bind(3, min_started).bind(4, max_started).bind_unowned(5, page);
+    insert.step();
+    Statement function(db_, "INSERT OR IGNORE INTO execution_page_functions (name, account_id, page_id) VALUES (?1, ?2, ?3)");
+    for (const auto& [name, account] : functions) {
+      function.reset();
+      function.bind_unowned(1, name).bind(2, account).bind(3, page_id);
+      function.step();
+    }
+    if (!insert_request_key_) {
+      insert_request_key_ = std::make_unique<Statement>(db_, "INSERT OR REPLACE INTO execution_request_keys (key, page_id) VALUES (?1, ?2)");
+    }
+    for (const auto& r : records) {
+      insert_request_key_->reset();
+      insert_request_key_->bind(1, request_key(r.request_id)).bind(2, page_id);
+      insert_request_key_->step();
+    }
+    insert_request_key_->reset();
+  }
+
+  // Migration: the rows of the old executions table become pages (of 1,024), ids kept.
+  void move_rows_into_pages() {
+    Statement rows(db_, R"sql(SELECT id, request_id, account_id, function, method, path, http_status, status, execution_ms,
+                                     queue_ms, memory_mb, cold_start, started_ms, error, lines FROM executions ORDER BY id)sql");
+    std::vector<ExecutionRecord> batch;
+    auto flush = [&] {
+      write_page(batch, false);
+      batch.clear();
+    };
+    while (rows.step()) {
+      ExecutionRecord r;
+      r.id = rows.integer(0);
+      r.request_id = rows.text(1);
+      r.account_id = rows.integer(2);
+      r.function = rows.text(3);
+      r.method = rows.text(4);
+      r.path = rows.text(5);
+      r.http_status = static_cast<int>(rows.integer(6));
+      r.status = rows.text(7);
+      r.execution_ms = rows.real(8);
+      r.queue_ms = rows.real(9);
+      r.memory_mb = static_cast<int>(rows.integer(10));
+      r.cold_start = rows.integer(11) != 0;
+      r.started_ms = rows.integer(12);
+      r.error = rows.text(13);
+      r.lines = decode_lines(rows.text(14));
+      batch.push_back(std::move(r));
+      if (batch.size() == 1024) flush();
+    }
+    flush();
+  }
+
   // Runs `work` in one write transaction: committed when it returns, rolled back when it throws.
   template <class Work>
   std::invoke_result_t<Work&> in_transaction(Work work) {
@@ -598,6 +776,10 @@ class SqliteStore final : public Store {
       }
       for (auto v = version; v < latest; ++v) {
         exec(kMigrations[v]);
+        if (v + 1 == kPagedExecutionsVersion) {
+          move_rows_into_pages();
+          exec("DROP TABLE executions");
+        }
         Statement st(db_, "INSERT INTO schema_version (version) VALUES (?1)");
         st.bind(1, v + 1);
         st.step();
@@ -606,7 +788,7 @@ class SqliteStore final : public Store {
   }
 
   sqlite3* db_ = nullptr;
-  std::unique_ptr<Statement> insert_execution_;
+  std::unique_ptr<Statement> insert_request_key_;
 };
 
 }  // namespace

@@ -119,10 +119,12 @@ class Store {
   virtual bool delete_secret(std::int64_t account_id, const std::string& name) = 0;
   virtual std::vector<SecretRecord> secrets() = 0;
 
-  virtual void append_executions(std::vector<ExecutionRecord>& records) = 0;  // one transaction; sets ids
+  virtual void append_executions(std::vector<ExecutionRecord>& records) = 0;  // one transaction; sets ids, increasing
   // Matching executions with their lines: oldest first when `after_id` is set, else the newest
   // `limit`, returned oldest first.
   virtual std::vector<ExecutionRecord> find_executions(const ExecutionQuery& query) = 0;
+  // Removes executions started before `older_than_ms` (SQLite: whole pages, so a few may stay
+  // until their page's newest is old too); returns how many.
   virtual std::size_t prune_executions(std::int64_t older_than_ms) = 0;
 
   // Stores a deployment and makes it the active version of its name, in one transaction.

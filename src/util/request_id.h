@@ -1,6 +1,8 @@
 #pragma once
-// Request ids: UUIDv7 text (a millisecond timestamp, then random bits), cheap enough for every
-// request. Being time-ordered, they are appended to the store's index instead of scattered in it.
+// Request ids: UUIDv7 text (a millisecond timestamp, a 12-bit counter within the millisecond,
+// then random bits), cheap enough for every request. The first 64 bits of the ids of one
+// generator are unique and increasing: the store keys executions by them, appending.
+#include <cstdint>
 #include <random>
 #include <string>
 
@@ -13,6 +15,8 @@ class RequestIdGenerator {
 
  private:
   std::mt19937_64 random_;
+  std::uint64_t last_ms_ = 0;
+  std::uint64_t counter_ = 0;
 };
 
 }  // namespace sprocket::util
