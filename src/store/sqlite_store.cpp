@@ -206,11 +206,9 @@ std::string encode_lines(const std::vector<LogLineRecord>& lines) {
   return out;
 }
 
-std::vector<LogLineRecord> decode_lines(const std::string& text) {
+std::vector<LogLineRecord> lines_from_json(const boost::json::value& v) {
   std::vector<LogLineRecord> lines;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_array()) return lines;
+  if (!v.is_array()) return lines;
   for (const auto& e : v.get_array()) {
     if (!e.is_array() || e.get_array().size() != 3) continue;
     const auto& a = e.get_array();
@@ -218,6 +216,12 @@ std::vector<LogLineRecord> decode_lines(const std::string& text) {
     lines.push_back({a[0].to_number<std::int64_t>(), std::string(a[1].get_string()), std::string(a[2].get_string())});
   }
   return lines;
+}
+
+std::vector<LogLineRecord> decode_lines(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  return ec ? std::vector<LogLineRecord>{} : lines_from_json(v);
 }
 
 constexpr const char* kExecutionColumns =
@@ -314,14 +318,7 @@ std::optional<ExecutionRecord> decode_record(const boost::json::value& v) {
   r.cold_start = integer(11) != 0;
   r.started_ms = integer(12);
   r.error = text(13);
-  if (a[14].is_array()) {
-    for (const auto& e : a[14].get_array()) {
-      if (!e.is_array() || e.get_array().size() != 3) continue;
-      const auto& l = e.get_array();
-      if (!l[0].is_number() || !l[1].is_string() || !l[2].is_string()) continue;
-      r.lines.push_back({l[0].to_number<std::int64_t>(), std::string(l[1].get_string()), std::string(l[2].get_string())});
-    }
-  }
+  r.lines = lines_from_json(a[14]);
   return r;
 }
 

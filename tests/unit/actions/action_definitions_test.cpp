@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "test_dir.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -17,14 +19,12 @@ namespace {
 class ActionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = fs::temp_directory_path() / ("sprocket-actions-" + std::to_string(::getpid()) + "-" +
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name()) / "crm.actions";
     fs::create_directories(folder_);
     std::ofstream(folder_ / "enrich.js") << "exports.main = async (event, callback) => callback({outputFields: {}});";
   }
-  void TearDown() override { fs::remove_all(folder_.parent_path()); }
   void write(const std::string& text) { std::ofstream(folder_ / "actions.json") << text; }
-  fs::path folder_;
+  sprocket::testing::TestDir dir_{"actions"};
+  fs::path folder_ = dir_.path() / "crm.actions";
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_dir.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -17,13 +19,8 @@ void write(const fs::path& file, const std::string& text) {
 
 class CatalogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() / ("sprocket-catalog-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-  fs::path root_;
+  sprocket::testing::TestDir dir_{"catalog"};
+  fs::path root_ = dir_.path();
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_dir.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -14,19 +16,16 @@ namespace {
 class ServerlessJsonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = fs::temp_directory_path() / ("sprocket-config-test-" + std::to_string(::getpid()) + "-" +
-                                           ::testing::UnitTest::GetInstance()->current_test_info()->name()) /
-              "site.functions";
     fs::create_directories(folder_ / "endpoints");
     for (const char* f : {"a.js", "b.js", "endpoints/c.js"}) std::ofstream(folder_ / f) << "exports.main = () => {};";
   }
-  void TearDown() override { fs::remove_all(folder_.parent_path()); }
 
   Expected<FunctionsFolder, ConfigErrors> parse(const std::string& text) { return parse_serverless_json(folder_, text); }
 
   static std::string all(const ConfigErrors& errors) { return format_errors(errors); }
 
-  fs::path folder_;
+  sprocket::testing::TestDir dir_{"config-test"};
+  fs::path folder_ = dir_.path() / "site.functions";
 };
 
 }  // namespace

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include "test_dir.h"
 #include <unistd.h>
 
 #include <filesystem>
@@ -12,17 +14,8 @@ namespace {
 
 class ActionQueueTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sprocket-queue-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    store_ = open_sqlite_store(dir_ / "test.db");
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
+  void SetUp() override { store_ = open_sqlite_store(dir_.path() / "test.db"); }
+  void TearDown() override { store_.reset(); }
 
   ActionExecutionRecord enqueue(const std::string& callback_id, std::int64_t due_ms) {
     ActionExecutionRecord e;
@@ -36,7 +29,7 @@ class ActionQueueTest : public ::testing::Test {
     return e;
   }
 
-  fs::path dir_;
+  sprocket::testing::TestDir dir_{"queue"};
   std::unique_ptr<Store> store_;
 };
 
@@ -97,7 +90,7 @@ TEST_F(ActionQueueTest, ARestartQueuesWhatWasRunningAgain) {
   enqueue("ap-1", 0);
   auto e = store_->claim_due_actions(10, 1).at(0);
   // A new process opens the same database, as after kill -9.
-  store_ = open_sqlite_store(dir_ / "test.db");
+  store_ = open_sqlite_store(dir_.path() / "test.db");
   EXPECT_EQ(store_->requeue_interrupted_actions(50, "the server stopped", 3, "{}"), 1u);
   auto again = store_->claim_due_actions(50, 1);
   ASSERT_EQ(again.size(), 1u);

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include "test_dir.h"
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -14,13 +16,6 @@ namespace {
 
 class ExecutionsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sprocket-executions-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static ExecutionRecord record(std::string request_id, std::int64_t account, std::string function, std::int64_t started_ms) {
     ExecutionRecord r;
@@ -37,7 +32,8 @@ class ExecutionsTest : public ::testing::Test {
     return r;
   }
 
-  fs::path dir_;
+  sprocket::testing::TestDir test_dir_{"executions"};
+  fs::path dir_ = test_dir_.path();
 };
 
 TEST_F(ExecutionsTest, PagesAnswerEveryQuery) {
