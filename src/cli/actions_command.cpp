@@ -220,12 +220,7 @@ void print_execution(const json::object& e) {
 }
 
 Expected<json::object, std::string> fetch_execution(const AdminEndpoint& endpoint, const ActionRunOptions& o, std::int64_t id) {
-  auto reply = admin_request(endpoint, "GET", fmt::format("/api/v1/actions/executions/{}{}", id, account_query(o)));
-  if (!reply) return Unexpected{reply.error()};
-  boost::system::error_code ec;
-  json::value body = json::parse(reply->body, ec);
-  if (reply->status != 200 || ec || !body.is_object()) return Unexpected{error_message(*reply)};
-  return std::move(body.get_object());
+  return admin_json(endpoint, "GET", fmt::format("/api/v1/actions/executions/{}{}", id, account_query(o)));
 }
 
 int finish_with(const json::object& e, const ActionRunOptions& o) {
@@ -243,26 +238,21 @@ int run_actions_run(const ActionRunOptions& o) {
     fmt::print(stderr, "sprocket: {}\n", given.error());
     return 2;
   }
-  auto endpoint = admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
+  auto endpoint = admin_endpoint(o.server, o.data_dir);
   if (!endpoint) {
     fmt::print(stderr, "sprocket: {}\n", endpoint.error());
     return 2;
   }
-  auto reply = admin_request(*endpoint, "POST", fmt::format("/api/v1/actions/{}/executions{}", o.name, account_query(o)), json::serialize(*given));
-  if (!reply) {
-    fmt::print(stderr, "sprocket: {}\n", reply.error());
+  auto queued = admin_json(*endpoint, "POST", fmt::format("/api/v1/actions/{}/executions{}", o.name, account_query(o)),
+                           json::serialize(*given), 202);
+  if (!queued) {
+    fmt::print(stderr, "sprocket: the node refused the execution: {}\n", queued.error());
     return 2;
   }
-  boost::system::error_code ec;
-  json::value body = json::parse(reply->body, ec);
-  if (reply->status != 202 || ec || !body.is_object()) {
-    fmt::print(stderr, "sprocket: the node refused the execution: {}\n", error_message(*reply));
-    return 2;
-  }
-  std::int64_t id = body.at("id").to_number<std::int64_t>();
+  std::int64_t id = queued->at("id").to_number<std::int64_t>();
   if (!o.wait) {
-    if (o.json) fmt::print("{}\n", json::serialize(body));
-    else fmt::print("queued execution {} ({}); see it with: sprocket actions show {}\n", id, std::string_view(body.at("callbackId").get_string()), id);
+    if (o.json) fmt::print("{}\n", json::serialize(*queued));
+    else fmt::print("queued execution {} ({}); see it with: sprocket actions show {}\n", id, std::string_view(queued->at("callbackId").get_string()), id);
     return 0;
   }
   // Following an execution through its retries can take days at HubSpot's pace: poll gently.
@@ -287,25 +277,19 @@ int run_actions_run(const ActionRunOptions& o) {
 }
 
 int run_actions_executions(const ActionRunOptions& o) {
-  auto endpoint = admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
+  auto endpoint = admin_endpoint(o.server, o.data_dir);
   if (!endpoint) {
     fmt::print(stderr, "sprocket: {}\n", endpoint.error());
     return 2;
   }
   std::string target = fmt::format("/api/v1/actions/executions?limit={}", o.limit);
   if (o.account_id) target += fmt::format("&account={}", o.account_id);
-  if (!o.name.empty()) target += "&action=" + o.name;
+  if (!o.name.empty()) target += "&action=" + url_encode(o.name);
   if (!o.state.empty()) target += "&state=" + o.state;
-  auto reply = admin_request(*endpoint, "GET", target);
-  if (!reply) {
-    fmt::print(stderr, "sprocket: {}\n", reply.error());
-    return 2;
-  }
-  boost::system::error_code ec;
-  json::value body = json::parse(reply->body, ec);
-  const json::value* list = !ec && body.is_object() ? body.get_object().if_contains("executions") : nullptr;
-  if (reply->status != 200 || !list || !list->is_array()) {
-    fmt::print(stderr, "sprocket: {}\n", error_message(*reply));
+  auto body = admin_json(*endpoint, "GET", target);
+  const json::value* list = body ? body->if_contains("executions") : nullptr;
+  if (!list || !list->is_array()) {
+    fmt::print(stderr, "sprocket: {}\n", body ? std::string("the node answered without an executions list") : body.error());
     return 2;
   }
   if (o.json) {
@@ -328,7 +312,7 @@ int run_actions_executions(const ActionRunOptions& o) {
 }
 
 int run_actions_show(const ActionRunOptions& o) {
-  auto endpoint = admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
+  auto endpoint = admin_endpoint(o.server, o.data_dir);
   if (!endpoint) {
     fmt::print(stderr, "sprocket: {}\n", endpoint.error());
     return 2;

@@ -5,7 +5,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
 
@@ -15,7 +17,7 @@ namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 using asio::ip::tcp;
 
-Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& token_file) {
+Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& data_dir) {
   std::string rest = server_url;
   if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos) return Unexpected{std::string("--server must be an http:// URL of the admin listener")};
@@ -30,8 +32,8 @@ Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_ur
     e.token = token;
     return e;
   }
-  if (!token_file.empty()) {
-    std::ifstream in(token_file);
+  if (!data_dir.empty()) {
+    std::ifstream in(std::filesystem::path(data_dir) / "admin.token");
     if (std::getline(in, e.token) && !e.token.empty()) return e;
   }
   return Unexpected{std::string("set SPROCKET_TOKEN to the server's admin token (DATA_DIR/admin.token on the server)")};
@@ -118,6 +120,25 @@ std::string error_message(const HttpReply& reply) {
     if (auto* m = v.get_object().if_contains("message"); m && m->is_string()) return std::string(m->get_string());
   }
   return reply.body.empty() ? fmt::format("HTTP {}", reply.status) : reply.body;
+}
+
+Expected<boost::json::object, std::string> admin_json(const AdminEndpoint& endpoint, const std::string& method, const std::string& target,
+                                                      const std::string& body, unsigned expected_status) {
+  auto reply = admin_request(endpoint, method, target, body);
+  if (!reply) return Unexpected{reply.error()};
+  boost::system::error_code ec;
+  auto value = boost::json::parse(reply->body, ec);
+  if (reply->status != expected_status || ec || !value.is_object()) return Unexpected{error_message(*reply)};
+  return std::move(value.get_object());
+}
+
+std::string url_encode(std::string_view value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
 }
 
 }  // namespace sprocket::cli

@@ -1,6 +1,8 @@
 #pragma once
 // A small blocking HTTP client for the admin API, for the CLI's --server mode.
+#include <boost/json/object.hpp>
 #include <functional>
+#include <string_view>
 #include <string>
 
 #include "util/expected.h"
@@ -19,8 +21,8 @@ struct HttpReply {
 };
 
 // "http://host:port" (trailing path ignored) plus the token from SPROCKET_TOKEN or, when that is
-// not set and `token_file` is given, from that file (a local data directory's admin.token).
-Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& token_file = "");
+// not set, from DATA_DIR/admin.token (the token a local server made).
+Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& data_dir);
 
 Expected<HttpReply, std::string> admin_request(const AdminEndpoint& endpoint, const std::string& method, const std::string& target,
                                                const std::string& body = "", const std::string& content_type = "application/json");
@@ -31,5 +33,12 @@ Expected<void*, std::string> admin_follow(const AdminEndpoint& endpoint, const s
 
 // The "message" of a JSON error body, or the body itself.
 std::string error_message(const HttpReply& reply);
+
+// A request whose answer is `expected_status` with a JSON object; anything else is an error a
+// user can read (the server's message, or why it could not be reached).
+Expected<boost::json::object, std::string> admin_json(const AdminEndpoint& endpoint, const std::string& method, const std::string& target,
+                                                      const std::string& body = "", unsigned expected_status = 200);
+
+std::string url_encode(std::string_view value);  // for a query parameter
 
 }  // namespace sprocket::cli

@@ -15,15 +15,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string url_encode(std::string_view value) {
-  std::string out;
-  for (unsigned char c : value) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-    else out += fmt::format("%{:02X}", c);
-  }
-  return out;
-}
-
 std::string deployment_name(const DeployOptions& o, const fs::path& folder) {
   if (!o.name.empty()) return o.name;
   std::ifstream in(folder / "hsproject.json");
@@ -42,7 +33,7 @@ std::string deployment_name(const DeployOptions& o, const fs::path& folder) {
 }
 
 Expected<AdminEndpoint, std::string> endpoint_for(const DeployOptions& o) {
-  return admin_endpoint(o.server, (fs::path(o.data_dir) / "admin.token").string());
+  return admin_endpoint(o.server, o.data_dir);
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ std::string query_string(const LogsOptions& o, std::size_t limit) {
 }
 
 int run_remote(const LogsOptions& o, std::size_t limit) {
-  auto endpoint = admin_endpoint(o.server, (std::filesystem::path(o.data_dir) / "admin.token").string());
+  auto endpoint = admin_endpoint(o.server, o.data_dir);
   if (!endpoint) {
     fmt::print(stderr, "sprocket: {}\n", endpoint.error());
     return 2;

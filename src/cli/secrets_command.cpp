@@ -63,7 +63,7 @@ bool wrong_verb(const SecretsOptions& o, bool exists) {
 }
 
 int run_remote(const SecretsOptions& o) {
-  auto endpoint = admin_endpoint(o.server, (std::filesystem::path(o.data_dir) / "admin.token").string());
+  auto endpoint = admin_endpoint(o.server, o.data_dir);
   if (!endpoint) {
     fmt::print(stderr, "sprocket: {}\n", endpoint.error());
     return 2;
