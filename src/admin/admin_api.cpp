@@ -312,20 +312,7 @@ void AdminApi::handle_actions(http::Request& request, std::string_view rest, con
   if (rest.substr(0, kExecutions.size()) == kExecutions && method == beast_http::verb::get) {
     std::string_view id_text = rest.substr(kExecutions.size());
     auto read = [this, respond](std::function<json::value(store::Store&)> query) {
-      services_.store.post([this, respond, query](store::Store& s) {
-        std::optional<json::value> body;
-        std::string failed;
-        try {
-          body = query(s);
-        } catch (const std::exception& e) {
-          failed = e.what();
-        }
-        asio::post(io_, [respond, body = std::move(body), failed] {
-          if (!failed.empty()) return respond(error_response(500, "STORE_ERROR", "the executions could not be read: " + failed, ""));
-          if (body->is_null()) return respond(error_response(404, "NOT_FOUND", "there is no such action execution", ""));
-          respond(json_reply(200, *body));
-        });
-      });
+      answer_from_store(std::move(query), "the executions", "there is no such action execution", respond);
     };
     if (id_text.empty() || id_text == "/") {
       store::ActionExecutionQuery q;
@@ -390,18 +377,28 @@ void AdminApi::handle_logs(const http::ParamMap& params, const Caller& caller, R
   if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
   auto query = log_query(params, *account, error);
   if (!query) return respond(error_response(400, "INVALID_REQUEST", error, ""));
-  services_.store.post([this, query = *query, respond](store::Store& s) {
-    std::vector<store::ExecutionRecord> found;
+  answer_from_store(
+      [query = *query](store::Store& s) -> json::value {
+        json::array list;
+        for (const auto& r : s.find_executions(query)) list.push_back(logs::execution_to_json(r));
+        return json::object{{"executions", list}};
+      },
+      "the logs", "", respond);
+}
+
+void AdminApi::answer_from_store(std::function<json::value(store::Store&)> query, std::string what, std::string missing, Respond respond) {
+  services_.store.post([this, query = std::move(query), what = std::move(what), missing = std::move(missing), respond](store::Store& s) {
+    std::optional<json::value> body;
+    std::string failed;
     try {
-      found = s.find_executions(query);
+      body = query(s);
     } catch (const std::exception& e) {
-      asio::post(io_, [respond, why = std::string(e.what())] { respond(error_response(500, "STORE_ERROR", "the logs could not be read: " + why, "")); });
-      return;
+      failed = e.what();
     }
-    asio::post(io_, [found = std::move(found), respond] {
-      json::array list;
-      for (const auto& r : found) list.push_back(logs::execution_to_json(r));
-      respond(json_reply(200, json::object{{"executions", list}}));
+    asio::post(io_, [respond, body = std::move(body), failed, what, missing] {
+      if (!failed.empty()) return respond(error_response(500, "STORE_ERROR", fmt::format("{} could not be read: {}", what, failed), ""));
+      if (body->is_null()) return respond(error_response(404, "NOT_FOUND", missing, ""));
+      respond(json_reply(200, *body));
     });
   });
 }

@@ -3,6 +3,8 @@
 // functions, deployments, workflow action executions, health and Prometheus metrics.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/value.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +58,10 @@ class AdminApi final : public http::RequestHandler {
   void handle_actions(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
                       Respond& respond);
   http::Response functions(const Caller& caller) const;
+  // Runs `query` on the store thread and answers 200 with what it returns, 404 `missing` when
+  // that is null, or 500 saying `what` could not be read.
+  void answer_from_store(std::function<boost::json::value(store::Store&)> query, std::string what, std::string missing,
+                         Respond respond);
 
   boost::asio::io_context& io_;
   AdminServices services_;
