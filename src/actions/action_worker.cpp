@@ -19,16 +19,11 @@ runtime::WorkerRecipe action_worker_recipe(const config::ActionSpec& action, con
   spec.folder = action.folder;
   accounts::AccountLimits limits;
   limits.memory_mb = kActionMemoryMb;
-  auto recipe = runtime::node_worker_recipe(spec, settings, limits, secrets);
-  if (action.language == config::ActionLanguage::Node) {
-    // Actions get the reference's libraries for actions (guest/node-actions), not the
-    // functions' preloaded set: the list differs, and so does @hubspot/api-client's major.
-    for (auto& variable : recipe.process.env) {
-      if (variable.rfind("NODE_PATH=", 0) == 0) {
-        variable = "NODE_PATH=" + (settings.node_guest_dir.parent_path() / "node-actions" / "node_modules").string();
-      }
-    }
-  }
+  // Actions get the reference's libraries for actions (guest/node-actions), not the functions'
+  // preloaded set: the list differs, and so does @hubspot/api-client's major.
+  runtime::RuntimeSettings for_actions = settings;
+  for_actions.node_packages_dir = settings.node_guest_dir.parent_path() / "node-actions" / "node_modules";
+  auto recipe = runtime::node_worker_recipe(spec, for_actions, limits, secrets);
   if (action.language == config::ActionLanguage::Python) {
     // The same frames and load message; the real interpreter, not a user-level shim (7 ms to
     // start instead of 77).

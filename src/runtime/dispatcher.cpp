@@ -34,7 +34,8 @@ ProcessSpec base_process(const RuntimeSettings& settings, int memory_limit_mb, c
   spec.cwd = cwd;
   spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
               // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
-              "NODE_PATH=" + (settings.node_guest_dir / "node_modules").string()};
+              "NODE_PATH=" + (settings.node_packages_dir.empty() ? settings.node_guest_dir / "node_modules"
+                                                                  : settings.node_packages_dir).string()};
   return spec;
 }
 

@@ -20,6 +20,8 @@ namespace sprocket::runtime {
 struct RuntimeSettings {
   std::filesystem::path node_executable = "/usr/bin/node";
   std::filesystem::path node_guest_dir;  // holds bootstrap.js and the preloaded node_modules
+  // The packages code may require without installing them; empty: NODE_GUEST_DIR/node_modules.
+  std::filesystem::path node_packages_dir;
   std::chrono::milliseconds idle_timeout{300'000};
   std::shared_ptr<MemoryCgroups> cgroups;  // null: memory limits are enforced by polling RSS
   bool spare_workers = true;  // keep pre-started generic workers (one plain, one with axios and lodash loaded)
