@@ -29,7 +29,6 @@ class RetryClock {
   std::chrono::milliseconds to_schedule(std::chrono::milliseconds real) const {
     return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(real.count()) * scale_));
   }
-  double scale() const { return scale_; }
 
  private:
   double scale_;
