@@ -163,6 +163,21 @@ def test_package_json_dependencies_are_installed(edge):
     assert r.json() == {"text": "greetings, sprocket"}
 
 
+def test_large_bodies_cross_the_worker_channel_intact(edge):
+    # Frames much larger than the worker's 64 KB read buffer, several in flight per instance
+    # (pipelined), both ways: each answer is exactly the body its own request sent.
+    def mirror(i):
+        body = {"request": i, "items": [f"{i}-{n:07d}" for n in range(20_000 + 15_000 * i)]}
+        r = edge.post("/_hcms/api/mirror", json=body)
+        return body, r
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(mirror, range(12)))
+    for sent, r in results:
+        assert r.status_code == 200, r.text[:200]
+        assert r.json() == sent
+
+
 def test_concurrent_requests_get_their_own_logs(edge):
     tags = [f"t{i}" for i in range(8)]
     with concurrent.futures.ThreadPoolExecutor(len(tags)) as pool:
