@@ -373,7 +373,14 @@ void Worker::send_frame(std::string frame) {
 
 void Worker::send(std::shared_ptr<const std::string> frame) {
   write_queue_.push_back(std::move(frame));
-  if (!writing_) flush_writes();
+  if (writing_ || flush_posted_) return;
+  // The write waits until the handlers already queued have run (requests read in the same
+  // turn of the event loop): their frames leave in the same write, and the worker wakes once.
+  flush_posted_ = true;
+  asio::post(control_.get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    if (!self->writing_) self->flush_writes();
+  });
 }
 
 void Worker::flush_writes() {

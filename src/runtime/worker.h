@@ -127,6 +127,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::deque<std::shared_ptr<const std::string>> write_queue_;
   std::vector<boost::asio::const_buffer> write_buffers_;
   bool writing_ = false;
+  bool flush_posted_ = false;  // a flush_writes waits for the end of this turn of the event loop
   std::string load_frame_;
   StartedHandler on_started_;
   ExitHandler on_exit_;
