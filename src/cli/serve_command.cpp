@@ -385,8 +385,8 @@ int run_serve(const ServeOptions& options) {
     return poll_for.count() > 0 && gateway.in_flight() <= 2 && std::chrono::steady_clock::now() - gateway.last_exchange() < poll_for;
   });
   deployments.reset();  // its thread may post to the event loop: stop it while the loop exists
+  log.flush();          // printed, and handed to the store
   executor->flush();    // every accepted execution record reaches the store before exit
-  log.flush();
   return 0;
 }
 

@@ -411,13 +411,8 @@ void Gateway::record(const Execution& e, const InvocationReport& report, bool su
   stored.memory_mb = memory_mb;
   stored.cold_start = report.cold_start;
   stored.started_ms = started;
-  auto keep = [&](const LogLine& line) {
-    std::string text = secrets::redact(line.text, secrets);
-    log_.write_line(logs::console_line(line.timestamp_ms, line.level, text));
-    stored.lines.push_back({line.timestamp_ms, line.level, std::move(text)});
-  };
+  auto keep = [&](const LogLine& line) { stored.lines.push_back({line.timestamp_ms, line.level, secrets::redact(line.text, secrets)}); };
 
-  log_.write_line(logs::execution_line(started, stored.status, e.method, e.path, std::llround(report.execution_ms)));
   // HubSpot keeps 4 KB of a function's output per execution; sprocket's own notes always show.
   std::size_t budget = account.limits.log_bytes_per_execution;
   std::size_t used = 0, dropped = 0;
@@ -440,10 +435,6 @@ void Gateway::record(const Execution& e, const InvocationReport& report, bool su
     keep(line);
     if (line.level == "ERROR" && stored.error.empty()) stored.error = stored.lines.back().text;
   }
-  std::string memory = memory_mb > 0 ? fmt::format(" Max Memory Used: {} MB", memory_mb) : std::string();
-  log_.write_line(fmt::format("REPORT RequestId: {} Duration: {:.2f} ms Queue: {:.2f} ms{} Cold Start: {}", e.request_id,
-                              report.execution_ms, report.queue_ms, memory, report.cold_start ? "yes" : "no"));
-
   if (sinks_.metrics) {
     std::string function = fmt::format("{}/{}", account.id, spec.name);
     if (ran) sinks_.metrics->execution(function, stored.http_status, report.execution_ms / 1000, report.queue_ms / 1000, report.cold_start);
@@ -452,7 +443,8 @@ void Gateway::record(const Execution& e, const InvocationReport& report, bool su
     if (result.outcome == Outcome::OutOfMemory) sinks_.metrics->memory_kill();
     if (result.outcome == Outcome::TimedOut) sinks_.metrics->timeout();
   }
-  if (sinks_.store) sinks_.store->append_execution(std::move(stored));
+  // Printed (logs::serve_lines) and then stored, both off the event loop.
+  log_.write_execution(std::move(stored), sinks_.store);
 }
 
 void Gateway::log_stray_lines(const Generation& generation, std::size_t function_index, const std::vector<LogLine>& lines) {

@@ -70,14 +70,24 @@ store::ExecutionRecord execution_from_json(const json::object& o) {
 }
 
 std::string execution_text(const store::ExecutionRecord& r, bool compact) {
-  std::string out = fmt::format("{} - {} - {} {} - Execution Time: {}ms", iso_timestamp(r.started_ms), r.status, r.method, r.path,
-                                std::llround(r.execution_ms));
+  std::string out = execution_line(r.started_ms, r.status, r.method, r.path, std::llround(r.execution_ms));
   if (compact) return out;
   for (const auto& l : r.lines) {
     out += '\n';
     out += console_line(l.timestamp_ms, l.level, l.text);
   }
   return out;
+}
+
+std::vector<std::string> serve_lines(const store::ExecutionRecord& r) {
+  std::vector<std::string> lines;
+  lines.reserve(r.lines.size() + 2);
+  lines.push_back(execution_line(r.started_ms, r.status, r.method, r.path, std::llround(r.execution_ms)));
+  for (const auto& l : r.lines) lines.push_back(console_line(l.timestamp_ms, l.level, l.text));
+  std::string memory = r.memory_mb > 0 ? fmt::format(" Max Memory Used: {} MB", r.memory_mb) : std::string();
+  lines.push_back(fmt::format("REPORT RequestId: {} Duration: {:.2f} ms Queue: {:.2f} ms{} Cold Start: {}", r.request_id,
+                              r.execution_ms, r.queue_ms, memory, r.cold_start ? "yes" : "no"));
+  return lines;
 }
 
 }  // namespace sprocket::logs

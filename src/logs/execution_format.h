@@ -2,6 +2,7 @@
 // Stored executions as `sprocket logs` and the admin API show them.
 #include <boost/json/object.hpp>
 #include <string>
+#include <vector>
 
 #include "store/store.h"
 
@@ -13,5 +14,9 @@ store::ExecutionRecord execution_from_json(const boost::json::object& object);
 // HubSpot's `hs logs` layout: "<ISO> - SUCCESS - Execution Time: 12ms", then the console lines
 // (and, for errors, what went wrong). `compact` prints the header only.
 std::string execution_text(const store::ExecutionRecord& record, bool compact = false);
+
+// What `serve` prints for an execution on stderr: the header line, the console lines, and
+// "REPORT RequestId: … Duration: … Queue: … [Max Memory Used: … MB] Cold Start: …".
+std::vector<std::string> serve_lines(const store::ExecutionRecord& record);
 
 }  // namespace sprocket::logs

@@ -4,22 +4,79 @@
 #include <cerrno>
 #include <unistd.h>
 
-#include <utility>
+#include "logs/execution_format.h"
+#include "store/store_executor.h"
 
 namespace sprocket::logs {
-
-LogSink::LogSink(boost::asio::io_context& io, int fd, bool colour) : io_(io), fd_(fd), colour_(colour) {}
 
 namespace {
 // The first marker found in a line decides its colour.
 constexpr std::pair<std::string_view, std::string_view> kColours[] = {
     {" - SUCCESS - ", "\x1b[32m"}, {" - ERROR - ", "\x1b[31m"}, {"    ERROR  ", "\x1b[31m"},
     {"    WARN   ", "\x1b[33m"},   {"    DEBUG  ", "\x1b[2m"},  {"REPORT ", "\x1b[2m"}};
+
+void write_all(int fd, const std::string& text) {
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    ssize_t n = ::write(fd, text.data() + offset, text.size() - offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // nowhere to write logs: drop them rather than stall serving
+    }
+    offset += static_cast<std::size_t>(n);
+  }
+}
 }  // namespace
 
-LogSink::~LogSink() { flush(); }
+LogSink::LogSink(boost::asio::io_context& io, int fd, bool colour)
+    : io_(io), fd_(fd), colour_(colour), thread_([this] { run(); }) {}
 
-void LogSink::write_line(std::string_view line) {
+LogSink::~LogSink() {
+  flush();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void LogSink::write_line(std::string_view line) { collect(std::string(line)); }
+
+void LogSink::write_execution(store::ExecutionRecord record, store::StoreExecutor* store) {
+  collect(std::pair(std::move(record), store));
+}
+
+void LogSink::collect(Entry entry) {
+  collected_.push_back(std::move(entry));
+  if (!hand_over_scheduled_) {
+    hand_over_scheduled_ = true;
+    boost::asio::post(io_, [this] { hand_over(); });
+  }
+}
+
+void LogSink::hand_over() {
+  hand_over_scheduled_ = false;
+  if (collected_.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (inbox_.empty()) {
+      inbox_.swap(collected_);
+    } else {
+      for (auto& entry : collected_) inbox_.push_back(std::move(entry));
+      collected_.clear();
+    }
+  }
+  wake_.notify_one();
+}
+
+void LogSink::flush() {
+  hand_over();
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [&] { return inbox_.empty() && !busy_; });
+}
+
+void LogSink::append(std::string& out, std::string_view line) const {
   std::string_view colour;
   if (colour_) {
     for (const auto& [marker, code] : kColours) {
@@ -29,28 +86,44 @@ void LogSink::write_line(std::string_view line) {
       }
     }
   }
-  buffer_.append(colour);
-  buffer_.append(line);
-  if (!colour.empty()) buffer_.append("\x1b[0m");
-  buffer_ += '\n';
-  if (!flush_scheduled_) {
-    flush_scheduled_ = true;
-    boost::asio::post(io_, [this] { flush(); });
-  }
+  out.append(colour);
+  out.append(line);
+  if (!colour.empty()) out.append("\x1b[0m");
+  out += '\n';
 }
 
-void LogSink::flush() {
-  flush_scheduled_ = false;
-  std::size_t offset = 0;
-  while (offset < buffer_.size()) {
-    ssize_t n = ::write(fd_, buffer_.data() + offset, buffer_.size() - offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;  // nowhere to write logs: drop them rather than stall serving
+void LogSink::run() {
+  std::vector<Entry> entries;
+  std::string text;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [&] { return stopping_ || !inbox_.empty(); });
+    if (inbox_.empty()) return;  // stopping, and nothing left
+    entries.swap(inbox_);
+    busy_ = true;
+    lock.unlock();
+
+    text.clear();
+    for (auto& entry : entries) {
+      if (auto* line = std::get_if<std::string>(&entry)) {
+        append(text, *line);
+      } else {
+        for (const auto& printed : serve_lines(std::get<1>(entry).first)) append(text, printed);
+      }
     }
-    offset += static_cast<std::size_t>(n);
+    write_all(fd_, text);
+    // Records reach the store after their lines are printed, in order, one lock per batch.
+    for (auto& entry : entries) {
+      if (auto* execution = std::get_if<1>(&entry); execution && execution->second) {
+        execution->second->append_execution(std::move(execution->first));
+      }
+    }
+    entries.clear();
+
+    lock.lock();
+    busy_ = false;
+    if (inbox_.empty()) idle_.notify_all();
   }
-  buffer_.clear();
 }
 
 }  // namespace sprocket::logs

@@ -1,0 +1,100 @@
+// LogSink prints on its own thread: what the event loop gives it must come out in call order,
+// execution records as serve prints them, and the records must reach the store afterwards.
+#include "logs/log_sink.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "store/store_executor.h"
+#include "test_dir.h"
+
+namespace sprocket::logs {
+namespace {
+
+std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+store::ExecutionRecord execution(std::string request_id) {
+  store::ExecutionRecord r;
+  r.request_id = std::move(request_id);
+  r.account_id = 7;
+  r.function = "hello";
+  r.method = "GET";
+  r.path = "/_hcms/api/hello";
+  r.status = "SUCCESS";
+  r.http_status = 200;
+  r.execution_ms = 1.25;
+  r.queue_ms = 0.5;
+  r.memory_mb = 12;
+  r.started_ms = 1619637561666;  // 2021-04-28T19:19:21.666Z
+  r.lines.push_back({1619637561667, "INFO", "inside"});
+  return r;
+}
+
+TEST(LogSink, PrintsLinesAndExecutionsInCallOrderThenStoresTheRecords) {
+  testing::TestDir dir("log-sink");
+  auto out = dir.path() / "stderr.txt";
+  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  store::StoreExecutor executor(store::open_sqlite_store(dir.path() / "t.db"));
+  boost::asio::io_context io;
+  {
+    LogSink log(io, fd);
+    log.write_line("first");
+    log.write_execution(execution("req-1"), &executor);
+    log.write_line("between");
+    io.poll();  // the end of the turn hands everything to the writer thread
+    log.write_execution(execution("req-2"), &executor);
+    log.write_line("last");
+    log.flush();  // without a turn of the loop: flush hands over and waits
+    EXPECT_EQ(read_file(out),
+              "first\n"
+              "2021-04-28T19:19:21.666Z - SUCCESS - GET /_hcms/api/hello - Execution Time: 1ms\n"
+              "2021-04-28T19:19:21.667Z    INFO   inside\n"
+              "REPORT RequestId: req-1 Duration: 1.25 ms Queue: 0.50 ms Max Memory Used: 12 MB Cold Start: no\n"
+              "between\n"
+              "2021-04-28T19:19:21.666Z - SUCCESS - GET /_hcms/api/hello - Execution Time: 1ms\n"
+              "2021-04-28T19:19:21.667Z    INFO   inside\n"
+              "REPORT RequestId: req-2 Duration: 1.25 ms Queue: 0.50 ms Max Memory Used: 12 MB Cold Start: no\n"
+              "last\n");
+  }
+  executor.flush();
+  std::promise<std::vector<store::ExecutionRecord>> found;
+  executor.post([&](store::Store& s) { found.set_value(s.find_executions({})); });
+  auto records = found.get_future().get();
+  ASSERT_EQ(records.size(), 2u);
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  EXPECT_EQ(records[0].request_id, "req-1");
+  EXPECT_EQ(records[1].request_id, "req-2");
+  EXPECT_EQ(records[0].lines.at(0).text, "inside");
+  ::close(fd);
+}
+
+TEST(LogSink, DestructionWritesWhatWasCollected) {
+  testing::TestDir dir("log-sink");
+  auto out = dir.path() / "stderr.txt";
+  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  boost::asio::io_context io;
+  {
+    LogSink log(io, fd);
+    log.write_line("never handed over by the loop");
+  }
+  EXPECT_EQ(read_file(out), "never handed over by the loop\n");
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace sprocket::logs
