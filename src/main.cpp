@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     command->add_option("--log-retention", o.log_retention, "How long execution logs are kept (90d, 12h, 30s…)")->capture_default_str();
     command->add_option("--node", o.node, "The Node.js executable")->capture_default_str();
+    command->add_option("--keep-alive-timeout", o.keep_alive_seconds,
+                        "Seconds an idle client connection is kept open, and the most a client may take to send a request")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     command->add_option("--poll-us", o.poll_us,
                         "At low concurrency, poll this many microseconds after each request before sleeping: less latency "
                         "for an otherwise idle core (0: never)")

@@ -290,7 +290,9 @@ int run_serve(const ServeOptions& options) {
 
   std::optional<http::HttpServer> server, admin_server;
   try {
-    server.emplace(io, gateway, http::ServerSettings{listen->first, listen->second});
+    http::ServerSettings settings{listen->first, listen->second};
+    settings.keep_alive_timeout = std::chrono::seconds(options.keep_alive_seconds);
+    server.emplace(io, gateway, settings);
     http::ServerSettings admin_settings{admin_listen->first, admin_listen->second};
     admin_settings.body_limit = deploy::kMaxArchiveBytes + 1024;  // deploy uploads
     admin_server.emplace(io, admin_api, admin_settings);

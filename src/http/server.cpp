@@ -11,6 +11,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <charconv>
 #include <fmt/format.h>
 
@@ -21,13 +22,38 @@ namespace beast_http = boost::beast::http;
 using asio::ip::tcp;
 
 struct HttpServer::Connection {
-  beast::tcp_stream* stream = nullptr;
+  tcp::socket* socket = nullptr;
   bool busy = false;
+  // When the read or write in progress is given up (the sweep cancels it); max: no limit.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// How often the sweep looks for connections past their deadline: timeouts are in seconds.
+constexpr auto kSweepInterval = std::chrono::seconds(1);
+
+// The status line and the header fields of `response`, ready to go before its body. Beast's
+// serializer does the same through layers of buffer sequences that cost the event loop more
+// than the bytes do.
+std::string response_head(const Response& response) {
+  std::string head;
+  head.reserve(256);
+  head += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(response.result_int());
+  head += ' ';
+  head.append(response.reason());
+  head += "\r\n";
+  for (const auto& field : response.base()) {
+    head.append(field.name_string());
+    head += ": ";
+    head.append(field.value());
+    head += "\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
 
 Response plain_error(unsigned status, std::string_view category, std::string message) {
   // Errors found before a request exists have no request id of their own; make one anyway so
@@ -68,7 +94,7 @@ Expected<std::pair<std::string, std::uint16_t>, std::string> parse_listen_addres
 }
 
 HttpServer::HttpServer(asio::io_context& io, RequestHandler& handler, ServerSettings settings)
-    : io_(io), handler_(handler), settings_(std::move(settings)), acceptor_(io) {
+    : io_(io), handler_(handler), settings_(std::move(settings)), acceptor_(io), sweep_timer_(io) {
   tcp::endpoint endpoint(asio::ip::make_address(settings_.host), settings_.port);
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -95,8 +121,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
 asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   boost::system::error_code ignored;
   std::string remote = socket.remote_endpoint(ignored).address().to_string();
-  beast::tcp_stream stream(std::move(socket));
-  Connection connection{&stream, false};
+  Connection connection{&socket, false};
   // Guards, because the coroutine can also end by being destroyed (a handler dropped without an
   // answer): the registration and the in-flight count must not outlive it.
   struct Registration {
@@ -104,6 +129,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     std::list<Connection*>::iterator it;
     ~Registration() { list.erase(it); }
   } registration{connections_, connections_.insert(connections_.end(), &connection)};
+  arm_sweep();
   struct InFlight {
     HttpServer& server;
     bool active = false;
@@ -119,20 +145,28 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     }
   } in_flight{*this};
   beast::flat_buffer buffer;
+  auto expires_after = [&](std::chrono::steady_clock::duration limit) { connection.deadline = std::chrono::steady_clock::now() + limit; };
+  auto expires_never = [&] { connection.deadline = std::chrono::steady_clock::time_point::max(); };
 
+  auto write_response = [&](const Response& response) -> asio::awaitable<boost::system::error_code> {
+    std::string head = response_head(response);
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(response.body())};
+    auto [error, written] = co_await asio::async_write(socket, buffers, use_tuple);
+    co_return error;
+  };
   auto write_and_close = [&](Response response) -> asio::awaitable<void> {
     response.keep_alive(false);
     response.prepare_payload();
-    stream.expires_after(std::chrono::seconds(10));
-    co_await beast_http::async_write(stream, response, use_tuple);
+    expires_after(std::chrono::seconds(10));
+    co_await write_response(response);
   };
 
   while (!draining_) {
     beast_http::request_parser<beast_http::string_body> parser;
     parser.body_limit(settings_.body_limit);
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
-    stream.expires_after(settings_.keep_alive_timeout);
-    auto [header_error, header_bytes] = co_await beast_http::async_read_header(stream, buffer, parser, use_tuple);
+    expires_after(settings_.keep_alive_timeout);
+    auto [header_error, header_bytes] = co_await beast_http::async_read_header(socket, buffer, parser, use_tuple);
     if (header_error) {
       if (header_error == beast_http::error::body_limit) {
         // Content-Length alone already says too much: refuse before reading a byte of the body.
@@ -158,16 +192,16 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     auto expect = header.find(beast_http::field::expect);
     if (expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      co_await asio::async_write(stream, asio::buffer(kContinue), use_tuple);
+      co_await asio::async_write(socket, asio::buffer(kContinue), use_tuple);
     }
     if (!parser.is_done()) {
-      auto [body_error, body_bytes] = co_await beast_http::async_read(stream, buffer, parser, use_tuple);
+      auto [body_error, body_bytes] = co_await beast_http::async_read(socket, buffer, parser, use_tuple);
       if (body_error) {
         if (body_error == beast_http::error::body_limit) {
           co_await write_and_close(plain_error(413, "PAYLOAD_TOO_LARGE",
                                                fmt::format("The request body exceeds the limit of {} bytes (6 MB)", settings_.body_limit)));
         } else if (body_error != beast_http::error::end_of_stream && body_error != asio::error::eof &&
-                   body_error != asio::error::operation_aborted && body_error != beast::error::timeout) {
+                   body_error != asio::error::operation_aborted) {
           co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", "The request body could not be read: " + body_error.message()));
         }
         break;
@@ -181,17 +215,20 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       header.version(request.version());
       header.keep_alive(false);
       header.set(beast_http::field::connection, "close");
+      expires_never();
+      beast::tcp_stream stream(std::move(socket));
       beast_http::response_serializer<beast_http::string_body> serializer(header);
       stream.expires_never();
       auto [header_error, n] = co_await beast_http::async_write_header(stream, serializer, use_tuple);
       if (!header_error) co_await stream_reply->body(stream);
-      break;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
     }
     bool keep_alive = request.keep_alive();
     bool is_head = request.method() == beast_http::verb::head;
     unsigned version = request.version();
     in_flight.begin();
-    stream.expires_never();  // the function's own time limit bounds the wait
+    expires_never();  // the function's own time limit bounds the wait
     auto executor = co_await asio::this_coro::executor;
     Response response = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
         [&](auto handler) {
@@ -212,13 +249,37 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     } else {
       response.prepare_payload();
     }
-    stream.expires_after(std::chrono::seconds(30));
-    auto [write_error, written] = co_await beast_http::async_write(stream, response, use_tuple);
+    expires_after(std::chrono::seconds(30));
+    auto write_error = co_await write_response(response);
     connection.busy = false;
     in_flight.end();
     if (write_error || !keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void HttpServer::arm_sweep() {
+  if (sweep_armed_) return;
+  sweep_armed_ = true;
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec == asio::error::operation_aborted) return;  // the server is going away
+    sweep_armed_ = false;
+    sweep();
+  });
+}
+
+void HttpServer::sweep() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto* connection : connections_) {
+    if (connection->deadline <= now) {
+      connection->deadline = std::chrono::steady_clock::time_point::max();
+      boost::system::error_code ignored;
+      connection->socket->cancel(ignored);  // the read or write in progress ends with operation_aborted
+    }
+  }
+  // An idle server with no connections sleeps: the sweep comes back with the next connection.
+  if (!connections_.empty()) arm_sweep();
 }
 
 void HttpServer::request_finished() {
@@ -235,7 +296,7 @@ void HttpServer::drain(std::function<void()> drained) {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   for (auto* connection : connections_) {
-    if (!connection->busy) connection->stream->socket().cancel(ignored);  // idle keep-alive: end it now
+    if (!connection->busy) connection->socket->cancel(ignored);  // idle keep-alive: end it now
   }
   if (in_flight_ == 0) {
     asio::post(io_, std::move(drained));

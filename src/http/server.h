@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -36,12 +37,17 @@ class HttpServer {
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
   void request_finished();
+  // Timeouts: one timer for all connections, instead of one per read and write.
+  void arm_sweep();
+  void sweep();
 
   boost::asio::io_context& io_;
   RequestHandler& handler_;
   ServerSettings settings_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::list<Connection*> connections_;
+  boost::asio::steady_timer sweep_timer_;
+  bool sweep_armed_ = false;
   std::size_t in_flight_ = 0;
   bool draining_ = false;
   std::function<void()> drained_;

@@ -136,3 +136,37 @@ def test_polling_after_requests_stops_when_the_traffic_does(start_sprocket):
         used = _cpu_seconds(s.process.pid) - before
         assert used < 0.2, f"an idle server used {used:.2f} s of CPU in 1 s with {args or 'the defaults'}"
         s.stop()
+
+
+def test_idle_and_slow_connections_are_closed_after_the_keep_alive_timeout(start_sprocket):
+    s = start_sprocket([EXAMPLES / "website.functions"], "--keep-alive-timeout", "1")
+    host, port = s.url.removeprefix("http://").split(":")
+    request = b"GET /_hcms/api/hello HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def closed_by_server(conn, within):
+        # recv returns b"" once the server has closed; anything else is a failure.
+        conn.settimeout(within)
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+    started = time.monotonic()
+    with socket.create_connection((host, int(port))) as slow, socket.create_connection((host, int(port))) as idle, \
+            socket.create_connection((host, int(port))) as busy:
+        slow.sendall(request[:20])  # a request that never finishes
+        idle.sendall(request)
+        # A connection that keeps asking stays open past the timeout: each request starts it anew.
+        for _ in range(5):
+            busy.sendall(request)
+            busy.settimeout(5)
+            assert busy.recv(65536).startswith(b"HTTP/1.1 200 OK")
+            time.sleep(0.4)  # paces the client; not waiting for the server
+        assert closed_by_server(slow, within=5) == b""
+        assert closed_by_server(idle, within=5).startswith(b"HTTP/1.1 200 OK")
+        assert time.monotonic() - started >= 1
+        busy.sendall(request)
+        assert busy.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    assert s.get("/_hcms/api/hello").status_code == 200
