@@ -102,8 +102,11 @@ function writeFrames() {
 
 let currentLogs = null; // lines of the invocation in progress, not yet sent
 let strayLogs = [];     // lines written between invocations (late async work)
-let flushScheduled = false;
-let flushImmediate = null;
+// Lines not sent with a result are sent by one timer, re-armed only when there is something
+// to send: a function which later hangs, crashes or times out still has its logs.
+const LOG_FLUSH_MS = 20;
+let logFlushTimer = null;
+let logFlushArmed = false;
 
 function encodeFrame(message) {
   const json = JSON.stringify(message);
@@ -114,11 +117,11 @@ function encodeFrame(message) {
   return frame;
 }
 
-// Lines travel with the result when the function answers in the same turn of the event loop;
-// otherwise they are sent at the end of each turn, so that a function which later hangs,
-// crashes or times out still has its logs.
+// Lines travel with the result when the function answers within LOG_FLUSH_MS of writing them
+// (most do); otherwise this sends them. Scheduling per invocation (setImmediate, then clearing
+// it when the answer came first) cost more than writing ten lines.
 function flushLogs() {
-  flushScheduled = false;
+  logFlushArmed = false;
   if (currentLogs && currentLogs.length) {
     sendFrame({ type: 'log', logs: currentLogs });
     currentLogs = [];
@@ -146,9 +149,15 @@ function capture(level, args) {
   }
   const line = [Date.now(), level, text];
   (currentLogs || strayLogs).push(line);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    flushImmediate = setImmediate(flushLogs);
+  if (!logFlushArmed) {
+    logFlushArmed = true;
+    if (logFlushTimer) {
+      logFlushTimer.refresh();
+    } else {
+      // Unreferenced: it must not count as an action's pending work, nor keep the process up.
+      logFlushTimer = setTimeout(flushLogs, LOG_FLUSH_MS);
+      logFlushTimer.unref();
+    }
   }
 }
 
@@ -333,12 +342,6 @@ function finish(invocation, message) {
   message.type = 'result';
   message.id = invocation.id;
   message.logs = currentLogs || [];
-  if (flushScheduled && strayLogs.length === 0 && active === invocation) {
-    // The lines travel with this answer: the flush scheduled for them has nothing left to do,
-    // and cancelling it spares the event loop a turn.
-    clearImmediate(flushImmediate);
-    flushScheduled = false;
-  }
   message.maxRssKb = peakRssKb();
   if (droppedLogBytes > 0) message.droppedLogBytes = droppedLogBytes;
   if (active === invocation) {
