@@ -381,9 +381,8 @@ Response Gateway::app_answer(const Execution& e, const InvocationReport& report,
   return function_failure(name, "unexpected outcome", e.request_id);
 }
 
-void Gateway::record(const Execution& e, const InvocationReport& report, bool success, int http_status,
-                     const std::vector<LogLine>& notes) {
-  const auto& result = report.result;
+void Gateway::record(const Execution& e, InvocationReport& report, bool success, int http_status, std::vector<LogLine>& notes) {
+  auto& result = report.result;
   const auto& spec = e.generation->catalog.functions[e.function_index];
   auto& account = deployment_.accounts[spec.account_index];
   const auto& secrets = e.generation->dispatcher->exposed_secrets(e.function_index);
@@ -411,18 +410,22 @@ void Gateway::record(const Execution& e, const InvocationReport& report, bool su
   stored.memory_mb = memory_mb;
   stored.cold_start = report.cold_start;
   stored.started_ms = started;
-  auto keep = [&](const LogLine& line) { stored.lines.push_back({line.timestamp_ms, line.level, secrets::redact(line.text, secrets)}); };
+  stored.lines.reserve(result.logs.size() + notes.size() + 1);
+  auto keep = [&](LogLine&& line) {
+    secrets::redact_in_place(line.text, secrets);
+    stored.lines.push_back({line.timestamp_ms, std::move(line.level), std::move(line.text)});
+  };
 
   // HubSpot keeps 4 KB of a function's output per execution; sprocket's own notes always show.
   std::size_t budget = account.limits.log_bytes_per_execution;
   std::size_t used = 0, dropped = 0;
   if (const json::value* d = result.frame.if_contains("droppedLogBytes"); d && d->is_number()) dropped = d->to_number<std::size_t>();
   bool overflowed = false;
-  for (const auto& line : result.logs) {
+  for (auto& line : result.logs) {
     overflowed = overflowed || used + line.text.size() > budget;
     if (!overflowed) {
       used += line.text.size();
-      keep(line);
+      keep(std::move(line));
     } else {
       dropped += line.text.size();
     }
@@ -431,9 +434,10 @@ void Gateway::record(const Execution& e, const InvocationReport& report, bool su
     keep(LogLine{util::unix_now_ms(), "WARN",
                  fmt::format("Log output truncated: {} bytes dropped (the limit is {} bytes per execution)", dropped, budget)});
   }
-  for (const auto& line : notes) {
-    keep(line);
-    if (line.level == "ERROR" && stored.error.empty()) stored.error = stored.lines.back().text;
+  for (auto& line : notes) {
+    bool error = line.level == "ERROR";
+    keep(std::move(line));
+    if (error && stored.error.empty()) stored.error = stored.lines.back().text;
   }
   if (sinks_.metrics) {
     std::string function = fmt::format("{}/{}", account.id, spec.name);

@@ -66,8 +66,9 @@ class Gateway final : public RequestHandler {
   void run(Execution execution, std::string frame, Respond respond);
   Response endpoint_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
   Response app_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
-  void record(const Execution& e, const runtime::InvocationReport& report, bool success, int http_status,
-              const std::vector<runtime::LogLine>& notes);
+  // Takes the report's and the notes' lines (moved into the record).
+  void record(const Execution& e, runtime::InvocationReport& report, bool success, int http_status,
+              std::vector<runtime::LogLine>& notes);
 
   accounts::Deployment& deployment_;
   std::shared_ptr<Generation> generation_;

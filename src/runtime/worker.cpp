@@ -210,7 +210,6 @@ void Worker::handle_frame(std::string payload) {
     InvocationResult result;
     result.outcome = object.contains("error") ? InvocationResult::Outcome::Threw : InvocationResult::Outcome::Answered;
     result.logs = parse_logs(object.if_contains("logs"));
-    object.erase("logs");
     result.frame = std::move(object);
     finish_invocation(std::move(result));
     if (!pending_.empty() && pending_.front().started == std::chrono::steady_clock::time_point{}) start_head();

@@ -17,8 +17,7 @@ SecretValues decrypt_all(const std::vector<store::SecretRecord>& records, const 
   return values;
 }
 
-std::string redact(std::string_view original, const std::vector<std::pair<std::string, std::string>>& secrets) {
-  std::string text(original);
+void redact_in_place(std::string& text, const std::vector<std::pair<std::string, std::string>>& secrets) {
   for (const auto& [name, value] : secrets) {
     if (value.size() < kMinRedactedLength) continue;
     std::string marker = "[REDACTED:" + name + "]";
@@ -26,6 +25,11 @@ std::string redact(std::string_view original, const std::vector<std::pair<std::s
       text.replace(at, value.size(), marker);
     }
   }
+}
+
+std::string redact(std::string_view original, const std::vector<std::pair<std::string, std::string>>& secrets) {
+  std::string text(original);
+  redact_in_place(text, secrets);
   return text;
 }
 

@@ -19,6 +19,8 @@ SecretValues decrypt_all(const std::vector<store::SecretRecord>& records, const 
 // Replaces every occurrence of each value in `text` with [REDACTED:NAME]. Values shorter than
 // kMinRedactedLength are left alone: redacting "1" or "on" would garble every line.
 std::string redact(std::string_view text, const std::vector<std::pair<std::string, std::string>>& secrets);
+// The same, in place: no copy when there is nothing to redact (the common case, on every log line).
+void redact_in_place(std::string& text, const std::vector<std::pair<std::string, std::string>>& secrets);
 inline constexpr std::size_t kMinRedactedLength = 4;
 
 }  // namespace sprocket::secrets
