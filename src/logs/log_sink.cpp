@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <chrono>
 #include <unistd.h>
 
 #include "logs/execution_format.h"
@@ -10,6 +11,9 @@
 namespace sprocket::logs {
 
 namespace {
+// How long a busy writer waits before it looks for more (the most a line waits, under load).
+constexpr auto kWriterPoll = std::chrono::milliseconds(2);
+
 // The first marker found in a line decides its colour.
 constexpr std::pair<std::string_view, std::string_view> kColours[] = {
     {" - SUCCESS - ", "\x1b[32m"}, {" - ERROR - ", "\x1b[31m"}, {"    ERROR  ", "\x1b[31m"},
@@ -58,6 +62,7 @@ void LogSink::collect(Entry entry) {
 void LogSink::hand_over() {
   hand_over_scheduled_ = false;
   if (collected_.empty()) return;
+  bool wake;
   {
     std::lock_guard lock(mutex_);
     if (inbox_.empty()) {
@@ -66,12 +71,16 @@ void LogSink::hand_over() {
       for (auto& entry : collected_) inbox_.push_back(std::move(entry));
       collected_.clear();
     }
+    wake = sleeping_;
   }
-  wake_.notify_one();
+  // A busy writer looks again by itself within kWriterPoll; waking it on every turn of the
+  // event loop would cost the loop a system call each time.
+  if (wake) wake_.notify_one();
 }
 
 void LogSink::flush() {
   hand_over();
+  wake_.notify_one();
   std::unique_lock lock(mutex_);
   idle_.wait(lock, [&] { return inbox_.empty() && !busy_; });
 }
@@ -96,9 +105,18 @@ void LogSink::run() {
   std::vector<Entry> entries;
   std::string text;
   std::unique_lock lock(mutex_);
+  bool recently_busy = false;
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || !inbox_.empty(); });
+    // After a batch, look again every kWriterPoll while lines keep coming; once a poll finds
+    // nothing, sleep until the event loop wakes this thread.
+    if (recently_busy) wake_.wait_for(lock, kWriterPoll, [&] { return stopping_ || !inbox_.empty(); });
+    if (inbox_.empty() && !stopping_) {
+      sleeping_ = true;
+      wake_.wait(lock, [&] { return stopping_ || !inbox_.empty(); });
+      sleeping_ = false;
+    }
     if (inbox_.empty()) return;  // stopping, and nothing left
+    recently_busy = true;
     entries.swap(inbox_);
     busy_ = true;
     lock.unlock();

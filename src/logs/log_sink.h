@@ -54,6 +54,7 @@ class LogSink {
   std::condition_variable idle_;
   std::vector<Entry> inbox_;
   bool busy_ = false;
+  bool sleeping_ = false;  // the writer waits without a timeout: a hand-over must wake it
   bool stopping_ = false;
   std::thread thread_;
 };
