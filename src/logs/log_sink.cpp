@@ -103,6 +103,7 @@ void LogSink::append(std::string& out, std::string_view line) const {
 
 void LogSink::run() {
   std::vector<Entry> entries;
+  std::vector<store::ExecutionRecord> records;
   std::string text;
   std::unique_lock lock(mutex_);
   bool recently_busy = false;
@@ -131,11 +132,16 @@ void LogSink::run() {
     }
     write_all(fd_, text);
     // Records reach the store after their lines are printed, in order, one lock per batch.
+    store::StoreExecutor* store = nullptr;
     for (auto& entry : entries) {
-      if (auto* execution = std::get_if<1>(&entry); execution && execution->second) {
-        execution->second->append_execution(std::move(execution->first));
-      }
+      auto* execution = std::get_if<1>(&entry);
+      if (!execution || !execution->second) continue;
+      if (execution->second != store && !records.empty()) store->append_executions(std::move(records));
+      store = execution->second;
+      records.push_back(std::move(execution->first));
     }
+    if (!records.empty()) store->append_executions(std::move(records));
+    records.clear();
     entries.clear();
 
     lock.lock();

@@ -42,6 +42,21 @@ void StoreExecutor::append_execution(ExecutionRecord record) {
   if (full) wake_.notify_one();
 }
 
+void StoreExecutor::append_executions(std::vector<ExecutionRecord>&& records) {
+  bool full;
+  {
+    std::lock_guard lock(mutex_);
+    if (pending_.empty()) {
+      pending_.swap(records);
+    } else {
+      for (auto& record : records) pending_.push_back(std::move(record));
+    }
+    full = pending_.size() >= kBatch;
+  }
+  records.clear();
+  if (full) wake_.notify_one();
+}
+
 void StoreExecutor::flush() {
   std::unique_lock lock(mutex_);
   ++flushes_waiting_;  // the store thread writes what is pending now, without waiting for company

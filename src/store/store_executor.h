@@ -23,6 +23,7 @@ class StoreExecutor {
   // Runs `task` on the store thread, in order. Exceptions are reported on stderr.
   void post(std::function<void(Store&)> task);
   void append_execution(ExecutionRecord record);
+  void append_executions(std::vector<ExecutionRecord>&& records);  // one lock for all of them
   // Blocks until everything queued so far is written (tests, shutdown).
   void flush();
 
