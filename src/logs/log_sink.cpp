@@ -5,6 +5,8 @@
 #include <chrono>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include "logs/execution_format.h"
 #include "store/store_executor.h"
 
@@ -32,8 +34,8 @@ void write_all(int fd, const std::string& text) {
 }
 }  // namespace
 
-LogSink::LogSink(boost::asio::io_context& io, int fd, bool colour)
-    : io_(io), fd_(fd), colour_(colour), thread_([this] { run(); }) {}
+LogSink::LogSink(boost::asio::io_context& io, int fd, bool colour, std::size_t max_backlog)
+    : io_(io), fd_(fd), colour_(colour), max_backlog_(max_backlog), thread_([this] { run(); }) {}
 
 LogSink::~LogSink() {
   flush();
@@ -63,15 +65,29 @@ void LogSink::hand_over() {
   hand_over_scheduled_ = false;
   if (collected_.empty()) return;
   bool wake;
+  bool stuck;
   {
     std::lock_guard lock(mutex_);
-    if (inbox_.empty()) {
+    stuck = inbox_.size() >= max_backlog_;
+    if (stuck) {
+      unprinted_ += collected_.size();
+    } else if (inbox_.empty()) {
       inbox_.swap(collected_);
     } else {
       for (auto& entry : collected_) inbox_.push_back(std::move(entry));
       collected_.clear();
     }
     wake = sleeping_;
+  }
+  if (stuck) {
+    // Nobody reads stderr (a paused pipe): the writer is blocked in write(2). Serving goes on,
+    // memory stays bounded, and the records still reach the store; these lines are not printed.
+    for (auto& entry : collected_) {
+      if (auto* execution = std::get_if<1>(&entry); execution && execution->second) {
+        execution->second->append_execution(std::move(execution->first));
+      }
+    }
+    collected_.clear();
   }
   // A busy writer looks again by itself within kWriterPoll; waking it on every turn of the
   // event loop would cost the loop a system call each time.
@@ -110,19 +126,24 @@ void LogSink::run() {
   while (true) {
     // After a batch, look again every kWriterPoll while lines keep coming; once a poll finds
     // nothing, sleep until the event loop wakes this thread.
-    if (recently_busy) wake_.wait_for(lock, kWriterPoll, [&] { return stopping_ || !inbox_.empty(); });
-    if (inbox_.empty() && !stopping_) {
+    auto has_work = [&] { return !inbox_.empty() || unprinted_ > 0; };
+    if (recently_busy) wake_.wait_for(lock, kWriterPoll, [&] { return stopping_ || has_work(); });
+    if (!has_work() && !stopping_) {
       sleeping_ = true;
-      wake_.wait(lock, [&] { return stopping_ || !inbox_.empty(); });
+      wake_.wait(lock, [&] { return stopping_ || has_work(); });
       sleeping_ = false;
     }
-    if (inbox_.empty()) return;  // stopping, and nothing left
+    if (!has_work()) return;  // stopping, and nothing left
     recently_busy = true;
     entries.swap(inbox_);
+    std::size_t skipped = std::exchange(unprinted_, 0);
     busy_ = true;
     lock.unlock();
 
     text.clear();
+    if (skipped > 0) {
+      append(text, fmt::format("sprocket: {} log entries were not printed: stderr was not being read (their executions are stored)", skipped));
+    }
     for (auto& entry : entries) {
       if (auto* line = std::get_if<std::string>(&entry)) {
         append(text, *line);

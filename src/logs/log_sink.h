@@ -23,8 +23,10 @@ namespace sprocket::logs {
 
 class LogSink {
  public:
-  // `colour`: mark statuses and levels with ANSI colours (for a terminal).
-  LogSink(boost::asio::io_context& io, int fd, bool colour = false);
+  // `colour`: mark statuses and levels with ANSI colours (for a terminal). `max_backlog`:
+  // how many entries may wait for a writer that cannot write (nobody reads stderr) before
+  // further lines are dropped (execution records still go to their store).
+  LogSink(boost::asio::io_context& io, int fd, bool colour = false, std::size_t max_backlog = 100'000);
   ~LogSink();  // writes everything collected, then stops its thread
   LogSink(const LogSink&) = delete;
   LogSink& operator=(const LogSink&) = delete;
@@ -46,6 +48,7 @@ class LogSink {
   boost::asio::io_context& io_;
   int fd_;
   bool colour_;
+  std::size_t max_backlog_;
   std::vector<Entry> collected_;  // event loop only
   bool hand_over_scheduled_ = false;
 
@@ -55,6 +58,7 @@ class LogSink {
   std::vector<Entry> inbox_;
   bool busy_ = false;
   bool sleeping_ = false;  // the writer waits without a timeout: a hand-over must wake it
+  std::size_t unprinted_ = 0;  // entries dropped while the writer was stuck (said when it can write)
   bool stopping_ = false;
   std::thread thread_;
 };

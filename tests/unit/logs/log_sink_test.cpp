@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
 
 #include "store/store_executor.h"
 #include "test_dir.h"
@@ -94,6 +95,54 @@ TEST(LogSink, DestructionWritesWhatWasCollected) {
   }
   EXPECT_EQ(read_file(out), "never handed over by the loop\n");
   ::close(fd);
+}
+
+}  // namespace
+}  // namespace sprocket::logs
+
+namespace sprocket::logs {
+namespace {
+
+TEST(LogSink, StderrNobodyReadsNeitherBlocksNorLosesRecords) {
+  testing::TestDir dir("log-sink");
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  store::StoreExecutor executor(store::open_sqlite_store(dir.path() / "t.db"));
+  boost::asio::io_context io;
+  constexpr int kRecords = 2000;  // far more than the pipe holds (64 KB, about 250 records)
+  {
+    LogSink log(io, pipe_fds[1], false, /*max_backlog=*/10);
+    for (int i = 0; i < kRecords; ++i) {
+      log.write_execution(execution("req-" + std::to_string(i)), &executor);
+      io.restart();
+      io.poll();  // each turn hands over: this loop must never block on the full pipe
+    }
+    // Now read: the writer gets going again and says what it could not print.
+    std::string seen;
+    char chunk[65536];
+    while (seen.find("were not printed") == std::string::npos) {
+      ssize_t n = ::read(pipe_fds[0], chunk, sizeof chunk);
+      ASSERT_GT(n, 0);
+      seen.append(chunk, static_cast<std::size_t>(n));
+    }
+    std::thread drain([fd = pipe_fds[0]] {
+      char rest[65536];
+      while (::read(fd, rest, sizeof rest) > 0) {
+      }
+    });
+    log.flush();
+    ::close(pipe_fds[1]);
+    drain.join();
+  }
+  ::close(pipe_fds[0]);
+  executor.flush();
+  std::promise<std::size_t> stored;
+  executor.post([&](store::Store& s) {
+    store::ExecutionQuery all;
+    all.limit = kRecords * 2;
+    stored.set_value(s.find_executions(all).size());
+  });
+  EXPECT_EQ(stored.get_future().get(), static_cast<std::size_t>(kRecords));
 }
 
 }  // namespace
