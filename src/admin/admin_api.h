@@ -28,6 +28,9 @@ struct AdminServices {
   metrics::Metrics& metrics;
   deploy::DeployService& deployments;
   actions::ActionRunner& actions;
+  // Runs `then` once every execution record answered so far is with the store (the LogSink
+  // hands them over from its own thread), so that a logs query sees them.
+  std::function<void(std::function<void()> then)> after_executions_stored;
 };
 
 class AdminApi final : public http::RequestHandler {

@@ -279,7 +279,8 @@ int run_serve(const ServeOptions& options) {
                         http::ExecutionSinks{executor.get(), &metrics});
   generations.attach(gateway);
   metrics.set_instances_source([&] { return generations.instances(); });
-  admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments, action_runner}, token.value);
+  admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments, action_runner,
+                                                       [&log](std::function<void()> then) { log.after_stored(std::move(then)); }}, token.value);
   admin_api.start_watching_tokens();
   std::optional<config::FolderWatcher> watcher;
   if (options.watch) {

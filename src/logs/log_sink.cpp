@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <chrono>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -15,27 +17,23 @@ namespace sprocket::logs {
 namespace {
 // How long a busy writer waits before it looks for more (the most a line waits, under load).
 constexpr auto kWriterPoll = std::chrono::milliseconds(2);
+// How long flush() waits for lines to be written to a stderr that is not being read.
+constexpr auto kFlushPatience = std::chrono::seconds(3);
+// A pipe that polls writable takes at least this much without blocking.
+constexpr std::size_t kPipeChunk = 4096;
 
 // The first marker found in a line decides its colour.
 constexpr std::pair<std::string_view, std::string_view> kColours[] = {
     {" - SUCCESS - ", "\x1b[32m"}, {" - ERROR - ", "\x1b[31m"}, {"    ERROR  ", "\x1b[31m"},
     {"    WARN   ", "\x1b[33m"},   {"    DEBUG  ", "\x1b[2m"},  {"REPORT ", "\x1b[2m"}};
-
-void write_all(int fd, const std::string& text) {
-  std::size_t offset = 0;
-  while (offset < text.size()) {
-    ssize_t n = ::write(fd, text.data() + offset, text.size() - offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;  // nowhere to write logs: drop them rather than stall serving
-    }
-    offset += static_cast<std::size_t>(n);
-  }
-}
 }  // namespace
 
-LogSink::LogSink(boost::asio::io_context& io, int fd, bool colour, std::size_t max_backlog)
-    : io_(io), fd_(fd), colour_(colour), max_backlog_(max_backlog), thread_([this] { run(); }) {}
+LogSink::LogSink(boost::asio::io_context& io, int fd, bool colour, std::size_t max_backlog_bytes)
+    : io_(io), fd_(fd), colour_(colour), max_backlog_bytes_(max_backlog_bytes) {
+  struct stat st {};
+  may_block_ = ::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode);
+  thread_ = std::thread([this] { run(); });
+}
 
 LogSink::~LogSink() {
   flush();
@@ -61,44 +59,116 @@ void LogSink::collect(Entry entry) {
   }
 }
 
+std::size_t LogSink::size_of(const Entry& entry) {
+  if (const auto* line = std::get_if<std::string>(&entry)) return line->size() + 1;
+  const auto& record = std::get<1>(entry).first;
+  std::size_t size = 256;
+  for (const auto& l : record.lines) size += l.text.size() + 40;
+  return size;
+}
+
+void LogSink::forward(std::vector<Entry>& entries, std::vector<store::ExecutionRecord>& records) {
+  // In order, one lock per run of records bound for the same store.
+  store::StoreExecutor* store = nullptr;
+  for (auto& entry : entries) {
+    auto* execution = std::get_if<1>(&entry);
+    if (!execution || !execution->second) continue;
+    if (execution->second != store && !records.empty()) store->append_executions(std::move(records));
+    store = execution->second;
+    records.push_back(std::move(execution->first));
+  }
+  if (!records.empty()) store->append_executions(std::move(records));
+  records.clear();
+}
+
 void LogSink::hand_over() {
   hand_over_scheduled_ = false;
   if (collected_.empty()) return;
+  std::vector<Entry> dropped;
   bool wake;
-  bool stuck;
   {
     std::lock_guard lock(mutex_);
-    stuck = inbox_.size() >= max_backlog_;
-    if (stuck) {
-      unprinted_ += collected_.size();
-    } else if (inbox_.empty()) {
-      inbox_.swap(collected_);
-    } else {
-      for (auto& entry : collected_) inbox_.push_back(std::move(entry));
-      collected_.clear();
+    handed_ += collected_.size();
+    for (auto& entry : collected_) {
+      inbox_bytes_ += size_of(entry);
+      inbox_.push_back(std::move(entry));
+    }
+    collected_.clear();
+    if (inbox_bytes_ > max_backlog_bytes_) {
+      // Nobody reads stderr (a paused pipe): the writer is blocked in write(2). Everything
+      // waiting goes to the store now, in order, and its lines are not printed; serving goes
+      // on and memory stays bounded.
+      dropped.swap(inbox_);
+      unprinted_ += dropped.size();
+      inbox_bytes_ = 0;
     }
     wake = sleeping_;
   }
-  if (stuck) {
-    // Nobody reads stderr (a paused pipe): the writer is blocked in write(2). Serving goes on,
-    // memory stays bounded, and the records still reach the store; these lines are not printed.
-    for (auto& entry : collected_) {
-      if (auto* execution = std::get_if<1>(&entry); execution && execution->second) {
-        execution->second->append_execution(std::move(execution->first));
-      }
+  if (!dropped.empty()) {
+    std::vector<store::ExecutionRecord> records;
+    forward(dropped, records);
+    std::vector<std::function<void()>> stored;
+    {
+      std::lock_guard lock(mutex_);
+      forwarded_ += dropped.size();
+      stored = take_satisfied();
     }
-    collected_.clear();
+    idle_.notify_all();
+    for (auto& then : stored) boost::asio::post(io_, std::move(then));
   }
   // A busy writer looks again by itself within kWriterPoll; waking it on every turn of the
   // event loop would cost the loop a system call each time.
   if (wake) wake_.notify_one();
 }
 
+std::vector<std::function<void()>> LogSink::take_satisfied() {
+  std::vector<std::function<void()>> satisfied;
+  for (auto it = waiting_for_store_.begin(); it != waiting_for_store_.end();) {
+    if (it->first <= forwarded_) {
+      satisfied.push_back(std::move(it->second));
+      it = waiting_for_store_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return satisfied;
+}
+
+bool LogSink::any_satisfied() const {
+  for (const auto& [target, then] : waiting_for_store_) {
+    if (target <= forwarded_) return true;
+  }
+  return false;
+}
+
+void LogSink::after_stored(std::function<void()> then) {
+  hand_over();
+  {
+    std::lock_guard lock(mutex_);
+    if (forwarded_ < handed_) {
+      waiting_for_store_.emplace_back(handed_, std::move(then));
+      then = nullptr;
+    }
+  }
+  if (then) {
+    boost::asio::post(io_, std::move(then));
+  } else {
+    wake_.notify_one();  // the writer may be in its poll: records should not wait for it
+  }
+}
+
 void LogSink::flush() {
   hand_over();
   wake_.notify_one();
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [&] { return inbox_.empty() && !busy_; });
+  auto done = [&] { return forwarded_ == handed_ && inbox_.empty() && !busy_; };
+  if (!idle_.wait_for(lock, kFlushPatience, done)) {
+    // stderr is not being read: the writer stores the records and drops the lines it cannot write.
+    giving_up_ = true;
+    wake_.notify_one();
+    idle_.wait(lock, done);
+    giving_up_ = false;
+  }
 }
 
 void LogSink::append(std::string& out, std::string_view line) const {
@@ -117,16 +187,45 @@ void LogSink::append(std::string& out, std::string_view line) const {
   out += '\n';
 }
 
+bool LogSink::write_all(const std::string& text) {
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    std::size_t chunk = text.size() - offset;
+    if (may_block_) {
+      // Wait for room a little at a time, so that a stop or a flush that has waited long
+      // enough can give up on a stderr nobody reads instead of blocking forever.
+      pollfd p{fd_, POLLOUT, 0};
+      int ready = ::poll(&p, 1, 100);
+      if (ready == 0) {
+        std::lock_guard lock(mutex_);
+        if (stopping_ || giving_up_) return false;
+        continue;
+      }
+      if (ready < 0 && errno != EINTR) return false;
+      if (ready < 0) continue;
+      chunk = std::min(chunk, kPipeChunk);
+    }
+    ssize_t n = ::write(fd_, text.data() + offset, chunk);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return false;  // nowhere to write logs: drop them rather than stall serving
+    }
+    offset += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 void LogSink::run() {
   std::vector<Entry> entries;
   std::vector<store::ExecutionRecord> records;
+  std::vector<std::function<void()>> stored;
   std::string text;
   std::unique_lock lock(mutex_);
   bool recently_busy = false;
   while (true) {
     // After a batch, look again every kWriterPoll while lines keep coming; once a poll finds
     // nothing, sleep until the event loop wakes this thread.
-    auto has_work = [&] { return !inbox_.empty() || unprinted_ > 0; };
+    auto has_work = [&] { return !inbox_.empty() || unprinted_ > 0 || any_satisfied(); };
     if (recently_busy) wake_.wait_for(lock, kWriterPoll, [&] { return stopping_ || has_work(); });
     if (!has_work() && !stopping_) {
       sleeping_ = true;
@@ -136,6 +235,7 @@ void LogSink::run() {
     if (!has_work()) return;  // stopping, and nothing left
     recently_busy = true;
     entries.swap(inbox_);
+    inbox_bytes_ = 0;
     std::size_t skipped = std::exchange(unprinted_, 0);
     busy_ = true;
     lock.unlock();
@@ -151,19 +251,19 @@ void LogSink::run() {
         for (const auto& printed : serve_lines(std::get<1>(entry).first)) append(text, printed);
       }
     }
-    write_all(fd_, text);
-    // Records reach the store after their lines are printed, in order, one lock per batch.
-    store::StoreExecutor* store = nullptr;
-    for (auto& entry : entries) {
-      auto* execution = std::get_if<1>(&entry);
-      if (!execution || !execution->second) continue;
-      if (execution->second != store && !records.empty()) store->append_executions(std::move(records));
-      store = execution->second;
-      records.push_back(std::move(execution->first));
-    }
-    if (!records.empty()) store->append_executions(std::move(records));
-    records.clear();
+    // The records go to the store before the write, which may block on a stderr nobody reads.
+    forward(entries, records);
+
+    lock.lock();
+    forwarded_ += entries.size();
+    stored = take_satisfied();
+    idle_.notify_all();  // flush() may be waiting for the records
+    lock.unlock();
+    for (auto& then : stored) boost::asio::post(io_, std::move(then));
+    stored.clear();
     entries.clear();
+
+    write_all(text);
 
     lock.lock();
     busy_ = false;

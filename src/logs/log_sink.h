@@ -1,10 +1,13 @@
 #pragma once
 // Where `serve` prints execution records and its other lines: stderr. The event loop only
 // collects what is to be printed; at the end of each turn it hands the lot to the sink's own
-// thread, which formats execution records, writes, and then passes the records on to the store.
-// The request path pays for neither the formatting nor the write system call.
+// thread, which formats execution records, passes the records on to the store, and writes.
+// The request path pays for neither the formatting nor the write system call, and a stderr
+// that nobody reads (a paused pipe) neither stalls serving nor keeps records from the store.
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -23,19 +26,23 @@ namespace sprocket::logs {
 
 class LogSink {
  public:
-  // `colour`: mark statuses and levels with ANSI colours (for a terminal). `max_backlog`:
-  // how many entries may wait for a writer that cannot write (nobody reads stderr) before
-  // further lines are dropped (execution records still go to their store).
-  LogSink(boost::asio::io_context& io, int fd, bool colour = false, std::size_t max_backlog = 100'000);
-  ~LogSink();  // writes everything collected, then stops its thread
+  // `colour`: mark statuses and levels with ANSI colours (for a terminal). `max_backlog_bytes`:
+  // how much may wait for a writer that cannot write (nobody reads stderr) before waiting lines
+  // are dropped; their execution records still go to the store.
+  LogSink(boost::asio::io_context& io, int fd, bool colour = false, std::size_t max_backlog_bytes = 16 << 20);
+  ~LogSink();  // writes what it can (giving up on a stderr nobody reads), then stops its thread
   LogSink(const LogSink&) = delete;
   LogSink& operator=(const LogSink&) = delete;
 
-  // Both are called on the event loop's thread; what they are given is printed in call order.
+  // These are called on the event loop's thread; what they are given is printed in call order.
   void write_line(std::string_view line);  // a newline is appended
-  // Prints serve_lines(record), then hands the record to `store` (when not null).
+  // Prints serve_lines(record); the record goes to `store` (when not null) before it is printed.
   void write_execution(store::ExecutionRecord record, store::StoreExecutor* store);
-  // Blocks until everything given so far is written and its records are with their store.
+  // Posts `then` to the event loop once every record given so far is with its store (so that a
+  // store query made from `then` sees them).
+  void after_stored(std::function<void()> then);
+  // Blocks until every record given so far is with its store and its lines are written (or
+  // dropped because stderr is not being read for a few seconds).
   void flush();
 
  private:
@@ -44,11 +51,18 @@ class LogSink {
   void hand_over();  // event loop → writer thread
   void run();        // the writer thread
   void append(std::string& out, std::string_view line) const;
+  bool write_all(const std::string& text);  // false: gave up (stopping, and stderr not writable)
+  static std::size_t size_of(const Entry& entry);
+  static void forward(std::vector<Entry>& entries, std::vector<store::ExecutionRecord>& records);
+  // Under mutex_: the after_stored() callbacks whose records are all with the store now.
+  std::vector<std::function<void()>> take_satisfied();
+  bool any_satisfied() const;  // under mutex_
 
   boost::asio::io_context& io_;
   int fd_;
   bool colour_;
-  std::size_t max_backlog_;
+  bool may_block_;  // a pipe or terminal (a regular file never blocks a write)
+  std::size_t max_backlog_bytes_;
   std::vector<Entry> collected_;  // event loop only
   bool hand_over_scheduled_ = false;
 
@@ -56,10 +70,15 @@ class LogSink {
   std::condition_variable wake_;
   std::condition_variable idle_;
   std::vector<Entry> inbox_;
+  std::size_t inbox_bytes_ = 0;
+  std::uint64_t handed_ = 0;     // entries handed over so far
+  std::uint64_t forwarded_ = 0;  // of those, how many have had their records passed to the store
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> waiting_for_store_;
   bool busy_ = false;
-  bool sleeping_ = false;  // the writer waits without a timeout: a hand-over must wake it
-  std::size_t unprinted_ = 0;  // entries dropped while the writer was stuck (said when it can write)
+  bool sleeping_ = false;        // the writer waits without a timeout: a hand-over must wake it
   bool stopping_ = false;
+  bool giving_up_ = false;       // flush() or the destructor waited long enough for the writer
+  std::size_t unprinted_ = 0;    // entries dropped while the writer was stuck (said when it can write)
   std::thread thread_;
 };
 

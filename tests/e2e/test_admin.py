@@ -96,6 +96,18 @@ def test_logs_by_request_id_survive_a_restart(server, tmp_path):
         again.stop(signal.SIGKILL)
 
 
+def test_a_request_is_in_the_logs_as_soon_as_it_is_answered(server):
+    # Records are printed and stored off the request path; a logs query made right after the
+    # response must still find it (no waiting here, on purpose).
+    token = (server.data_dir / "admin.token").read_text().strip()
+    for attempt in range(20):
+        request_id = server.get(f"/_hcms/api/hello?who=at-once-{attempt}").headers["X-Request-Id"]
+        r = server.admin("GET", f"/api/v1/logs?requestId={request_id}", token=token)
+        assert r.status_code == 200, r.text
+        found = r.json()["executions"]
+        assert [e["requestId"] for e in found] == [request_id], (attempt, found)
+
+
 def test_logs_past_the_retention_are_pruned(start_sprocket):
     s = start_sprocket([SECRETS], "--log-retention", "1s")
     request_id = s.get("/_hcms/api/hello").headers["X-Request-Id"]
