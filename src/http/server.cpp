@@ -262,8 +262,8 @@ void HttpServer::arm_sweep() {
   if (sweep_armed_) return;
   sweep_armed_ = true;
   sweep_timer_.expires_after(kSweepInterval);
-  sweep_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec == asio::error::operation_aborted) return;  // the server is going away
+  sweep_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec == asio::error::operation_aborted || alive.expired()) return;  // the server is going away
     sweep_armed_ = false;
     sweep();
   });
@@ -273,9 +273,11 @@ void HttpServer::sweep() {
   auto now = std::chrono::steady_clock::now();
   for (auto* connection : connections_) {
     if (connection->deadline <= now) {
-      connection->deadline = std::chrono::steady_clock::time_point::max();
+      // Shut down, not cancel: a cancel finds nothing to cancel when the operation has just
+      // completed or is between two reads of a composed one, and the timeout would be lost.
+      // After a shutdown every read and write on the socket fails, and the coroutine ends.
       boost::system::error_code ignored;
-      connection->socket->cancel(ignored);  // the read or write in progress ends with operation_aborted
+      connection->socket->shutdown(tcp::socket::shutdown_both, ignored);
     }
   }
   // An idle server with no connections sleeps: the sweep comes back with the next connection.

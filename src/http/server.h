@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <list>
+#include <memory>
 #include <string>
 
 #include "http/request_handler.h"
@@ -48,6 +49,7 @@ class HttpServer {
   std::list<Connection*> connections_;
   boost::asio::steady_timer sweep_timer_;
   bool sweep_armed_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for the sweep's handler
   std::size_t in_flight_ = 0;
   bool draining_ = false;
   std::function<void()> drained_;
