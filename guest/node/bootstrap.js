@@ -163,12 +163,21 @@ function capture(level, args) {
 
 // process.exit() in a function: the event loop will not turn again, so write what is left now.
 process.on('exit', () => {
+  // While the stream still holds part of a frame, bytes written now would land inside it.
+  if (channel.writableLength > 0) return;
   const logs = (currentLogs || []).concat(strayLogs);
   if (logs.length) outgoing.push(encodeFrame({ type: 'log', logs }));
   if (!outgoing.length) return;
-  try {
-    fs.writeSync(3, Buffer.concat(outgoing));
-  } catch (_) { /* the gateway is gone */ }
+  const data = Buffer.concat(outgoing);
+  // The socket is non-blocking: retry a full one for a moment rather than cut a frame short.
+  let written = 0;
+  for (let attempt = 0; written < data.length && attempt < 1000; attempt += 1) {
+    try {
+      written += fs.writeSync(3, data, written);
+    } catch (err) {
+      if (err.code !== 'EAGAIN') return; // the gateway is gone
+    }
+  }
 });
 
 console.log = (...args) => capture('INFO', args);
