@@ -1,5 +1,6 @@
 // LogSink prints on its own thread: what the event loop gives it must come out in call order,
-// execution records as serve prints them, and the records must reach the store afterwards.
+// execution records as serve prints them, and the records must reach the store, even when
+// nobody reads stderr.
 #include "logs/log_sink.h"
 
 #include <gtest/gtest.h>
@@ -44,20 +45,52 @@ store::ExecutionRecord execution(std::string request_id) {
   return r;
 }
 
-TEST(LogSink, PrintsLinesAndExecutionsInCallOrderThenStoresTheRecords) {
-  testing::TestDir dir("log-sink");
-  auto out = dir.path() / "stderr.txt";
+// A pipe whose read end the test reads only when it says so.
+struct Pipe {
+  int read_end = -1;
+  int write_end = -1;
+  Pipe() {
+    int fds[2];
+    if (::pipe(fds) == 0) {
+      read_end = fds[0];
+      write_end = fds[1];
+    }
+  }
+  ~Pipe() {
+    if (read_end >= 0) ::close(read_end);
+    if (write_end >= 0) ::close(write_end);
+  }
+};
+
+class LogSinkTest : public ::testing::Test {
+ protected:
+  std::vector<store::ExecutionRecord> stored() {
+    executor_.flush();
+    std::promise<std::vector<store::ExecutionRecord>> found;
+    executor_.post([&](store::Store& s) {
+      store::ExecutionQuery all;
+      all.limit = 100000;
+      found.set_value(s.find_executions(all));
+    });
+    return found.get_future().get();
+  }
+
+  testing::TestDir dir_{"log-sink"};
+  store::StoreExecutor executor_{store::open_sqlite_store(dir_.path() / "t.db")};
+  boost::asio::io_context io_;
+};
+
+TEST_F(LogSinkTest, PrintsLinesAndExecutionsInCallOrderThenStoresTheRecords) {
+  auto out = dir_.path() / "stderr.txt";
   int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   ASSERT_GE(fd, 0);
-  store::StoreExecutor executor(store::open_sqlite_store(dir.path() / "t.db"));
-  boost::asio::io_context io;
   {
-    LogSink log(io, fd);
+    LogSink log(io_, fd);
     log.write_line("first");
-    log.write_execution(execution("req-1"), &executor);
+    log.write_execution(execution("req-1"), &executor_);
     log.write_line("between");
-    io.poll();  // the end of the turn hands everything to the writer thread
-    log.write_execution(execution("req-2"), &executor);
+    io_.poll();  // the end of the turn hands everything to the writer thread
+    log.write_execution(execution("req-2"), &executor_);
     log.write_line("last");
     log.flush();  // without a turn of the loop: flush hands over and waits
     EXPECT_EQ(read_file(out),
@@ -71,137 +104,90 @@ TEST(LogSink, PrintsLinesAndExecutionsInCallOrderThenStoresTheRecords) {
               "REPORT RequestId: req-2 Duration: 1.25 ms Queue: 0.50 ms Max Memory Used: 12 MB Cold Start: no\n"
               "last\n");
   }
-  executor.flush();
-  std::promise<std::vector<store::ExecutionRecord>> found;
-  executor.post([&](store::Store& s) { found.set_value(s.find_executions({})); });
-  auto records = found.get_future().get();
-  ASSERT_EQ(records.size(), 2u);
+  auto records = stored();
   std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.request_id < b.request_id; });
+  ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].request_id, "req-1");
   EXPECT_EQ(records[1].request_id, "req-2");
   EXPECT_EQ(records[0].lines.at(0).text, "inside");
   ::close(fd);
 }
 
-TEST(LogSink, DestructionWritesWhatWasCollected) {
-  testing::TestDir dir("log-sink");
-  auto out = dir.path() / "stderr.txt";
+TEST_F(LogSinkTest, DestructionWritesWhatWasCollected) {
+  auto out = dir_.path() / "stderr.txt";
   int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   ASSERT_GE(fd, 0);
-  boost::asio::io_context io;
   {
-    LogSink log(io, fd);
+    LogSink log(io_, fd);
     log.write_line("never handed over by the loop");
   }
   EXPECT_EQ(read_file(out), "never handed over by the loop\n");
   ::close(fd);
 }
 
-}  // namespace
-}  // namespace sprocket::logs
-
-namespace sprocket::logs {
-namespace {
-
-TEST(LogSink, StderrNobodyReadsNeitherBlocksNorLosesRecords) {
-  testing::TestDir dir("log-sink");
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
-  store::StoreExecutor executor(store::open_sqlite_store(dir.path() / "t.db"));
-  boost::asio::io_context io;
+TEST_F(LogSinkTest, StderrNobodyReadsNeitherBlocksNorLosesRecords) {
+  Pipe pipe;
+  ASSERT_GE(pipe.read_end, 0);
   constexpr int kRecords = 2000;  // far more than the pipe holds (64 KB, about 250 records)
   {
-    LogSink log(io, pipe_fds[1], false, /*max_backlog_bytes=*/4096);
+    LogSink log(io_, pipe.write_end, false, /*max_backlog_bytes=*/4096);
     for (int i = 0; i < kRecords; ++i) {
-      log.write_execution(execution("req-" + std::to_string(i)), &executor);
-      io.restart();
-      io.poll();  // each turn hands over: this loop must never block on the full pipe
+      log.write_execution(execution("req-" + std::to_string(i)), &executor_);
+      io_.restart();
+      io_.poll();  // each turn hands over: this loop must never block on the full pipe
     }
     // Now read: the writer gets going again and says what it could not print.
     std::string seen;
     char chunk[65536];
     while (seen.find("were not printed") == std::string::npos) {
-      ssize_t n = ::read(pipe_fds[0], chunk, sizeof chunk);
+      ssize_t n = ::read(pipe.read_end, chunk, sizeof chunk);
       ASSERT_GT(n, 0);
       seen.append(chunk, static_cast<std::size_t>(n));
     }
-    std::thread drain([fd = pipe_fds[0]] {
+    std::thread drain([fd = pipe.read_end] {
       char rest[65536];
       while (::read(fd, rest, sizeof rest) > 0) {
       }
     });
     log.flush();
-    ::close(pipe_fds[1]);
+    ::close(std::exchange(pipe.write_end, -1));
     drain.join();
   }
-  ::close(pipe_fds[0]);
-  executor.flush();
-  std::promise<std::size_t> stored;
-  executor.post([&](store::Store& s) {
-    store::ExecutionQuery all;
-    all.limit = kRecords * 2;
-    stored.set_value(s.find_executions(all).size());
-  });
-  EXPECT_EQ(stored.get_future().get(), static_cast<std::size_t>(kRecords));
+  EXPECT_EQ(stored().size(), static_cast<std::size_t>(kRecords));
 }
 
-}  // namespace
-}  // namespace sprocket::logs
-
-namespace sprocket::logs {
-namespace {
-
-std::size_t stored_count(store::StoreExecutor& executor) {
-  std::promise<std::size_t> stored;
-  executor.post([&](store::Store& s) {
-    store::ExecutionQuery all;
-    all.limit = 100000;
-    stored.set_value(s.find_executions(all).size());
-  });
-  return stored.get_future().get();
-}
-
-TEST(LogSink, AfterStoredRunsOnceTheRecordsAreWithTheStore) {
-  testing::TestDir dir("log-sink");
+TEST_F(LogSinkTest, AfterStoredRunsOnceTheRecordsAreWithTheStore) {
   int null_fd = ::open("/dev/null", O_WRONLY);
-  store::StoreExecutor executor(store::open_sqlite_store(dir.path() / "t.db"));
-  boost::asio::io_context io;
-  LogSink log(io, null_fd);
-  log.write_execution(execution("req-1"), &executor);
-  log.write_execution(execution("req-2"), &executor);
+  LogSink log(io_, null_fd);
+  log.write_execution(execution("req-1"), &executor_);
+  log.write_execution(execution("req-2"), &executor_);
   std::size_t seen = 0;
   bool called = false;
   // A query made from the callback, as the admin API makes it, finds both records.
   log.after_stored([&] {
     called = true;
-    seen = stored_count(executor);
+    seen = stored().size();
   });
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!called && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(std::chrono::milliseconds(50));
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(called);
   EXPECT_EQ(seen, 2u);
   ::close(null_fd);
 }
 
-TEST(LogSink, FlushGivesUpOnAStderrNobodyReadsButStoresEverything) {
-  testing::TestDir dir("log-sink");
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
-  store::StoreExecutor executor(store::open_sqlite_store(dir.path() / "t.db"));
-  boost::asio::io_context io;
+TEST_F(LogSinkTest, FlushGivesUpOnAStderrNobodyReadsButStoresEverything) {
+  Pipe pipe;
+  ASSERT_GE(pipe.read_end, 0);
   constexpr int kRecords = 600;  // more than the pipe holds, less than the backlog allowed
   {
-    LogSink log(io, pipe_fds[1]);
-    for (int i = 0; i < kRecords; ++i) log.write_execution(execution("req-" + std::to_string(i)), &executor);
+    LogSink log(io_, pipe.write_end);
+    for (int i = 0; i < kRecords; ++i) log.write_execution(execution("req-" + std::to_string(i)), &executor_);
     log.flush();  // nobody ever reads the pipe: this must come back, not block for good
   }
-  executor.flush();
-  EXPECT_EQ(stored_count(executor), static_cast<std::size_t>(kRecords));
-  ::close(pipe_fds[0]);
-  ::close(pipe_fds[1]);
+  EXPECT_EQ(stored().size(), static_cast<std::size_t>(kRecords));
 }
 
 }  // namespace
