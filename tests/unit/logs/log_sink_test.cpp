@@ -75,14 +75,24 @@ class LogSinkTest : public ::testing::Test {
     return found.get_future().get();
   }
 
+  // A file standing in for stderr; closed with the test.
+  int open_output() {
+    output_fd_ = ::open(output_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    return output_fd_;
+  }
+  void TearDown() override {
+    if (output_fd_ >= 0) ::close(output_fd_);
+  }
+
   testing::TestDir dir_{"log-sink"};
+  std::filesystem::path output_ = dir_.path() / "stderr.txt";
+  int output_fd_ = -1;
   store::StoreExecutor executor_{store::open_sqlite_store(dir_.path() / "t.db")};
   boost::asio::io_context io_;
 };
 
 TEST_F(LogSinkTest, PrintsLinesAndExecutionsInCallOrderThenStoresTheRecords) {
-  auto out = dir_.path() / "stderr.txt";
-  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int fd = open_output();
   ASSERT_GE(fd, 0);
   {
     LogSink log(io_, fd);
@@ -93,7 +103,7 @@ TEST_F(LogSinkTest, PrintsLinesAndExecutionsInCallOrderThenStoresTheRecords) {
     log.write_execution(execution("req-2"), &executor_);
     log.write_line("last");
     log.flush();  // without a turn of the loop: flush hands over and waits
-    EXPECT_EQ(read_file(out),
+    EXPECT_EQ(read_file(output_),
               "first\n"
               "2021-04-28T19:19:21.666Z - SUCCESS - GET /_hcms/api/hello - Execution Time: 1ms\n"
               "2021-04-28T19:19:21.667Z    INFO   inside\n"
@@ -110,19 +120,16 @@ TEST_F(LogSinkTest, PrintsLinesAndExecutionsInCallOrderThenStoresTheRecords) {
   EXPECT_EQ(records[0].request_id, "req-1");
   EXPECT_EQ(records[1].request_id, "req-2");
   EXPECT_EQ(records[0].lines.at(0).text, "inside");
-  ::close(fd);
 }
 
 TEST_F(LogSinkTest, DestructionWritesWhatWasCollected) {
-  auto out = dir_.path() / "stderr.txt";
-  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int fd = open_output();
   ASSERT_GE(fd, 0);
   {
     LogSink log(io_, fd);
     log.write_line("never handed over by the loop");
   }
-  EXPECT_EQ(read_file(out), "never handed over by the loop\n");
-  ::close(fd);
+  EXPECT_EQ(read_file(output_), "never handed over by the loop\n");
 }
 
 TEST_F(LogSinkTest, StderrNobodyReadsNeitherBlocksNorLosesRecords) {
