@@ -203,7 +203,12 @@ bool LogSink::write_all(const std::string& text) {
       }
       if (ready < 0 && errno != EINTR) return false;
       if (ready < 0) continue;
-      chunk = std::min(chunk, kPipeChunk);
+      if (chunk > kPipeChunk) {
+        // Whole lines per write: the event loop's own messages (fmt::print to stderr) then
+        // never land inside one of these lines, since writes to a pipe of this size are atomic.
+        std::size_t newline = text.rfind('\n', offset + kPipeChunk - 1);
+        chunk = newline != std::string::npos && newline >= offset ? newline + 1 - offset : kPipeChunk;
+      }
     }
     ssize_t n = ::write(fd_, text.data() + offset, chunk);
     if (n < 0) {

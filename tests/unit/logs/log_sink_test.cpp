@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -195,6 +196,53 @@ TEST_F(LogSinkTest, FlushGivesUpOnAStderrNobodyReadsButStoresEverything) {
     log.flush();  // nobody ever reads the pipe: this must come back, not block for good
   }
   EXPECT_EQ(stored().size(), static_cast<std::size_t>(kRecords));
+}
+
+TEST_F(LogSinkTest, OtherWritersToThePipeNeverLandInsideALine) {
+  Pipe pipe;
+  ASSERT_GE(pipe.read_end, 0);
+  std::string seen;
+  std::thread reader([&] {
+    char chunk[65536];
+    ssize_t n;
+    while ((n = ::read(pipe.read_end, chunk, sizeof chunk)) > 0) seen.append(chunk, static_cast<std::size_t>(n));
+  });
+  const std::string long_line(300, 'x');
+  std::size_t markers_expected = 0;
+  {
+    LogSink log(io_, pipe.write_end);
+    // The event loop's own messages go straight to stderr, as fmt::print(stderr, …) does,
+    // all the while the sink writes its lines.
+    std::atomic<bool> done{false};
+    std::size_t written_markers = 0;
+    std::thread other([&, fd = pipe.write_end] {
+      while (!done) {
+        if (::write(fd, "MARKER\n", 7) != 7) return;
+        ++written_markers;
+      }
+    });
+    for (int round = 0; round < 20; ++round) {
+      for (int i = 0; i < 200; ++i) log.write_line(long_line);
+      log.flush();
+    }
+    done = true;
+    other.join();
+    markers_expected = written_markers;
+  }
+  ::close(std::exchange(pipe.write_end, -1));
+  reader.join();
+  std::istringstream lines(seen);
+  std::size_t markers = 0, longs = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "MARKER") {
+      ++markers;
+    } else {
+      ASSERT_EQ(line, long_line);
+      ++longs;
+    }
+  }
+  EXPECT_EQ(markers, markers_expected);
+  EXPECT_EQ(longs, 4000u);
 }
 
 }  // namespace
