@@ -32,16 +32,6 @@ void StoreExecutor::post(std::function<void(Store&)> task) {
   wake_.notify_one();
 }
 
-void StoreExecutor::append_execution(ExecutionRecord record) {
-  bool full;
-  {
-    std::lock_guard lock(mutex_);
-    pending_.push_back(std::move(record));
-    full = pending_.size() >= kBatch;
-  }
-  if (full) wake_.notify_one();
-}
-
 void StoreExecutor::append_executions(std::vector<ExecutionRecord>&& records) {
   bool full;
   {

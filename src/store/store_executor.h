@@ -22,8 +22,8 @@ class StoreExecutor {
 
   // Runs `task` on the store thread, in order. Exceptions are reported on stderr.
   void post(std::function<void(Store&)> task);
-  void append_execution(ExecutionRecord record);
-  void append_executions(std::vector<ExecutionRecord>&& records);  // one lock for all of them
+  // Execution records, written in batches (one lock for all of these).
+  void append_executions(std::vector<ExecutionRecord>&& records);
   // Blocks until everything queued so far is written (tests, shutdown).
   void flush();
 
