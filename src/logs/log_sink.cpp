@@ -67,7 +67,7 @@ std::size_t LogSink::size_of(const Entry& entry) {
   return size;
 }
 
-void LogSink::forward(std::vector<Entry>& entries, std::vector<store::ExecutionRecord>& records) {
+void LogSink::pass_to_store(std::vector<Entry>& entries, std::vector<store::ExecutionRecord>& records) {
   // In order, one lock per run of records bound for the same store.
   store::StoreExecutor* store = nullptr;
   for (auto& entry : entries) {
@@ -79,21 +79,38 @@ void LogSink::forward(std::vector<Entry>& entries, std::vector<store::ExecutionR
   }
   if (!records.empty()) store->append_executions(std::move(records));
   records.clear();
+
+  std::vector<std::function<void()>> due;
+  {
+    std::lock_guard lock(mutex_);
+    forwarded_ += entries.size();
+    while (callback_due()) {
+      due.push_back(std::move(waiting_for_store_.front().second));
+      waiting_for_store_.pop_front();
+    }
+  }
+  idle_.notify_all();  // flush() may be waiting for the records
+  for (auto& then : due) boost::asio::post(io_, std::move(then));
 }
+
+bool LogSink::callback_due() const { return !waiting_for_store_.empty() && waiting_for_store_.front().first <= forwarded_; }
 
 void LogSink::hand_over() {
   hand_over_scheduled_ = false;
   if (collected_.empty()) return;
+  std::size_t bytes = 0;
+  for (const auto& entry : collected_) bytes += size_of(entry);
   std::vector<Entry> dropped;
   bool wake;
   {
     std::lock_guard lock(mutex_);
     handed_ += collected_.size();
-    for (auto& entry : collected_) {
-      inbox_bytes_ += size_of(entry);
-      inbox_.push_back(std::move(entry));
+    inbox_bytes_ += bytes;
+    if (inbox_.empty()) {
+      inbox_.swap(collected_);
+    } else {
+      for (auto& entry : collected_) inbox_.push_back(std::move(entry));
     }
-    collected_.clear();
     if (inbox_bytes_ > max_backlog_bytes_) {
       // Nobody reads stderr (a paused pipe): the writer is blocked in write(2). Everything
       // waiting goes to the store now, in order, and its lines are not printed; serving goes
@@ -104,41 +121,14 @@ void LogSink::hand_over() {
     }
     wake = sleeping_;
   }
+  collected_.clear();
   if (!dropped.empty()) {
     std::vector<store::ExecutionRecord> records;
-    forward(dropped, records);
-    std::vector<std::function<void()>> stored;
-    {
-      std::lock_guard lock(mutex_);
-      forwarded_ += dropped.size();
-      stored = take_satisfied();
-    }
-    idle_.notify_all();
-    for (auto& then : stored) boost::asio::post(io_, std::move(then));
+    pass_to_store(dropped, records);
   }
   // A busy writer looks again by itself within kWriterPoll; waking it on every turn of the
   // event loop would cost the loop a system call each time.
   if (wake) wake_.notify_one();
-}
-
-std::vector<std::function<void()>> LogSink::take_satisfied() {
-  std::vector<std::function<void()>> satisfied;
-  for (auto it = waiting_for_store_.begin(); it != waiting_for_store_.end();) {
-    if (it->first <= forwarded_) {
-      satisfied.push_back(std::move(it->second));
-      it = waiting_for_store_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return satisfied;
-}
-
-bool LogSink::any_satisfied() const {
-  for (const auto& [target, then] : waiting_for_store_) {
-    if (target <= forwarded_) return true;
-  }
-  return false;
 }
 
 void LogSink::after_stored(std::function<void()> then) {
@@ -223,14 +213,13 @@ bool LogSink::write_all(const std::string& text) {
 void LogSink::run() {
   std::vector<Entry> entries;
   std::vector<store::ExecutionRecord> records;
-  std::vector<std::function<void()>> stored;
   std::string text;
   std::unique_lock lock(mutex_);
   bool recently_busy = false;
   while (true) {
     // After a batch, look again every kWriterPoll while lines keep coming; once a poll finds
     // nothing, sleep until the event loop wakes this thread.
-    auto has_work = [&] { return !inbox_.empty() || unprinted_ > 0 || any_satisfied(); };
+    auto has_work = [&] { return !inbox_.empty() || unprinted_ > 0 || callback_due(); };
     if (recently_busy) wake_.wait_for(lock, kWriterPoll, [&] { return stopping_ || has_work(); });
     if (!has_work() && !stopping_) {
       sleeping_ = true;
@@ -257,15 +246,7 @@ void LogSink::run() {
       }
     }
     // The records go to the store before the write, which may block on a stderr nobody reads.
-    forward(entries, records);
-
-    lock.lock();
-    forwarded_ += entries.size();
-    stored = take_satisfied();
-    idle_.notify_all();  // flush() may be waiting for the records
-    lock.unlock();
-    for (auto& then : stored) boost::asio::post(io_, std::move(then));
-    stored.clear();
+    pass_to_store(entries, records);
     entries.clear();
 
     write_all(text);

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -53,10 +54,10 @@ class LogSink {
   void append(std::string& out, std::string_view line) const;
   bool write_all(const std::string& text);  // false: gave up (stopping, and stderr not writable)
   static std::size_t size_of(const Entry& entry);
-  static void forward(std::vector<Entry>& entries, std::vector<store::ExecutionRecord>& records);
-  // Under mutex_: the after_stored() callbacks whose records are all with the store now.
-  std::vector<std::function<void()>> take_satisfied();
-  bool any_satisfied() const;  // under mutex_
+  // Gives the entries' records to their stores, in order, then runs (on the event loop) the
+  // after_stored() callbacks this satisfies and wakes flush(). `records`: scratch space.
+  void pass_to_store(std::vector<Entry>& entries, std::vector<store::ExecutionRecord>& records);
+  bool callback_due() const;  // under mutex_: the oldest after_stored() callback can run
 
   boost::asio::io_context& io_;
   int fd_;
@@ -73,7 +74,9 @@ class LogSink {
   std::size_t inbox_bytes_ = 0;
   std::uint64_t handed_ = 0;     // entries handed over so far
   std::uint64_t forwarded_ = 0;  // of those, how many have had their records passed to the store
-  std::vector<std::pair<std::uint64_t, std::function<void()>>> waiting_for_store_;
+  // after_stored() callbacks with the count of entries that must be forwarded first; the
+  // counts never decrease, so the oldest is always the first due.
+  std::deque<std::pair<std::uint64_t, std::function<void()>>> waiting_for_store_;
   bool busy_ = false;
   bool sleeping_ = false;        // the writer waits without a timeout: a hand-over must wake it
   bool stopping_ = false;
