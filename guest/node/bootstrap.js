@@ -81,6 +81,17 @@ function sendFrame(message) {
   }
 }
 
+// One write(2) of what the socket takes now (it is non-blocking): the bytes written, 0 when it
+// is full. Any other error means the gateway is gone.
+function writeNow(data, offset) {
+  try {
+    return fs.writeSync(3, data, offset);
+  } catch (err) {
+    if (err.code === 'EAGAIN') return 0;
+    throw err;
+  }
+}
+
 function writeFrames() {
   writeScheduled = false;
   const frames = outgoing;
@@ -90,9 +101,9 @@ function writeFrames() {
   let written = 0;
   if (channel.writableLength === 0) {
     try {
-      written = fs.writeSync(3, data);
-    } catch (err) {
-      if (err.code !== 'EAGAIN') process.exit(0); // the gateway is gone
+      written = writeNow(data, 0);
+    } catch (_) {
+      process.exit(0);
     }
   }
   if (written < data.length) channel.write(written === 0 ? data : data.subarray(written));
@@ -169,15 +180,11 @@ process.on('exit', () => {
   if (logs.length) outgoing.push(encodeFrame({ type: 'log', logs }));
   if (!outgoing.length) return;
   const data = Buffer.concat(outgoing);
-  // The socket is non-blocking: retry a full one for a moment rather than cut a frame short.
+  // Retry a full socket for a moment rather than cut a frame short.
   let written = 0;
-  for (let attempt = 0; written < data.length && attempt < 1000; attempt += 1) {
-    try {
-      written += fs.writeSync(3, data, written);
-    } catch (err) {
-      if (err.code !== 'EAGAIN') return; // the gateway is gone
-    }
-  }
+  try {
+    for (let attempt = 0; written < data.length && attempt < 1000; attempt += 1) written += writeNow(data, written);
+  } catch (_) { /* the gateway is gone */ }
 });
 
 console.log = (...args) => capture('INFO', args);
