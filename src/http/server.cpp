@@ -24,7 +24,7 @@ using asio::ip::tcp;
 struct HttpServer::Connection {
   tcp::socket* socket = nullptr;
   bool busy = false;
-  // When the read or write in progress is given up (the sweep cancels it); max: no limit.
+  // When the read or write in progress is given up (the sweep shuts the socket down); max: no limit.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
