@@ -138,6 +138,14 @@ std::optional<std::int64_t> AdminApi::account_param(const http::ParamMap& params
   return std::nullopt;
 }
 
+std::optional<std::int64_t> AdminApi::account_or_refuse(const http::ParamMap& params, const Caller& caller, Respond& respond) const {
+  std::string error;
+  auto account = account_param(params, caller, error);
+  // A scoped token asking for another account is forbidden; anything else is a bad request.
+  if (!account) respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
+  return account;
+}
+
 void AdminApi::handle(http::Request request, std::string remote_address, Respond respond) {
   std::string_view target = request.target();
   std::string_view path = target.substr(0, target.find('?'));
@@ -200,9 +208,8 @@ Response AdminApi::functions(const Caller& caller) const {
 
 void AdminApi::handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
                               Respond& respond) {
-  std::string error;
-  auto account = account_param(params, caller, error);
-  if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
+  auto account = account_or_refuse(params, caller, respond);
+  if (!account) return;
   auto method = request.method();
   if (rest.empty() || rest == "/") {
     if (method != beast_http::verb::get) return respond(error_response(405, "METHOD_NOT_ALLOWED", "GET lists secrets", ""));
@@ -253,9 +260,8 @@ void AdminApi::handle_secrets(http::Request& request, std::string_view rest, con
 
 void AdminApi::handle_deployments(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
                                   Respond& respond) {
-  std::string error;
-  auto account = account_param(params, caller, error);
-  if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
+  auto account = account_or_refuse(params, caller, respond);
+  if (!account) return;
   auto reply = [respond](deploy::DeployOutcome outcome) {
     if (outcome.status >= 400) {
       auto* m = outcome.body.if_contains("message");
@@ -287,9 +293,8 @@ void AdminApi::handle_deployments(http::Request& request, std::string_view rest,
 
 void AdminApi::handle_actions(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
                               Respond& respond) {
-  std::string error;
-  auto account = account_param(params, caller, error);
-  if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
+  auto account = account_or_refuse(params, caller, respond);
+  if (!account) return;
   auto method = request.method();
   constexpr std::string_view kExecutions = "/executions";
   // GET /api/v1/actions: the actions this account has.
@@ -372,9 +377,9 @@ void AdminApi::handle_actions(http::Request& request, std::string_view rest, con
 }
 
 void AdminApi::handle_logs(const http::ParamMap& params, const Caller& caller, Respond& respond) {
+  auto account = account_or_refuse(params, caller, respond);
+  if (!account) return;
   std::string error;
-  auto account = account_param(params, caller, error);
-  if (!account) return respond(error_response(caller.account ? 403 : 400, "INVALID_REQUEST", error, ""));
   auto query = log_query(params, *account, error);
   if (!query) return respond(error_response(400, "INVALID_REQUEST", error, ""));
   auto answer = [this, query = *query, respond] {

@@ -52,6 +52,8 @@ class AdminApi final : public http::RequestHandler {
   };
   std::optional<Caller> authorize(const http::Request& request) const;
   std::optional<std::int64_t> account_param(const http::ParamMap& params, const Caller& caller, std::string& error) const;
+  // account_param, answering the request with the reason when there is no account.
+  std::optional<std::int64_t> account_or_refuse(const http::ParamMap& params, const Caller& caller, Respond& respond) const;
   void reload_tokens();
   void handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
                       Respond& respond);
