@@ -173,6 +173,14 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
   }
   if (path == "/api/v1/functions" && method == beast_http::verb::get) return respond(functions(*caller));
   if (path == kLogsPath && method == beast_http::verb::get) return handle_logs(params, *caller, respond);
+  if (path == kFollowPath && method == beast_http::verb::get) {
+    // stream() takes every valid follow request: what reaches here has a bad filter to name.
+    auto account = account_or_refuse(params, *caller, respond);
+    if (!account) return;
+    std::string error;
+    if (!log_query(params, *account, error)) return respond(error_response(400, "INVALID_REQUEST", error, ""));
+    return respond(error_response(500, "INTERNAL", "the log stream could not be started", ""));
+  }
   if (path.substr(0, kDeploymentsPrefix.size()) == kDeploymentsPrefix) {
     return handle_deployments(request, path.substr(kDeploymentsPrefix.size()), params, *caller, respond);
   }
@@ -429,38 +437,50 @@ std::optional<http::RequestHandler::Stream> AdminApi::stream(const http::Request
   stream.header = Response{beast_http::status::ok, 11};
   stream.header.set(beast_http::field::content_type, "text/event-stream");
   stream.header.set(beast_http::field::cache_control, "no-cache");
-  // Server-sent events: one "data:" line of JSON per execution, oldest first, as they are stored.
-  stream.body = [this, query = *query, stopping = stopping_](boost::beast::tcp_stream& tcp) -> asio::awaitable<void> {
-    auto q = query;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (!*stopping) {
-      auto found = co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::vector<store::ExecutionRecord>)>(
-          [this, q](auto handler) {
-            auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-            services_.store.post([this, q, shared](store::Store& s) {
-              std::vector<store::ExecutionRecord> records;
-              try {
-                records = s.find_executions(q);
-              } catch (const std::exception&) {
-                // nothing this time; the next poll tries again
-              }
-              asio::post(io_, [shared, records = std::move(records)]() mutable { (*shared)(std::move(records)); });
-            });
-          },
-          asio::use_awaitable);
-      std::string events;
-      for (const auto& r : found) {
-        events += "data: " + json::serialize(logs::execution_to_json(r)) + "\n\n";
-        q.after_id = r.id;
-      }
-      if (events.empty()) events = ": keep-alive\n\n";  // also notices a client that went away
-      auto [ec, n] = co_await asio::async_write(tcp, asio::buffer(events), asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
-      timer.expires_after(std::chrono::milliseconds(250));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-  };
+  // The body is a member coroutine with its own copies: a coroutine lambda's captures live in
+  // the closure, not in the coroutine frame, and temporaries with non-trivial captures inside a
+  // co_await expression are destroyed twice by GCC 12 (the crash of `logs --follow`).
+  stream.body = [this, query = *query](boost::beast::tcp_stream& tcp) { return follow_logs(tcp, query, stopping_); };
   return stream;
+}
+
+asio::awaitable<std::vector<store::ExecutionRecord>> AdminApi::find_executions(store::ExecutionQuery query) {
+  // Only trivially destructible captures cross the co_await below (see stream()).
+  const store::ExecutionQuery* q = &query;
+  store::StoreExecutor* executor = &services_.store;
+  asio::io_context* io = &io_;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::vector<store::ExecutionRecord>)>(
+      [q, executor, io](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        executor->post([query = *q, shared, io](store::Store& s) {
+          std::vector<store::ExecutionRecord> records;
+          try {
+            records = s.find_executions(query);
+          } catch (const std::exception&) {
+            // nothing this time; the next poll tries again
+          }
+          asio::post(*io, [shared, records = std::move(records)]() mutable { (*shared)(std::move(records)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<void> AdminApi::follow_logs(boost::beast::tcp_stream& tcp, store::ExecutionQuery query, std::shared_ptr<bool> stopping) {
+  // Server-sent events: one "data:" line of JSON per execution, oldest first, as they are stored.
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!*stopping) {
+    auto found = co_await find_executions(query);
+    std::string events;
+    for (const auto& r : found) {
+      events += "data: " + json::serialize(logs::execution_to_json(r)) + "\n\n";
+      query.after_id = r.id;
+    }
+    if (events.empty()) events = ": keep-alive\n\n";  // also notices a client that went away
+    auto [ec, n] = co_await asio::async_write(tcp, asio::buffer(events), asio::as_tuple(asio::use_awaitable));
+    if (ec || *stopping) co_return;
+    timer.expires_after(std::chrono::milliseconds(250));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 }
 
 }  // namespace sprocket::admin

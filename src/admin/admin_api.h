@@ -55,6 +55,9 @@ class AdminApi final : public http::RequestHandler {
   // account_param, answering the request with the reason when there is no account.
   std::optional<std::int64_t> account_or_refuse(const http::ParamMap& params, const Caller& caller, Respond& respond) const;
   void reload_tokens();
+  // The logs follow stream: new execution records as server-sent events until the client goes.
+  boost::asio::awaitable<void> follow_logs(boost::beast::tcp_stream& tcp, store::ExecutionQuery query, std::shared_ptr<bool> stopping);
+  boost::asio::awaitable<std::vector<store::ExecutionRecord>> find_executions(store::ExecutionQuery query);
   void handle_secrets(http::Request& request, std::string_view rest, const http::ParamMap& params, const Caller& caller,
                       Respond& respond);
   void handle_logs(const http::ParamMap& params, const Caller& caller, Respond& respond);

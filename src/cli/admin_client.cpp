@@ -92,7 +92,12 @@ Expected<void*, std::string> admin_follow(const AdminEndpoint& e, const std::str
     beast_http::response_parser<beast_http::empty_body> header_parser;
     beast_http::read_header(stream, buffer, header_parser);
     if (header_parser.get().result_int() != 200) {
-      return Unexpected{fmt::format("the admin API answered {}", header_parser.get().result_int())};
+      // The refusal's reason is in its JSON body.
+      beast_http::response_parser<beast_http::string_body> body_parser(std::move(header_parser));
+      boost::system::error_code body_error;
+      beast_http::read(stream, buffer, body_parser, body_error);
+      HttpReply reply{body_parser.get().result_int(), body_parser.get().body()};
+      return Unexpected{fmt::format("the admin API answered {}: {}", reply.status, error_message(reply))};
     }
     std::string pending(static_cast<const char*>(buffer.data().data()), buffer.size());
     char chunk[4096];
@@ -105,7 +110,9 @@ Expected<void*, std::string> admin_follow(const AdminEndpoint& e, const std::str
       }
       boost::system::error_code ec;
       std::size_t n = stream.socket().read_some(asio::buffer(chunk), ec);
-      if (ec) return ec == asio::error::eof ? Expected<void*, std::string>(nullptr) : Unexpected{ec.message()};
+      // The server never ends a follow stream while it runs: an end means it stopped or died.
+      if (ec == asio::error::eof) return Unexpected{std::string("the server ended the log stream (it stopped or restarted)")};
+      if (ec) return Unexpected{"the log stream broke: " + ec.message()};
       pending.append(chunk, n);
     }
   } catch (const std::exception& ex) {

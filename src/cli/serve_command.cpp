@@ -214,7 +214,7 @@ int run_serve(const ServeOptions& options) {
     return 2;
   }
 
-  asio::io_context io(1);
+  util::EventLoop io(1);
   Generations* generations_ptr = nullptr;
   actions::ActionRunner* action_runner_ptr = nullptr;
   // What was deployed before a restart serves again, without its source folders.
@@ -355,10 +355,15 @@ int run_serve(const ServeOptions& options) {
   }
   asio::signal_set signals(io, SIGTERM, SIGINT);
   asio::steady_timer drain_deadline(io);
+  bool stopping = false;
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     log.flush();
+    // Called by whichever comes first, the drain or its deadline: only the first one stops.
     auto stop = [&] {
+      if (stopping) return;
+      stopping = true;
+      drain_deadline.cancel();
       watcher.reset();
       gateway.current()->dispatcher->shutdown();
       action_runner.stop();
@@ -390,6 +395,8 @@ int run_serve(const ServeOptions& options) {
   deployments.reset();  // its thread may post to the event loop: stop it while the loop exists
   log.flush();          // printed, and handed to the store
   executor->flush();    // every accepted execution record reaches the store before exit
+  // Connections and streams still open end here, while the servers they belong to exist.
+  io.destroy_pending_work();
   return 0;
 }
 
