@@ -63,21 +63,30 @@ function onChannelData(length, buffer) {
 }
 
 // A frame goes straight to the socket with one write system call, without the Writable
-// stream's machinery. While more pipelined invocations wait to run, results are collected
-// instead and written together at the end of the turn (a `nextTick`), so that one wake-up of
-// the gateway reads them all. Only when the gateway is not reading fast enough does the rest go
-// through the stream, which waits for the socket.
-let outgoing = [];
-let writeScheduled = false;
+// stream's machinery. Only when the gateway is not reading fast enough does the rest go through
+// the stream, which waits for the socket; `unflushedWrites` counts what it still holds.
+// Frames are never held back to be batched: a result must be with the gateway before the next
+// invocation starts, or the gateway would wait for it behind that invocation's code (and treat
+// the next one, which has started, as not started).
+let unflushedWrites = 0;
+let whenFlushed = [];
 
 function sendFrame(message) {
-  outgoing.push(encodeFrame(message));
-  if (writeScheduled) return;
-  if (waitingInvocations.length > 0) {
-    writeScheduled = true;
-    process.nextTick(writeFrames);
-  } else {
-    writeFrames();
+  const frame = encodeFrame(message);
+  let written = 0;
+  if (unflushedWrites === 0) {
+    try {
+      written = writeNow(frame, 0);
+    } catch (_) {
+      process.exit(0);
+    }
+  }
+  if (written < frame.length) {
+    unflushedWrites += 1;
+    channel.write(written === 0 ? frame : frame.subarray(written), () => {
+      unflushedWrites -= 1;
+      if (unflushedWrites === 0) for (const then of whenFlushed.splice(0)) then();
+    });
   }
 }
 
@@ -90,23 +99,6 @@ function writeNow(data, offset) {
     if (err.code === 'EAGAIN') return 0;
     throw err;
   }
-}
-
-function writeFrames() {
-  writeScheduled = false;
-  const frames = outgoing;
-  outgoing = [];
-  if (frames.length === 0) return;
-  const data = frames.length === 1 ? frames[0] : Buffer.concat(frames);
-  let written = 0;
-  if (channel.writableLength === 0) {
-    try {
-      written = writeNow(data, 0);
-    } catch (_) {
-      process.exit(0);
-    }
-  }
-  if (written < data.length) channel.write(written === 0 ? data : data.subarray(written));
 }
 
 // ---- console capture ----------------------------------------------------------------------
@@ -175,11 +167,14 @@ function capture(level, args) {
 // process.exit() in a function: the event loop will not turn again, so write what is left now.
 process.on('exit', () => {
   // While the stream still holds part of a frame, bytes written now would land inside it.
-  if (channel.writableLength > 0) return;
+  if (unflushedWrites > 0) return;
+  const frames = [];
   const logs = (currentLogs || []).concat(strayLogs);
-  if (logs.length) outgoing.push(encodeFrame({ type: 'log', logs }));
-  if (!outgoing.length) return;
-  const data = Buffer.concat(outgoing);
+  if (logs.length) frames.push(encodeFrame({ type: 'log', logs }));
+  // Whether this exit cuts an invocation off. When none runs (e.g. `sendResponse(…);
+  // process.exit(0)`), invocations the gateway sent and this process never started run elsewhere.
+  frames.push(encodeFrame({ type: 'exiting', running: active !== null }));
+  const data = Buffer.concat(frames);
   // Retry a full socket for a moment rather than cut a frame short.
   let written = 0;
   try {
@@ -263,11 +258,14 @@ let startScheduled = false;
 function startNextInvocation() {
   if (active || startScheduled || waitingInvocations.length === 0) return;
   startScheduled = true;
-  // A microtask: after whatever the previous invocation still runs synchronously, before I/O.
-  queueMicrotask(() => {
+  const start = () => {
     startScheduled = false;
     if (!active && waitingInvocations.length) invoke(waitingInvocations.shift());
-  });
+  };
+  // A microtask: after whatever the previous invocation still runs synchronously, before I/O;
+  // and never before the previous result has left (see sendFrame).
+  if (unflushedWrites > 0) whenFlushed.push(() => queueMicrotask(start));
+  else queueMicrotask(start);
 }
 
 // Headers arrive lower-cased; code written for HubSpot also reads e.g. headers['User-Agent'].
@@ -364,7 +362,6 @@ function finish(invocation, message) {
     active = null;
     currentLogs = null;
   }
-  startNextInvocation();
   try {
     sendFrame(message);
   } catch (err) {
@@ -372,6 +369,7 @@ function finish(invocation, message) {
     const error = new TypeError(`The function's response could not be converted to JSON: ${err.message}`);
     sendFrame({ type: 'result', id: invocation.id, logs: message.logs, error: describeError(error) });
   }
+  startNextInvocation();  // only now: the result is written
   return true;
 }
 
@@ -513,7 +511,7 @@ function handleMessage(message) {
       break;
     case 'invoke':
       // An idle worker starts at once; otherwise the invocation waits its turn.
-      if (!active && !startScheduled && waitingInvocations.length === 0) {
+      if (!active && !startScheduled && waitingInvocations.length === 0 && unflushedWrites === 0) {
         invoke(message);
       } else {
         waitingInvocations.push(message);

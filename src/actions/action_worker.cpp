@@ -67,9 +67,7 @@ std::string invoke_frame(const json::object& event) {
 AttemptOutcome interpret_attempt(const config::ActionSpec& action, const runtime::InvocationResult& result) {
   AttemptOutcome out;
   out.duration_ms = result.execution_ms;
-  if (const json::value* rss = result.frame.if_contains("maxRssKb"); rss && rss->is_number()) {
-    out.memory_mb = static_cast<int>((rss->to_number<std::int64_t>() + 1023) / 1024);
-  }
+  out.memory_mb = static_cast<int>((result.max_rss_kb + 1023) / 1024);
   auto failed = [&](std::string failure, std::string error) {
     out.kind = AttemptOutcome::Kind::Failed;
     out.failure = std::move(failure);

@@ -393,10 +393,7 @@ void Gateway::record(const Execution& e, InvocationReport& report, bool success,
                            std::chrono::microseconds(std::llround(report.execution_ms * 1000)));
   }
   std::int64_t started = e.received_unix_ms + std::llround(report.queue_ms);
-  int memory_mb = 0;
-  if (const json::value* kb = result.frame.if_contains("maxRssKb"); kb && kb->is_number()) {
-    memory_mb = static_cast<int>((kb->to_number<std::int64_t>() + 1023) / 1024);
-  }
+  int memory_mb = static_cast<int>((result.max_rss_kb + 1023) / 1024);
   store::ExecutionRecord stored;
   stored.request_id = e.request_id;
   stored.account_id = account.id;
@@ -418,8 +415,7 @@ void Gateway::record(const Execution& e, InvocationReport& report, bool success,
 
   // HubSpot keeps 4 KB of a function's output per execution; sprocket's own notes always show.
   std::size_t budget = account.limits.log_bytes_per_execution;
-  std::size_t used = 0, dropped = 0;
-  if (const json::value* d = result.frame.if_contains("droppedLogBytes"); d && d->is_number()) dropped = d->to_number<std::size_t>();
+  std::size_t used = 0, dropped = static_cast<std::size_t>(result.dropped_log_bytes);
   bool overflowed = false;
   for (auto& line : result.logs) {
     overflowed = overflowed || used + line.text.size() > budget;

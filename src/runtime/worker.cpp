@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <fstream>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace sprocket::runtime {
@@ -16,22 +17,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t kMaxPipeLine = 4096;
-
-std::vector<LogLine> parse_logs(const json::value* logs) {
-  std::vector<LogLine> out;
-  if (!logs || !logs->is_array()) return out;
-  out.reserve(logs->get_array().size());
-  for (const auto& entry : logs->get_array()) {
-    if (!entry.is_array() || entry.get_array().size() != 3) continue;
-    const auto& a = entry.get_array();
-    LogLine line;
-    line.timestamp_ms = a[0].is_number() ? a[0].to_number<std::int64_t>() : util::unix_now_ms();
-    line.level = a[1].is_string() ? std::string(a[1].get_string()) : "INFO";
-    line.text = a[2].is_string() ? std::string(a[2].get_string()) : json::serialize(a[2]);
-    out.push_back(std::move(line));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -77,19 +62,42 @@ void Worker::read_control() {
       if (self->state_ != State::Dead) self->terminate();
       return;
     }
-    self->decoder_.feed(self->read_buffer_.data(), n);
-    try {
-      while (auto payload = self->decoder_.next()) {
-        self->handle_frame(std::move(*payload));
-        if (self->state_ == State::Dead) return;
-      }
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "sprocket: worker {} broke the frame protocol: {}\n", self->pid(), e.what());
-      self->terminate();
-      return;
-    }
+    self->feed_frames(self->read_buffer_.data(), n);
+    if (self->state_ == State::Dead || !self->protocol_error_.empty()) return;
     self->read_control();
   });
+}
+
+void Worker::feed_frames(const char* data, std::size_t size) {
+  decoder_.feed(data, size);
+  try {
+    while (auto payload = decoder_.next()) {
+      handle_frame(std::move(*payload));
+      if (state_ == State::Dead || !protocol_error_.empty()) return;
+    }
+  } catch (const std::exception& e) {
+    protocol_error(e.what());  // a frame over the size limit
+  }
+}
+
+bool Worker::read_available_frames() {
+  // Non-blocking reads straight from the socket. An asynchronous read may be pending on it:
+  // it finds nothing (or what arrives later) and waits on, so no byte is read twice or out of
+  // order. Its completion, if already queued, ran before this (callers post first).
+  if (!control_.is_open()) return protocol_error_.empty();
+  while (protocol_error_.empty() && state_ != State::Dead) {
+    ssize_t n = ::recv(control_.native_handle(), read_buffer_.data(), read_buffer_.size(), MSG_DONTWAIT);
+    if (n <= 0) break;
+    feed_frames(read_buffer_.data(), static_cast<std::size_t>(n));
+  }
+  return protocol_error_.empty();
+}
+
+void Worker::protocol_error(const std::string& what) {
+  if (!protocol_error_.empty()) return;
+  protocol_error_ = what;
+  fmt::print(stderr, "sprocket: worker {} broke the frame protocol ({}); its instance is stopped\n", pid(), what);
+  terminate();
 }
 
 void Worker::read_pipe(asio::posix::stream_descriptor& pipe, std::array<char, 4096>& chunk, std::string& buffer,
@@ -152,13 +160,16 @@ void Worker::drain_pipes() {
 void Worker::wait_exit() {
   exit_.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     if (ec == asio::error::operation_aborted) return;
-    self->handle_exit();
+    // A read of the control socket may have completed in the same turn: let it run first.
+    asio::post(self->io_, [self] { self->handle_exit(); });
   });
 }
 
 void Worker::handle_exit() {
   int status = 0;
   std::string detail = process_.reap(status) ? describe_wait_status(status) : "stopped answering";
+  // What it wrote before it exited still counts: "sendResponse(…); process.exit(0)" answered.
+  if (!doomed_) read_available_frames();
   if (stdout_.is_open()) stdout_.non_blocking(true);
   if (stderr_.is_open()) stderr_.non_blocking(true);
   drain_pipes();
@@ -173,11 +184,15 @@ void Worker::handle_exit() {
   if (previous == State::Starting || previous == State::Loading) {
     std::string message = load_timed_out_ ? fmt::format("loading the function took longer than {:.2f} seconds, so its process was stopped",
                                                         load_limit_.count() / 1000.0)
-                                          : fmt::format("the worker process {} before the function was loaded", detail);
+                          : !protocol_error_.empty() ? fmt::format("the worker process broke the frame protocol ({})", protocol_error_)
+                                                     : fmt::format("the worker process {} before the function was loaded", detail);
     for (const auto& line : pipe_logs_) message += "\n" + line.text;
     if (auto started = std::exchange(on_started_, nullptr)) started(message);
   }
-  if (!pending_.empty()) {
+  if (!pending_.empty() && exited_idle_ && !timed_out_ && protocol_error_.empty()) {
+    // It ended itself between invocations: what it was sent after its last answer never ran.
+    abandon_waiting();
+  } else if (!pending_.empty()) {
     InvocationResult result;
     if (timed_out_) {
       result.outcome = InvocationResult::Outcome::TimedOut;
@@ -187,7 +202,13 @@ void Worker::handle_exit() {
     } else {
       result.outcome = InvocationResult::Outcome::Crashed;
     }
-    result.detail = result.outcome == InvocationResult::Outcome::OutOfMemory ? detail : fmt::format("the worker process {}", detail);
+    if (result.outcome == InvocationResult::Outcome::OutOfMemory) {
+      result.detail = detail;
+    } else if (!protocol_error_.empty()) {
+      result.detail = fmt::format("the worker process broke the frame protocol ({}) and was stopped", protocol_error_);
+    } else {
+      result.detail = fmt::format("the worker process {}", detail);
+    }
     finish_invocation(std::move(result));
     abandon_waiting();
   }
@@ -195,31 +216,40 @@ void Worker::handle_exit() {
 }
 
 void Worker::handle_frame(std::string payload) {
+  if (doomed_) return;  // being stopped (a time-out, a kill): what it still says is moot
   boost::system::error_code ec;
   json::value message = json::parse(payload, ec);
-  if (ec || !message.is_object()) {
-    fmt::print(stderr, "sprocket: worker {} sent a frame that is not a JSON object\n", pid());
-    terminate();
-    return;
-  }
+  if (ec || !message.is_object()) return protocol_error("a frame that is not a JSON object");
   auto& object = message.get_object();
   const json::value* type = object.if_contains("type");
   std::string_view kind = type && type->is_string() ? std::string_view(type->get_string()) : std::string_view();
   if (kind == "result") {
-    if (pending_.empty() || doomed_) return;  // a late answer after a time-out: already handled
+    if (pending_.empty() || pending_.front().started == std::chrono::steady_clock::time_point{}) {
+      return protocol_error("a result with no invocation running");
+    }
+    auto fields = read_result_fields(object);
+    if (!fields) return protocol_error("result: " + fields.error());
     InvocationResult result;
     result.outcome = object.contains("error") ? InvocationResult::Outcome::Threw : InvocationResult::Outcome::Answered;
-    result.logs = parse_logs(object.if_contains("logs"));
+    result.logs = std::move(fields->logs);
+    result.max_rss_kb = fields->max_rss_kb;
+    result.dropped_log_bytes = fields->dropped_log_bytes;
     result.frame = std::move(object);
     finish_invocation(std::move(result));
     if (!pending_.empty() && pending_.front().started == std::chrono::steady_clock::time_point{}) start_head();
   } else if (kind == "log") {
-    auto lines = parse_logs(object.if_contains("logs"));
+    auto lines = read_log_lines(object.if_contains("logs"));
+    if (!lines) return protocol_error("log: " + lines.error());
     if (!pending_.empty()) {
-      for (auto& l : lines) pipe_logs_.push_back(std::move(l));
-    } else if (on_stray_logs_ && !lines.empty()) {
-      on_stray_logs_(std::move(lines));
+      for (auto& l : *lines) pipe_logs_.push_back(std::move(l));
+    } else if (on_stray_logs_ && !lines->empty()) {
+      on_stray_logs_(std::move(*lines));
     }
+  } else if (kind == "exiting") {
+    const json::value* running = object.if_contains("running");
+    if (!running || !running->is_bool()) return protocol_error("exiting: running must be true or false");
+    exiting_ = true;
+    exited_idle_ = !running->get_bool();
   } else if (kind == "ready" && state_ == State::Starting) {
     if (load_frame_.empty()) {
       state_ = State::Generic;
@@ -242,7 +272,7 @@ void Worker::handle_frame(std::string payload) {
     if (auto started = std::exchange(on_started_, nullptr)) started(message);
     terminate();
   } else {
-    fmt::print(stderr, "sprocket: worker {} sent an unexpected \"{}\" frame\n", pid(), kind);
+    protocol_error(kind.empty() ? std::string("a frame without a type") : fmt::format("an unexpected \"{}\" frame", kind));
   }
 }
 
@@ -282,14 +312,24 @@ void Worker::start_head() {
     auto self = weak.lock();
     // cancel() cannot recall a completion already queued: the generation tells a stale one.
     if (ec || !self || self->pending_.empty() || generation != self->deadline_generation_) return;
-    self->timed_out_ = true;
-    self->terminate();  // the only way to stop code that ignores the deadline
-    InvocationResult result;
-    result.outcome = InvocationResult::Outcome::TimedOut;
-    result.detail = fmt::format("Task timed out after {:.2f} seconds", self->pending_.front().time_limit.count() / 1000.0);
-    self->finish_invocation(std::move(result));
-    self->abandon_waiting();
+    // The answer may be in the socket, or read in this same turn and not handled yet: post,
+    // then read what is there before deciding that the invocation ran out of time.
+    asio::post(self->io_, [self, generation] { self->time_out_head(generation); });
   });
+}
+
+void Worker::time_out_head(std::uint64_t generation) {
+  if (pending_.empty() || generation != deadline_generation_ || doomed_) return;
+  // An answer found now ends the invocation; the next one (if any) has only just started,
+  // since the worker writes a result before it starts the next invocation.
+  if (!read_available_frames() || generation != deadline_generation_ || pending_.empty()) return;
+  timed_out_ = true;
+  terminate();  // the only way to stop code that ignores the deadline
+  InvocationResult result;
+  result.outcome = InvocationResult::Outcome::TimedOut;
+  result.detail = fmt::format("Task timed out after {:.2f} seconds", pending_.front().time_limit.count() / 1000.0);
+  finish_invocation(std::move(result));
+  abandon_waiting();
 }
 
 void Worker::abandon_waiting() {

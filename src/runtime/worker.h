@@ -19,14 +19,9 @@
 #include "runtime/frame_codec.h"
 #include "runtime/memory_cgroup.h"
 #include "runtime/process.h"
+#include "runtime/worker_frames.h"
 
 namespace sprocket::runtime {
-
-struct LogLine {
-  std::int64_t timestamp_ms = 0;  // Unix time
-  std::string level;              // INFO, WARN, ERROR, DEBUG
-  std::string text;
-};
 
 struct InvocationResult {
   enum class Outcome {
@@ -43,6 +38,8 @@ struct InvocationResult {
   boost::json::object frame;
   std::vector<LogLine> logs;
   std::string detail;
+  std::int64_t max_rss_kb = 0;         // the instance's peak resident memory, as the worker saw it
+  std::int64_t dropped_log_bytes = 0;  // output the worker dropped past the per-execution limit
   double execution_ms = 0;      // from the moment the worker started it to its answer
   double pipeline_wait_ms = 0;  // sent to the worker, waiting behind an earlier invocation
 };
@@ -81,7 +78,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
   pid_t pid() const { return process_.pid(); }
   std::size_t depth() const { return pending_.size(); }  // invocations sent and not answered
-  bool ready() const { return state_ == State::Ready && !doomed_; }
+  bool ready() const { return state_ == State::Ready && !doomed_ && !exiting_; }
   // When the invocation running now started (the epoch when idle).
   std::chrono::steady_clock::time_point running_since() const {
     return pending_.empty() ? std::chrono::steady_clock::time_point{} : pending_.front().started;
@@ -99,7 +96,15 @@ class Worker : public std::enable_shared_from_this<Worker> {
                  const char* level);
   void wait_exit();
   void handle_frame(std::string payload);
+  // Reads and handles what the worker has written but the loop has not read yet; false once
+  // the worker is stopped (it broke the protocol).
+  bool read_available_frames();
+  void feed_frames(const char* data, std::size_t size);
+  // A frame that breaks the protocol (docs/protocol.md): logged, and the instance is stopped;
+  // its invocation is answered as a crash naming `what`.
+  void protocol_error(const std::string& what);
   void handle_exit();
+  void time_out_head(std::uint64_t generation);
   void send(std::shared_ptr<const std::string> frame);
   void flush_writes();
   void finish_invocation(InvocationResult result);
@@ -141,6 +146,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::deque<Pending> pending_;     // front: the invocation running now
   std::vector<LogLine> pipe_logs_;  // process output captured while an invocation runs
   bool timed_out_ = false;
+  std::string protocol_error_;  // set when the worker broke the protocol
+  bool exiting_ = false;         // the process said it is exiting (its code called process.exit)
+  bool exited_idle_ = false;     // ... with no invocation running: none it was sent had started
   bool doomed_ = false;
   bool load_timed_out_ = false;
   std::chrono::milliseconds load_limit_{30'000};

@@ -47,10 +47,14 @@ def test_sync_throw_is_500_and_logs_kept(edge):
 
 
 def test_error_thrown_from_a_timer_fails_only_that_request(edge):
+    before = edge.get("/_hcms/api/throw-later?ok=1").json()["pid"]
     r = edge.get("/_hcms/api/throw-later")
     assert r.status_code == 500
     edge.wait_for_log(r"ERROR  Error: boom from a timer")
-    assert edge.get("/_hcms/api/pid").status_code == 200
+    # The same instance goes on serving: only the request whose code threw failed.
+    after = edge.get("/_hcms/api/throw-later?ok=1")
+    assert after.status_code == 200
+    assert after.json()["pid"] == before
 
 
 def test_function_500_keeps_its_body(edge):
@@ -77,11 +81,14 @@ def test_worker_killed_mid_request_fails_only_that_request(edge, tmp_path):
     pidfile = tmp_path / "worker.pid"
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         slow = pool.submit(edge.get, f"/_hcms/api/sleep?ms=5000&pidfile={pidfile}")
-        other = pool.submit(edge.get, "/_hcms/api/pid")
         pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text(), message="the worker's pid file"))
+        # Another request of the same function, running on another instance while this one dies.
+        other = pool.submit(edge.get, "/_hcms/api/sleep?ms=300")
         os.kill(pid, signal.SIGKILL)
         r = slow.result()
-        assert other.result().status_code == 200
+        second = other.result()
+        assert second.status_code == 200
+        assert second.json()["pid"] != pid
     assert r.status_code == 502
     assert r.json()["category"] == "WORKER_CRASHED"
     assert "signal 9" in r.json()["message"]
@@ -89,11 +96,15 @@ def test_worker_killed_mid_request_fails_only_that_request(edge, tmp_path):
 
 
 def test_function_that_exits_gets_502_and_is_replaced(edge):
-    r = edge.get("/_hcms/api/crash")
+    first = edge.get("/_hcms/api/crash?stay=1").json()["pid"]
+    r = edge.get("/_hcms/api/crash")  # the idle instance takes it, and dies
     assert r.status_code == 502
     assert "exited with code 3" in r.json()["message"]
     edge.wait_for_log(r"INFO   crashing now")
-    assert edge.get("/_hcms/api/pid").status_code == 200
+    # The function is served again, by a new instance.
+    replaced = edge.get("/_hcms/api/crash?stay=1")
+    assert replaced.status_code == 200
+    assert replaced.json()["pid"] != first
 
 
 def test_syntax_error_and_missing_main_are_500_with_the_reason_logged(edge):
