@@ -32,6 +32,7 @@
 #include "util/clock.h"
 #include "util/unique_fd.h"
 #include "util/event_loop.h"
+#include "util/task_thread.h"
 
 namespace sprocket::cli {
 namespace fs = std::filesystem;
@@ -104,42 +105,75 @@ class Generations {
     if (runner_) runner_->set_secrets(values);
   }
 
-  // Re-reads every served folder; on success the next request sees the new code, on failure
-  // the errors are printed and what was serving keeps serving.
   // A deploy or rollback: the complete catalog to serve from now on.
   void activate(config::Catalog catalog, std::vector<accounts::DeployedSource> deployed) {
     deployed_ = std::move(deployed);
+    ++deployed_epoch_;
     auto generation = build(std::move(catalog));
     if (gateway_) gateway_->activate(std::move(*generation));
   }
 
+  // A dev-mode change: the folders are read again (and npm runs when a manifest changed) on a
+  // thread of its own, never on the event loop; the result is served from the next request.
+  // Changes that arrive meanwhile are gathered into one more reload after this one.
   void reload(const std::set<fs::path>& changed) {
-    auto catalog = accounts::load_functions(deployment_, deployed_);
-    if (!catalog) {
-      fmt::print(stderr, "{}\nsprocket: the previous version keeps serving until these errors are fixed\n",
-                 config::format_errors(catalog.error()));
-      return;
-    }
+    changes_.insert(changed.begin(), changed.end());
+    if (!reloading_) start_reload();
+  }
+
+  int instances() const { return gateway_ ? gateway_->current()->dispatcher->instances() : 0; }
+
+ private:
+  struct Reloaded {
+    Expected<config::Catalog, std::string> catalog;
+    std::set<fs::path> changed;
+    std::uint64_t deployed_epoch;
+  };
+
+  void start_reload() {
+    reloading_ = true;
+    auto changed = std::exchange(changes_, {});
+    reload_thread_.post([this, changed = std::move(changed), deployed = deployed_, epoch = deployed_epoch_]() mutable {
+      Reloaded done{read_folders(deployed, changed), std::move(changed), epoch};
+      asio::post(io_, [this, done = std::move(done)]() mutable { finish_reload(std::move(done)); });
+    });
+  }
+
+  // On the reload thread: what the folders hold now, with its dependencies installed.
+  Expected<config::Catalog, std::string> read_folders(const std::vector<accounts::DeployedSource>& deployed,
+                                                      const std::set<fs::path>& changed) {
+    auto catalog = accounts::load_functions(deployment_, deployed);
+    if (!catalog) return Unexpected{fmt::format("{}\nsprocket: the previous version keeps serving until these errors are fixed",
+                                                config::format_errors(catalog.error()))};
     bool manifests_changed = std::any_of(changed.begin(), changed.end(), [](const fs::path& p) {
       auto name = p.filename();
       return name == "package.json" || name == "package-lock.json";
     });
     if (manifests_changed) {
       if (auto installed = install_all(*catalog); !installed) {
-        fmt::print(stderr, "{}\nsprocket: the previous version keeps serving\n", installed.error());
-        return;
+        return Unexpected{fmt::format("{}\nsprocket: the previous version keeps serving", installed.error())};
       }
     }
-    for (const auto& warning : catalog->warnings) fmt::print(stderr, "{}\n", warning);
-    auto generation = build(std::move(*catalog));
-    gateway_->activate(std::move(*generation));
-    fmt::print(stderr, "sprocket: reloaded ({} changed)\n", changed.size() == 1 ? changed.begin()->filename().string()
-                                                                                 : fmt::format("{} files", changed.size()));
+    return std::move(*catalog);
   }
 
-  int instances() const { return gateway_ ? gateway_->current()->dispatcher->instances() : 0; }
+  void finish_reload(Reloaded done) {
+    reloading_ = false;
+    if (done.deployed_epoch != deployed_epoch_) {
+      // A deploy or rollback landed meanwhile: read again, on top of what it serves now.
+      changes_.insert(done.changed.begin(), done.changed.end());
+    } else if (!done.catalog) {
+      fmt::print(stderr, "{}\n", done.catalog.error());
+    } else {
+      for (const auto& warning : done.catalog->warnings) fmt::print(stderr, "{}\n", warning);
+      auto generation = build(std::move(*done.catalog));
+      gateway_->activate(std::move(*generation));
+      fmt::print(stderr, "sprocket: reloaded ({} changed)\n",
+                 done.changed.size() == 1 ? done.changed.begin()->filename().string() : fmt::format("{} files", done.changed.size()));
+    }
+    if (!changes_.empty()) start_reload();
+  }
 
- private:
   asio::io_context& io_;
   accounts::Deployment& deployment_;
   runtime::RuntimeSettings settings_;
@@ -147,7 +181,11 @@ class Generations {
   actions::ActionRunner* runner_ = nullptr;
   secrets::SecretValues secrets_;
   std::vector<accounts::DeployedSource> deployed_;
+  std::uint64_t deployed_epoch_ = 0;  // counts deploys and rollbacks, which a reload must not undo
   std::uint64_t next_ = 1;
+  std::set<fs::path> changes_;  // seen while a reload runs
+  bool reloading_ = false;
+  util::TaskThread reload_thread_;  // last: joined first
 };
 
 }  // namespace

@@ -126,6 +126,14 @@ Expected<std::vector<DiscoveredFolder>, ConfigErrors> discover_functions_folders
   return unique;
 }
 
+bool names_preloaded_packages(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string source = text.str();
+  return source.find("axios") != std::string::npos || source.find("lodash") != std::string::npos;
+}
+
 std::set<fs::path> node_code_folders(const Catalog& catalog) {
   std::set<fs::path> folders;
   for (const auto& f : catalog.functions) folders.insert(f.folder);
@@ -157,7 +165,10 @@ Expected<Catalog, ConfigErrors> load_catalog(const std::vector<fs::path>& paths)
       continue;
     }
     catalog.warnings.insert(catalog.warnings.end(), folder->warnings.begin(), folder->warnings.end());
-    for (auto& spec : folder->functions) catalog.functions.push_back(std::move(spec));
+    for (auto& spec : folder->functions) {
+      spec.uses_preloaded_packages = names_preloaded_packages(spec.file);
+      catalog.functions.push_back(std::move(spec));
+    }
     auto dotenv = read_dotenv_file(discovered.folder / ".env");
     if (dotenv.empty() && !discovered.project_root.empty()) dotenv = read_dotenv_file(discovered.project_root / ".env");
     if (!dotenv.empty()) catalog.dotenv_by_folder[discovered.folder] = std::move(dotenv);

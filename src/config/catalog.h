@@ -39,5 +39,7 @@ Expected<std::vector<DiscoveredFolder>, ConfigErrors> discover_functions_folders
 std::set<std::filesystem::path> node_code_folders(const Catalog& catalog);
 
 Expected<Catalog, ConfigErrors> load_catalog(const std::vector<std::filesystem::path>& paths);
+// Whether the code names axios or lodash (FunctionSpec::uses_preloaded_packages).
+bool names_preloaded_packages(const std::filesystem::path& file);
 
 }  // namespace sprocket::config

@@ -30,6 +30,9 @@ struct FunctionSpec {
   std::string endpoint;                   // context.endpoint: NAME or PATH
   std::map<std::string, std::string> environment;  // top-level merged with endpoint-level
   std::vector<std::string> secrets;                // names, top-level merged with endpoint-level
+  // The code names axios or lodash: a spare that has them loaded serves it best. Read once,
+  // when the catalog is loaded, never on the event loop.
+  bool uses_preloaded_packages = false;
 
   bool is_app_function() const { return !route.has_value(); }
   std::string key() const { return serverless_json.string() + "#" + name; }

@@ -2,8 +2,6 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <fstream>
-#include <sstream>
 
 namespace sprocket::runtime {
 namespace json = boost::json;
@@ -37,15 +35,6 @@ ProcessSpec base_process(const RuntimeSettings& settings, int memory_limit_mb, c
               "NODE_PATH=" + (settings.node_packages_dir.empty() ? settings.node_guest_dir / "node_modules"
                                                                   : settings.node_packages_dir).string()};
   return spec;
-}
-
-// Whether the code names axios or lodash: then a spare that has them loaded serves it best.
-bool uses_preloaded_packages(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string source = text.str();
-  return source.find("axios") != std::string::npos || source.find("lodash") != std::string::npos;
 }
 
 }  // namespace
@@ -90,7 +79,7 @@ WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeS
   WorkerRecipe recipe;
   recipe.process = base_process(settings, limits.memory_mb, spec.folder);
   recipe.memory_mb = limits.memory_mb;
-  recipe.wants_preloaded = uses_preloaded_packages(spec.file);
+  recipe.wants_preloaded = spec.uses_preloaded_packages;
   json::object env;
   for (const auto& [name, value] : spec.environment) env[name] = value;
   json::array exposed;

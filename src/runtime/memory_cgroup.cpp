@@ -75,6 +75,14 @@ void remove_abandoned_parents(const fs::path& base) {
   }
 }
 
+// SIGKILL to every process in a cgroup (v2's cgroup.kill does it in one write where it exists).
+void kill_members(const fs::path& dir, bool v2) {
+  if (v2 && write_file(dir / "cgroup.kill", "1")) return;
+  std::ifstream procs(dir / "cgroup.procs");
+  pid_t pid;
+  while (procs >> pid) ::kill(pid, SIGKILL);
+}
+
 bool try_parent(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -85,14 +93,12 @@ bool try_parent(const fs::path& dir) {
 
 WorkerCgroup::~WorkerCgroup() {
   // The worker is reaped by now; anything the function started in a session of its own may
-  // still be in the cgroup. Kill it and wait briefly (a rare path) so the cgroup can go.
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    if (::rmdir(dir_.c_str()) == 0 || errno != EBUSY) return;
-    std::ifstream procs(dir_ / "cgroup.procs");
-    pid_t pid;
-    while (procs >> pid) ::kill(pid, SIGKILL);
-    ::usleep(5000);
-  }
+  // still be in the cgroup. Kill it; the cgroup goes once the kernel has reaped it, which this
+  // must not wait for on the event loop: the parent retries later.
+  if (::rmdir(dir_.c_str()) == 0 || errno != EBUSY) return;
+  kill_members(dir_, v2_);
+  if (::rmdir(dir_.c_str()) == 0 || errno != EBUSY) return;
+  parent_->remove_later(dir_);
 }
 
 std::string WorkerCgroup::procs_file() const { return (dir_ / "cgroup.procs").string(); }
@@ -148,7 +154,18 @@ MemoryCgroups::~MemoryCgroups() {
   ::rmdir(dir_.c_str());
 }
 
+void MemoryCgroups::remove_later(fs::path dir) {
+  std::lock_guard lock(leftovers_mutex_);
+  leftovers_.push_back(std::move(dir));
+}
+
+void MemoryCgroups::remove_leftovers() {
+  std::lock_guard lock(leftovers_mutex_);
+  std::erase_if(leftovers_, [](const fs::path& dir) { return ::rmdir(dir.c_str()) == 0 || errno != EBUSY; });
+}
+
 std::unique_ptr<WorkerCgroup> MemoryCgroups::make_worker_cgroup(const std::string& name, std::size_t limit_bytes) {
+  remove_leftovers();  // cgroups whose last process the kernel has reaped since
   fs::path dir = dir_ / name;
   std::error_code ec;
   fs::create_directory(dir, ec);

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace sprocket::runtime {
 
@@ -39,11 +41,16 @@ class MemoryCgroups : public std::enable_shared_from_this<MemoryCgroups> {
   // A cgroup limited to `limit_bytes` (no swap); nullptr if the kernel refused.
   std::unique_ptr<WorkerCgroup> make_worker_cgroup(const std::string& name, std::size_t limit_bytes);
   std::string describe() const;
+  // A worker cgroup that was still busy when its worker went: removed at a later chance.
+  void remove_later(std::filesystem::path dir);
 
  private:
+  void remove_leftovers();
   MemoryCgroups(std::filesystem::path dir, bool v2) : dir_(std::move(dir)), v2_(v2) {}
   std::filesystem::path dir_;
   bool v2_;
+  std::mutex leftovers_mutex_;
+  std::vector<std::filesystem::path> leftovers_;
 };
 
 }  // namespace sprocket::runtime

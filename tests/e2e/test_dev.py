@@ -1,6 +1,7 @@
 """`sprocket dev`: an edit is served from the next request; a broken edit keeps the last good
 version serving."""
 import json
+import os
 
 from conftest import wait_for
 
@@ -52,3 +53,43 @@ def test_in_flight_request_finishes_on_the_old_version(start_sprocket, tmp_path)
         s.wait_for_log(r"sprocket: reloaded")
         assert pending.result().json() == {"old": True}
     wait_for(lambda: s.get("/_hcms/api/slow").json() == {"old": False}, timeout=10, message="the new version")
+
+
+def npm_children(pid):
+    """Processes running `npm install` whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"install" in cmdline and any(b"npm" in part for part in cmdline):
+            found.append(int(entry))
+    return found
+
+
+def test_requests_are_answered_while_a_reload_runs_npm(start_sprocket, tmp_path):
+    folder = make_folder(tmp_path)
+    s = start_sprocket([folder], command="dev")
+    assert s.get("/_hcms/api/greet").json() == {"version": 1}
+    # A dependency to install, and an install that takes its time (its postinstall script).
+    local = folder / "local-dep"
+    local.mkdir()
+    (local / "package.json").write_text(json.dumps({"name": "local-dep", "version": "1.0.0", "main": "index.js"}))
+    (local / "index.js").write_text("module.exports = 'from local-dep';\n")
+    (folder / "package.json").write_text(json.dumps({
+        "name": "live", "private": True, "dependencies": {"local-dep": "file:./local-dep"},
+        "scripts": {"postinstall": "node -e \"setTimeout(() => {}, 3000)\""}}))
+    npm = wait_for(lambda: npm_children(s.process.pid), timeout=20, message="the reload to start npm")
+    # The event loop is not waiting for npm: a request is answered while npm still runs.
+    assert s.get("/_hcms/api/greet", timeout=30).json() == {"version": 1}
+    assert any(os.path.exists(f"/proc/{pid}") for pid in npm), "npm ended before the request was answered"
+    s.wait_for_log(r"sprocket: reloaded", timeout=60)
+    (folder / "greet.js").write_text("exports.main = async () => ({statusCode: 200, body: {version: require('local-dep')}});\n")
+    wait_for(lambda: s.get("/_hcms/api/greet").json() == {"version": "from local-dep"}, timeout=20,
+             message="the function to use the installed dependency")
