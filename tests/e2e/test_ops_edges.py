@@ -1,0 +1,113 @@
+"""The operator's edges: a deploy that fails after it was stored, what a deployer is told (in the
+terms of the folder they uploaded), secrets in `actions test`, and the CLI's messages for a
+server it cannot reach, an address it cannot listen on and a command it does not know."""
+import contextlib
+import json
+import os
+import socket
+import subprocess
+
+import pytest
+import requests
+
+from conftest import BINARY
+
+DEFAULT_ACCOUNT = 123456
+
+
+def run(*args, env=None, cwd=None, timeout=60):
+    return subprocess.run([str(BINARY), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=cwd)
+
+
+def cli(s, *args):
+    return run(*args, "--server", s.admin_url, "--data-dir", s.data_dir, timeout=120)
+
+
+def project(root, name, version, path="hello", serverless_extra=None):
+    """A developer project whose function answers with its project and version."""
+    fn = root / "src" / "app" / "app.functions"
+    fn.mkdir(parents=True)
+    (root / "hsproject.json").write_text(json.dumps({"name": name, "srcDir": "src", "platformVersion": "2025.1"}))
+    config = {"appFunctions": {"hello": {"file": "hello.js", "endpoint": {"path": path, "method": ["GET"]}}}}
+    config.update(serverless_extra or {})
+    (fn / "serverless.json").write_text(json.dumps(config, indent=2))
+    (fn / "hello.js").write_text("exports.main = async () => ({statusCode: 200, body: {project: %s, version: %d}});\n"
+                                 % (json.dumps(name), version))
+    return root
+
+
+def active_versions(s):
+    listed = cli(s, "versions")
+    assert listed.returncode == 0, listed.stderr
+    return [int(line.split("\t")[0]) for line in listed.stdout.splitlines() if line.split("\t")[1] == "active"]
+
+
+@contextlib.contextmanager
+def immutable_folder(path):
+    """A folder nobody, root included, can remove or replace (chattr +i): a real filesystem fault."""
+    path.mkdir(parents=True)
+    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if made.returncode != 0:
+        path.rmdir()
+        pytest.skip(f"needs chattr +i (CAP_LINUX_IMMUTABLE on ext4): {made.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+# --- item 11: messages -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def refusing_port():
+    """A loopback port that refuses connections: bound, never listening, held for the test."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+@pytest.fixture
+def busy_port():
+    """A loopback port another server listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_a_server_that_is_not_there_is_named_with_what_to_check(refusing_port):
+    url = f"http://127.0.0.1:{refusing_port}/"
+    for command in (["versions"], ["logs", "--follow"], ["secrets", "list"]):
+        out = run(*command, "--server", url.rstrip("/"), env={"SPROCKET_TOKEN": "t"})
+        assert out.returncode != 0
+        assert (f"cannot connect to {url}: connection refused; is `sprocket serve` running there? (--server URL)"
+                in out.stderr), out.stderr
+        assert "boost" not in out.stderr and "system:" not in out.stderr, out.stderr
+
+
+def test_an_address_in_use_says_what_to_do(busy_port, tmp_path):
+    out = run("serve", "--listen", f"127.0.0.1:{busy_port}", "--admin-listen", "127.0.0.1:0", "--data-dir", tmp_path / "d",
+              cwd=tmp_path)
+    assert out.returncode == 2
+    assert (f"cannot listen on 127.0.0.1:{busy_port}: address already in use; stop the other server or pass --listen HOST:PORT"
+            in out.stderr), out.stderr
+    assert "boost" not in out.stderr and "system:" not in out.stderr
+    out = run("serve", "--listen", "127.0.0.1:0", "--admin-listen", f"127.0.0.1:{busy_port}", "--data-dir", tmp_path / "d",
+              cwd=tmp_path)
+    assert out.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{busy_port}: address already in use; stop the other server or pass --admin-listen" \
+        in out.stderr, out.stderr
+
+
+def test_an_unknown_command_is_named_with_the_commands_there_are():
+    out = run("bogus")
+    assert out.returncode != 0
+    assert 'unknown command "bogus"; the commands are: serve, dev, secrets, logs, deploy' in out.stderr, out.stderr
+    out = run("actions", "bogus")
+    assert out.returncode != 0
+    assert 'unknown command "bogus"; the commands of sprocket actions are: check, test, run' in out.stderr, out.stderr
+    out = run()
+    assert out.returncode != 0 and "sprocket needs a command: serve, dev" in out.stderr, out.stderr
+    assert run("versions", "--help").returncode == 0  # options still reach CLI11
