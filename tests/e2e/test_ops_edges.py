@@ -57,6 +57,37 @@ def immutable_folder(path):
         subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
+# --- item 10: secrets in `actions test` -------------------------------------------------------
+
+SECRET = "s3cr3t-value-42"
+
+
+def action(tmp_path, code):
+    folder = tmp_path / "crm.actions"
+    folder.mkdir(parents=True)
+    (folder / "act.js").write_text(code)
+    (folder / "actions.json").write_text(json.dumps({"actions": {"act": {
+        "language": "node", "file": "act.js", "secrets": ["TOKEN"], "outputFields": {"note": {"type": "string"}}}}}))
+    (folder / ".env").write_text(f"TOKEN={SECRET}\n")
+    return tmp_path
+
+
+def test_actions_test_redacts_secrets_from_logs_outputs_and_errors(tmp_path):
+    logged = action(tmp_path / "logs", "exports.main = async (event, callback) => {\n"
+                                       "  console.log(`calling with ${process.env.TOKEN}`);\n"
+                                       "  callback({outputFields: {note: `key ${process.env.TOKEN}`, extra: process.env.TOKEN}});\n};\n")
+    r = run("actions", "test", "act", "--path", logged)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "INFO   calling with [REDACTED:TOKEN]" in r.stdout
+    assert '"note":"key [REDACTED:TOKEN]"' in r.stdout
+    assert SECRET not in r.stdout + r.stderr
+    thrown = action(tmp_path / "throws", "exports.main = async () => { throw new Error(`refused ${process.env.TOKEN}`); };\n")
+    r = run("actions", "test", "act", "--path", thrown)
+    assert r.returncode == 1
+    assert "refused [REDACTED:TOKEN]" in r.stdout, r.stdout
+    assert SECRET not in r.stdout + r.stderr
+
+
 # --- item 11: messages -----------------------------------------------------------------------
 
 
