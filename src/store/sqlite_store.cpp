@@ -333,14 +333,14 @@ bool matches(const ExecutionRecord& r, const ExecutionQuery& q) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(const std::filesystem::path& file) {
+  SqliteStore(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout) {
     if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
       std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
       throw StoreError(fmt::format("cannot open the database {}: {}", file.string(), why));
     }
     // Another process (the CLI beside a server) may hold the write lock for a moment.
-    sqlite3_busy_timeout(db_, 5000);
+    sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable across process crashes (kill -9)
     exec("PRAGMA foreign_keys=ON");
@@ -793,6 +793,8 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file) { return std::make_unique<SqliteStore>(file); }
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout) {
+  return std::make_unique<SqliteStore>(file, busy_timeout);
+}
 
 }  // namespace sprocket::store

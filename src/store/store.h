@@ -1,6 +1,7 @@
 #pragma once
 // Durable state behind one interface: secrets (encrypted by the caller) and execution logs.
 // Calls block (sqlite3, libpq): run them on the StoreExecutor's thread, never on the event loop.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -167,7 +168,9 @@ class Store {
   virtual std::int64_t external_change_counter() = 0;
 };
 
-// The embedded default: an SQLite database in WAL mode, migrated to the current schema.
-std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file);
+// The embedded default: an SQLite database in WAL mode, migrated to the current schema. A call
+// that finds the database locked by another connection waits up to `busy_timeout` for it.
+inline constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 }  // namespace sprocket::store
