@@ -134,11 +134,28 @@ const char* const kMigrations[] = {
 };
 constexpr int kPagedExecutionsVersion = 5;  // after this migration, the old rows move into pages
 
+// Errors that go away by themselves: another connection holds the lock, the disk is full or
+// failing for a moment. Callers may retry what failed with these.
+bool transient_sqlite_error(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_NOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+StoreError sqlite_error(int rc, const std::string& what) { return StoreError(what, transient_sqlite_error(rc)); }
+
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw StoreError(fmt::format("sqlite: cannot prepare \"{}\": {}", sql, sqlite3_errmsg(db)));
+    if (int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); rc != SQLITE_OK) {
+      throw sqlite_error(rc, fmt::format("sqlite: cannot prepare \"{}\": {}", sql, sqlite3_errmsg(db)));
     }
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -170,7 +187,7 @@ class Statement {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw StoreError(fmt::format("sqlite: {}", sqlite3_errmsg(db_)));
+    throw sqlite_error(rc, fmt::format("sqlite: {}", sqlite3_errmsg(db_)));
   }
   void reset() {
     sqlite3_reset(stmt_);
@@ -754,10 +771,10 @@ class SqliteStore final : public Store {
 
   void exec(const char* sql) {
     char* error = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error); rc != SQLITE_OK) {
       std::string why = error ? error : "unknown error";
       sqlite3_free(error);
-      throw StoreError(fmt::format("sqlite: {}: {}", sql, why));
+      throw sqlite_error(rc, fmt::format("sqlite: {}: {}", sql, why));
     }
   }
 

@@ -13,7 +13,8 @@
 namespace sprocket::store {
 
 struct StoreError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit StoreError(const std::string& what, bool transient = false) : std::runtime_error(what), transient(transient) {}
+  bool transient;  // the same call may succeed later: the database was locked by another connection, or full
 };
 
 struct SecretRecord {
