@@ -468,8 +468,8 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::int64_t add_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
-                              const std::string& archive, std::int64_t created_ms) override {
+  std::int64_t store_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
+                                const std::string& archive, std::int64_t created_ms) override {
     return in_transaction([&] {
       std::int64_t version = 1;
       {
@@ -480,9 +480,16 @@ class SqliteStore final : public Store {
       Statement insert(db_, "INSERT INTO deployments (account_id, version, name, message, created_ms, archive) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
       insert.bind(1, account_id).bind(2, version).bind(3, name).bind(4, message).bind(5, created_ms).bind_blob(6, archive);
       insert.step();
-      set_active(account_id, name, version);
       return version;
     });
+  }
+
+  bool remove_inactive_deployment(std::int64_t account_id, std::int64_t version) override {
+    Statement st(db_, R"sql(DELETE FROM deployments WHERE account_id = ?1 AND version = ?2
+                            AND NOT EXISTS (SELECT 1 FROM active_sources a WHERE a.account_id = ?1 AND a.version = ?2))sql");
+    st.bind(1, account_id).bind(2, version);
+    st.step();
+    return sqlite3_changes(db_) > 0;
   }
 
   std::vector<DeploymentRecord> deployments(std::int64_t account_id) override {

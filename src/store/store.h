@@ -129,12 +129,16 @@ class Store {
   // until their page's newest is old too); returns how many.
   virtual std::size_t prune_executions(std::int64_t older_than_ms) = 0;
 
-  // Stores a deployment and makes it the active version of its name, in one transaction.
-  virtual std::int64_t add_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
-                                      const std::string& archive, std::int64_t created_ms) = 0;
+  // Stores a deployment as the account's next version, not active: activate_deployment() makes
+  // it so once its files are in place and load, so that the store never names as active a
+  // version the node could not serve (a restart serves what the store says).
+  virtual std::int64_t store_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
+                                        const std::string& archive, std::int64_t created_ms) = 0;
+  // Undoes store_deployment() for a version that never became active; false if it is unknown or active.
+  virtual bool remove_inactive_deployment(std::int64_t account_id, std::int64_t version) = 0;
   virtual std::vector<DeploymentRecord> deployments(std::int64_t account_id) = 0;  // newest first
   virtual std::optional<std::string> deployment_archive(std::int64_t account_id, std::int64_t version) = 0;
-  // Makes `version` the active version of its name again (a rollback); false if unknown.
+  // Makes `version` the active version of its name (a deploy, a rollback); false if unknown.
   virtual bool activate_deployment(std::int64_t account_id, std::int64_t version) = 0;
   virtual std::vector<ActiveSource> active_sources() = 0;  // oldest activation first
 

@@ -5,10 +5,10 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 
 import pytest
-import requests
 
 from conftest import BINARY
 
@@ -37,6 +37,13 @@ def project(root, name, version, path="hello", serverless_extra=None):
     return root
 
 
+def empty_node(start_sprocket, tmp_path, **kw):
+    """A node serving nothing of its own: everything it serves comes from deploys."""
+    cwd = tmp_path / "node-cwd"
+    cwd.mkdir(exist_ok=True)
+    return start_sprocket([], cwd=cwd, **kw)
+
+
 def active_versions(s):
     listed = cli(s, "versions")
     assert listed.returncode == 0, listed.stderr
@@ -55,6 +62,55 @@ def immutable_folder(path):
         yield path
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+# --- item 7: deploy state -------------------------------------------------------------------
+
+
+def test_a_deploy_that_fails_after_the_store_write_leaves_the_old_version_active(start_sprocket, tmp_path):
+    s = empty_node(start_sprocket, tmp_path)
+    assert cli(s, "deploy", project(tmp_path / "v1", "shop", 1)).returncode == 0
+    # Version 2 cannot be moved into place: its folder exists and cannot be removed or replaced.
+    with immutable_folder(s.data_dir / "deployments" / str(DEFAULT_ACCOUNT) / "2"):
+        out = cli(s, "deploy", project(tmp_path / "v2", "shop", 2))
+        assert out.returncode == 1, out.stdout
+        assert "keeps serving" in out.stderr
+        assert "incoming-" not in out.stderr
+        assert s.get("/hs/serverless/hello").json()["version"] == 1
+        assert active_versions(s) == [1]
+        # A restart serves what served before the failed deploy, not the version it stored.
+        assert s.stop() == 0
+        again = empty_node(start_sprocket, tmp_path, data_dir=s.data_dir)
+        assert again.get("/hs/serverless/hello").json()["version"] == 1
+    out = cli(again, "deploy", project(tmp_path / "v2-again", "shop", 2))
+    assert out.returncode == 0, out.stderr
+    assert again.get("/hs/serverless/hello").json()["version"] == 2
+    assert active_versions(again) == [int(out.stdout.split("as version ")[1].split()[0])]
+
+
+def test_when_the_store_refuses_the_activation_nothing_changes(start_sprocket, tmp_path):
+    s = empty_node(start_sprocket, tmp_path)
+    assert cli(s, "deploy", project(tmp_path / "v1", "shop", 1)).returncode == 0
+    assert cli(s, "deploy", project(tmp_path / "v2", "shop", 2)).returncode == 0
+    db = sqlite3.connect(s.data_dir / "sprocket.db")
+    for event in ("INSERT", "UPDATE"):
+        db.execute(f"CREATE TRIGGER refuse_{event.lower()} BEFORE {event} ON active_sources "
+                   "BEGIN SELECT RAISE(ABORT, 'activation refused by the test'); END")
+    db.commit()
+    out = cli(s, "deploy", project(tmp_path / "v3", "shop", 3))
+    assert out.returncode == 1 and "activation refused by the test" in out.stderr, out.stderr
+    out = cli(s, "rollback")
+    assert out.returncode == 1 and "activation refused by the test" in out.stderr, out.stderr
+    assert s.get("/hs/serverless/hello").json()["version"] == 2
+    for event in ("insert", "update"):
+        db.execute(f"DROP TRIGGER refuse_{event}")
+    db.commit()
+    db.close()
+    assert active_versions(s) == [2]
+    assert len(cli(s, "versions").stdout.splitlines()) == 2  # the refused version was not kept
+    out = cli(s, "deploy", project(tmp_path / "v3-again", "shop", 3))
+    assert out.returncode == 0, out.stderr
+    assert s.get("/hs/serverless/hello").json()["version"] == 3
 
 
 # --- item 10: secrets in `actions test` -------------------------------------------------------
