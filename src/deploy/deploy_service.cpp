@@ -43,6 +43,22 @@ std::string manifest_key(const fs::path& folder) {
 
 DeployOutcome refused(unsigned status, std::string message) { return {status, json::object{{"message", std::move(message)}}}; }
 
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
+}
+
+// The node unpacks an upload in a folder of its own; what the deployer is told names files as
+// they are in the folder they uploaded ("src/app/app.functions/serverless.json:7:25"), not as
+// the node stores them.
+std::string in_upload_terms(std::string text, const fs::path& unpacked) {
+  std::error_code ec;
+  for (const fs::path& spelling : {unpacked, fs::weakly_canonical(unpacked, ec)}) {
+    replace_all(text, spelling.string() + "/", "");
+    replace_all(text, spelling.string(), "the uploaded folder");
+  }
+  return text;
+}
+
 // The folder an upload is unpacked and validated in: gone when the deploy ends, whether it
 // was refused or its files moved on into the version's own folder.
 class StagingFolder {
@@ -226,18 +242,26 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     // Unpack beside the versions and validate everything there, as it will be served, before
     // anything is stored or activated: a refused deploy changes nothing.
     StagingFolder staging(root_ / std::to_string(account_id) / fmt::format("incoming-{}", util::unix_now_ms()));
-    auto refuse = [&](unsigned status, const std::string& why) { finish(std::move(done), refused(status, why)); };
+    auto refuse = [&](unsigned status, const std::string& why) {
+      finish(std::move(done), refused(status, in_upload_terms(why, staging.path())));
+    };
     if (auto unpacked = unpack_archive(archive, staging.path()); !unpacked) return refuse(400, unpacked.error());
     auto candidate = active_;
     std::erase_if(candidate, [&](const auto& s) { return s.account_index == *index && s.name == name; });
     candidate.push_back({*index, name, 0, staging.path()});
-    std::vector<std::string> shadowed;
-    auto catalog = accounts::load_functions(deployment_, candidate, &shadowed);
+    std::vector<accounts::Takeover> takeovers;
+    auto catalog = accounts::load_functions(deployment_, candidate, &takeovers);
     if (!catalog) return refuse(400, config::format_errors(catalog.error()));
     if (auto refusal = vet(*catalog)) return refuse(refusal->status, refusal->why);
     if (auto installed = install(*catalog); !installed) return refuse(400, installed.error());
-    json::array shadows;
-    for (auto& s : shadowed) shadows.emplace_back(s);
+    // What this upload brings: said once, for this deploy (the catalog holds every source's).
+    json::array shadows, warnings;
+    for (auto& t : takeovers) {
+      if (t.source == candidate.size() - 1) shadows.emplace_back(t.what);
+    }
+    for (const auto& w : catalog->warnings) {
+      if (auto mine = in_upload_terms(w, staging.path()); mine != w) warnings.emplace_back(mine);
+    }
 
     // Stored, moved into its version's folder, loaded from there, and only then active: each
     // step checked, and a failure undoes the steps before it, so that the store never names as
@@ -258,7 +282,7 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     auto final_catalog = accounts::load_functions(deployment_, candidate);
     if (!final_catalog) {
       forget_version(account_id, version, folder);
-      return refuse(500, config::format_errors(final_catalog.error()));
+      return refuse(500, in_upload_terms(config::format_errors(final_catalog.error()), folder));
     }
     if (auto activated = activate_in_store(account_id, version); !activated) {
       forget_version(account_id, version, folder);
@@ -275,8 +299,6 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     for (const auto& a : final_catalog->actions) {
       if (a.account_index == *index && a.deployed_version == version) deployed_actions.emplace_back(a.name);
     }
-    json::array warnings;
-    for (auto& w : final_catalog->warnings) warnings.emplace_back(w);
     DeployOutcome outcome{201, json::object{{"version", version}, {"name", name}, {"accountId", account_id}, {"functions", routes},
                                             {"actions", deployed_actions}, {"shadowed", shadows}, {"warnings", warnings}}};
     boost::asio::post(io_, [this, catalog = std::move(*final_catalog), sources = active_, done = std::move(done),

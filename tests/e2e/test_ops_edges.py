@@ -113,6 +113,47 @@ def test_when_the_store_refuses_the_activation_nothing_changes(start_sprocket, t
     assert s.get("/hs/serverless/hello").json()["version"] == 3
 
 
+def test_a_refused_deploy_names_the_files_as_the_deployer_knows_them(start_sprocket, tmp_path):
+    s = empty_node(start_sprocket, tmp_path)
+    broken = project(tmp_path / "broken", "shop", 1)
+    (broken / "src" / "app" / "app.functions" / "serverless.json").write_text(
+        '{\n  "appFunctions": {\n    "hello": {"file": "missing.js"}\n  }\n}')
+    out = cli(s, "deploy", broken)
+    assert out.returncode == 1
+    assert "src/app/app.functions/serverless.json:3:" in out.stderr, out.stderr
+    assert "incoming-" not in out.stderr and str(s.data_dir) not in out.stderr, out.stderr
+
+
+def test_deploying_an_empty_folder_says_what_a_project_looks_like(start_sprocket, tmp_path):
+    s = empty_node(start_sprocket, tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = cli(s, "deploy", empty)
+    assert out.returncode != 0
+    assert "does not exist" not in out.stderr, out.stderr
+    assert "no serverless functions" in out.stderr and "hsproject.json" in out.stderr, out.stderr
+    # A client other than the CLI (an empty upload to the admin API) is told the same.
+    r = s.admin("POST", f"/api/v1/deployments?account={DEFAULT_ACCOUNT}&name=empty", data=b"SPROCKET-ARCHIVE-1\n")
+    assert r.status_code == 400
+    message = r.json()["message"]
+    assert "does not exist" not in message and "no serverless functions" in message, message
+    assert "incoming-" not in message and str(s.data_dir) not in message, message
+
+
+def test_shadows_and_warnings_are_said_once_in_the_deployers_terms(start_sprocket, tmp_path):
+    s = empty_node(start_sprocket, tmp_path)
+    assert cli(s, "deploy", project(tmp_path / "a", "alpha", 1, path="shared")).returncode == 0
+    out = cli(s, "deploy", project(tmp_path / "b", "beta", 1, path="shared", serverless_extra={"colour": "blue"}))
+    assert out.returncode == 0, out.stderr
+    assert "shadows: hello of beta now answers /hs/serverless/shared (it was hello of alpha version 1)" in out.stdout
+    assert "src/app/app.functions/serverless.json:" in out.stderr and "colour" in out.stderr, out.stderr
+    assert str(s.data_dir) not in out.stdout + out.stderr
+    unrelated = cli(s, "deploy", project(tmp_path / "c", "gamma", 1, path="other"))
+    assert unrelated.returncode == 0, unrelated.stderr
+    assert "shadows" not in unrelated.stdout, unrelated.stdout
+    assert "colour" not in unrelated.stderr, unrelated.stderr
+
+
 # --- item 10: secrets in `actions test` -------------------------------------------------------
 
 SECRET = "s3cr3t-value-42"
