@@ -1,6 +1,11 @@
 // sprocket: runs HubSpot serverless functions. This file only declares the command line.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
 
 #include "cli/actions_command.h"
 #include "cli/deploy_command.h"
@@ -10,6 +15,34 @@
 #include "cli/tokens_command.h"
 
 using namespace sprocket;
+
+namespace {
+
+// CLI11 answers a command it does not know with "A subcommand is required", which hides the
+// typo. Walks the command words of argv (up to the first option) and names the first one that
+// is not a command of its group, with the commands there are; or the group that needs one.
+std::optional<std::string> command_problem(CLI::App& app, int argc, char** argv) {
+  CLI::App* group = &app;
+  std::string prefix = "sprocket";
+  for (int i = 1;; ++i) {
+    if (group->get_require_subcommand_min() == 0) return std::nullopt;  // a command: its arguments follow
+    auto commands = group->get_subcommands([](CLI::App*) { return true; });
+    std::vector<std::string> names;
+    for (const auto* c : commands) names.push_back(c->get_name());
+    if (i >= argc) return fmt::format("{} needs a command: {} ({} --help says more)", prefix, fmt::join(names, ", "), prefix);
+    std::string_view word = argv[i];
+    if (word.empty() || word.front() == '-') return std::nullopt;  // an option (--help…): CLI11 judges it
+    auto found = std::find_if(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->get_name() == word; });
+    if (found == commands.end()) {
+      std::string where = group == &app ? "the commands are" : fmt::format("the commands of {} are", prefix);
+      return fmt::format("unknown command \"{}\"; {}: {} ({} --help says more)", word, where, fmt::join(names, ", "), prefix);
+    }
+    group = *found;
+    prefix += " " + group->get_name();
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sprocket: run HubSpot serverless functions on your own machines"};
@@ -161,6 +194,10 @@ int main(int argc, char** argv) {
   actions_executions->callback([&] { exit_code = cli::run_actions_executions(action_run); });
   actions_command->require_subcommand(1);
 
+  if (auto problem = command_problem(app, argc, argv)) {
+    fmt::print(stderr, "sprocket: {}\n", *problem);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

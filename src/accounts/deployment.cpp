@@ -30,6 +30,19 @@ void check_counts(const Account& account, const config::Catalog& catalog, const 
   }
 }
 
+// Where a function or action being replaced came from, as a deployer knows it: a deployment by
+// name and version, or a folder the node serves in place by its name alone (the holder of an
+// account's scoped token has no business with the node's layout).
+std::string origin_of(std::int64_t deployed_version, const fs::path& folder, std::size_t account_index,
+                      const std::vector<DeployedSource>& deployed) {
+  for (const auto& source : deployed) {
+    if (deployed_version > 0 && source.account_index == account_index && source.version == deployed_version) {
+      return fmt::format("{} version {}", source.name, source.version);
+    }
+  }
+  return fmt::format("the node's folder {}", folder.filename().string());
+}
+
 }  // namespace
 
 std::size_t Deployment::account_for_host(std::string_view host) const {
@@ -92,7 +105,7 @@ Expected<Deployment, ConfigErrors> load_deployment(const ServerConfig& config, s
 }
 
 Expected<config::Catalog, ConfigErrors> load_functions(const Deployment& deployment, const std::vector<DeployedSource>& deployed,
-                                                       std::vector<std::string>* shadowed) {
+                                                       std::vector<Takeover>* takeovers) {
   config::Catalog all;
   ConfigErrors errors;
   for (std::size_t index = 0; index < deployment.accounts.size(); ++index) {
@@ -107,7 +120,8 @@ Expected<config::Catalog, ConfigErrors> load_functions(const Deployment& deploym
       catalog = std::move(*loaded);
     }
     // Deployed sources, in activation order: a later one takes over the paths it shares.
-    for (const auto& source : deployed) {
+    for (std::size_t source_index = 0; source_index < deployed.size(); ++source_index) {
+      const auto& source = deployed[source_index];
       if (source.account_index != index) continue;
       auto loaded = config::load_catalog({source.folder});
       if (!loaded) {
@@ -115,14 +129,15 @@ Expected<config::Catalog, ConfigErrors> load_functions(const Deployment& deploym
         continue;
       }
       for (auto& f : loaded->functions) {
-        const std::string key = f.route ? *f.route : "app function " + f.name;
         auto clash = std::find_if(catalog.functions.begin(), catalog.functions.end(), [&](const config::FunctionSpec& other) {
           return f.route ? other.route == f.route : (other.is_app_function() && other.name == f.name);
         });
         if (clash != catalog.functions.end()) {
-          if (shadowed) {
-            shadowed->push_back(fmt::format("{} of {} now answers {} (it was {} of {})", f.name, source.name, key, clash->name,
-                                            clash->serverless_json.parent_path().string()));
+          if (takeovers) {
+            std::string taken = f.route ? "now answers " + *f.route : std::string("replaces the app function of that name");
+            takeovers->push_back({source_index, fmt::format("{} of {} {} (it was {} of {})", f.name, source.name, taken, clash->name,
+                                                            origin_of(clash->deployed_version, clash->serverless_json.parent_path(),
+                                                                      index, deployed))});
           }
           catalog.functions.erase(clash);
         }
@@ -132,7 +147,10 @@ Expected<config::Catalog, ConfigErrors> load_functions(const Deployment& deploym
       for (auto& a : loaded->actions) {
         auto clash = std::find_if(catalog.actions.begin(), catalog.actions.end(), [&](const config::ActionSpec& other) { return other.name == a.name; });
         if (clash != catalog.actions.end()) {
-          if (shadowed) shadowed->push_back(fmt::format("action {} of {} replaces the one of {}", a.name, source.name, clash->folder.string()));
+          if (takeovers) {
+            takeovers->push_back({source_index, fmt::format("action {} of {} replaces the one of {}", a.name, source.name,
+                                                            origin_of(clash->deployed_version, clash->folder, index, deployed))});
+          }
           catalog.actions.erase(clash);
         }
         a.deployed_version = source.version;

@@ -47,12 +47,19 @@ struct DeployedSource {
   std::filesystem::path folder;
 };
 
+// A path (or an app function's or action's name) that a deployed source took from an earlier
+// one, said in a deployer's terms: deployments by name and version, never the node's folders.
+struct Takeover {
+  std::size_t source = 0;  // the index in `deployed` of the source that took it
+  std::string what;        // "hello of beta now answers /hs/serverless/shared (it was hello of alpha version 1)"
+};
+
 // Every account's functions, validated: each account's paths alone (two functions on one path
 // is an error there), then its deployed sources, where a later activation takes a path from an
 // earlier one (HubSpot: "the most recently deployed endpoint function will take precedence");
-// `shadowed` says what was taken. Limits on endpoints and secrets are checked per account.
+// `takeovers` says what was taken. Limits on endpoints and secrets are checked per account.
 Expected<config::Catalog, config::ConfigErrors> load_functions(const Deployment& deployment,
                                                                const std::vector<DeployedSource>& deployed,
-                                                               std::vector<std::string>* shadowed = nullptr);
+                                                               std::vector<Takeover>* takeovers = nullptr);
 
 }  // namespace sprocket::accounts

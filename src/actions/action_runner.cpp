@@ -28,19 +28,6 @@ runtime::ExposedSecrets all_values(const runtime::ExposedSecrets& a, const runti
   return all;
 }
 
-// What the API and the logs show of an attempt's result: no secret value, wherever the code
-// put one (an output, a value quoted by the output rules).
-void redact_strings(json::value& v, const runtime::ExposedSecrets& secrets) {
-  if (v.is_string()) {
-    std::string redacted = secrets::redact(v.get_string(), secrets);
-    if (redacted != v.get_string()) v = redacted;
-  } else if (v.is_array()) {
-    for (auto& item : v.get_array()) redact_strings(item, secrets);
-  } else if (v.is_object()) {
-    for (auto& member : v.get_object()) redact_strings(member.value(), secrets);
-  }
-}
-
 std::string format_delay(std::chrono::milliseconds d) {
   auto s = d.count() / 1000;
   if (s < 3600) return fmt::format("{} min", s / 60);
@@ -339,8 +326,10 @@ void ActionRunner::finish(store::ActionExecutionRecord execution, std::int64_t s
     execution.finished_ms = now;
     summary = fmt::format("FAILED ({})", outcome.failure);
   }
+  // What the API and the logs show of an attempt's result: no secret value, wherever the code
+  // put one (an output, a value quoted by the output rules).
   json::value shown = std::move(result);
-  redact_strings(shown, secrets);
+  secrets::redact_json_strings(shown, secrets);
   execution.result_json = json::serialize(shown);
   metrics_.action_attempt(fmt::format("{}/{}", execution.account_id, execution.action), attempt.outcome, outcome.duration_ms / 1000);
   log_.write_line(fmt::format("{} - action {} {} attempt {}: {} in {:.1f} ms, {} MB", logs::iso_timestamp(started_ms), execution.action,

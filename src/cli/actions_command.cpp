@@ -18,6 +18,7 @@
 #include "logs/log_format.h"
 #include "runtime/dispatcher.h"
 #include "runtime/worker.h"
+#include "secrets/secret_values.h"
 #include "util/request_id.h"
 
 namespace sprocket::cli {
@@ -42,6 +43,18 @@ std::vector<fs::path> find_actions_folders(const std::string& path) {
     }
   }
   return folders;
+}
+
+// What `actions test` prints is redacted as a queued execution's attempt is: the values in
+// .env are real secrets, and a terminal's output gets pasted into tickets and chats.
+void redact_attempt(actions::AttemptOutcome& outcome, std::vector<runtime::LogLine>& lines, const runtime::ExposedSecrets& secrets) {
+  for (auto& line : lines) secrets::redact_in_place(line.text, secrets);
+  secrets::redact_in_place(outcome.error, secrets);
+  for (auto& problem : outcome.problems) secrets::redact_in_place(problem, secrets);
+  for (auto& warning : outcome.warnings) secrets::redact_in_place(warning, secrets);
+  boost::json::value outputs = std::move(outcome.outputs);
+  secrets::redact_json_strings(outputs, secrets);
+  outcome.outputs = std::move(outputs.as_object());
 }
 
 }  // namespace
@@ -152,11 +165,13 @@ int run_actions_test(const ActionTestOptions& o) {
   io.run();
   double total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_at).count();
   if (load_error || !result) {
-    fmt::print("Status: FAILED\n{}\n", load_error ? *load_error : std::string("the action's process ended without an answer"));
+    fmt::print("Status: FAILED\n{}\n",
+               load_error ? secrets::redact(*load_error, secrets) : std::string("the action's process ended without an answer"));
     return 1;
   }
-  for (const auto& line : result->logs) fmt::print("{}\n", logs::console_line(line.timestamp_ms, line.level, line.text));
   auto outcome = actions::interpret_attempt(*action, *result);
+  redact_attempt(outcome, result->logs, secrets);
+  for (const auto& line : result->logs) fmt::print("{}\n", logs::console_line(line.timestamp_ms, line.level, line.text));
   using Kind = actions::AttemptOutcome::Kind;
   std::string status = outcome.kind == Kind::Succeeded ? "SUCCESS"
                        : outcome.kind == Kind::Retry   ? "FAILED (" + outcome.failure + ": a queued execution would be retried)"

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <fmt/format.h>
 
+#include "cli/network_errors.h"
+
 namespace sprocket::cli {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -55,68 +57,76 @@ beast_http::request<beast_http::string_body> make_request(const AdminEndpoint& e
   return req;
 }
 
+std::string url_of(const AdminEndpoint& e) { return fmt::format("http://{}:{}/", e.host, e.port); }
+
+// Connected, or why not in words a user can act on (the exceptions' text names Boost's files).
+Expected<void*, std::string> connect(beast::tcp_stream& stream, const AdminEndpoint& e) {
+  boost::system::error_code ec;
+  tcp::resolver resolver(stream.get_executor());
+  auto addresses = resolver.resolve(e.host, e.port, ec);
+  if (!ec) stream.connect(addresses, ec);
+  if (ec) return Unexpected{cannot_connect_message(url_of(e), ec)};
+  return nullptr;
+}
+
+std::string lost_connection(const AdminEndpoint& e, const boost::system::error_code& ec) {
+  return fmt::format("the connection to {} failed before the answer was complete: {}", url_of(e), plain_reason(ec));
+}
+
 }  // namespace
 
 Expected<HttpReply, std::string> admin_request(const AdminEndpoint& e, const std::string& method, const std::string& target,
                                                const std::string& body, const std::string& content_type) {
-  try {
-    asio::io_context io;
-    tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    stream.connect(resolver.resolve(e.host, e.port));
-    auto req = make_request(e, beast_http::string_to_verb(method), target, body, content_type);
-    beast_http::write(stream, req);
-    beast::flat_buffer buffer;
-    beast_http::response_parser<beast_http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    beast_http::read(stream, buffer, parser);
-    auto res = parser.release();
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    return HttpReply{res.result_int(), std::move(res.body())};
-  } catch (const std::exception& ex) {
-    return Unexpected{fmt::format("cannot reach the admin API at {}:{}: {}", e.host, e.port, ex.what())};
-  }
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  if (auto connected = connect(stream, e); !connected) return Unexpected{connected.error()};
+  boost::system::error_code ec;
+  auto req = make_request(e, beast_http::string_to_verb(method), target, body, content_type);
+  beast_http::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  beast_http::response_parser<beast_http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  if (!ec) beast_http::read(stream, buffer, parser, ec);
+  if (ec) return Unexpected{lost_connection(e, ec)};
+  auto res = parser.release();
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return HttpReply{res.result_int(), std::move(res.body())};
 }
 
 Expected<void*, std::string> admin_follow(const AdminEndpoint& e, const std::string& target,
                                           const std::function<bool(const std::string&)>& on_data) {
-  try {
-    asio::io_context io;
-    tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    stream.connect(resolver.resolve(e.host, e.port));
-    auto req = make_request(e, beast_http::verb::get, target, "");
-    beast_http::write(stream, req);
-    beast::flat_buffer buffer;
-    beast_http::response_parser<beast_http::empty_body> header_parser;
-    beast_http::read_header(stream, buffer, header_parser);
-    if (header_parser.get().result_int() != 200) {
-      // The refusal's reason is in its JSON body.
-      beast_http::response_parser<beast_http::string_body> body_parser(std::move(header_parser));
-      boost::system::error_code body_error;
-      beast_http::read(stream, buffer, body_parser, body_error);
-      HttpReply reply{body_parser.get().result_int(), body_parser.get().body()};
-      return Unexpected{fmt::format("the admin API answered {}: {}", reply.status, error_message(reply))};
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  if (auto connected = connect(stream, e); !connected) return Unexpected{connected.error()};
+  boost::system::error_code ec;
+  auto req = make_request(e, beast_http::verb::get, target, "");
+  beast_http::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  beast_http::response_parser<beast_http::empty_body> header_parser;
+  if (!ec) beast_http::read_header(stream, buffer, header_parser, ec);
+  if (ec) return Unexpected{lost_connection(e, ec)};
+  if (header_parser.get().result_int() != 200) {
+    // The refusal's reason is in its JSON body.
+    beast_http::response_parser<beast_http::string_body> body_parser(std::move(header_parser));
+    boost::system::error_code body_error;
+    beast_http::read(stream, buffer, body_parser, body_error);
+    HttpReply reply{body_parser.get().result_int(), body_parser.get().body()};
+    return Unexpected{fmt::format("the admin API answered {}: {}", reply.status, error_message(reply))};
+  }
+  std::string pending(static_cast<const char*>(buffer.data().data()), buffer.size());
+  char chunk[4096];
+  while (true) {
+    std::size_t end;
+    while ((end = pending.find("\n\n")) != std::string::npos) {
+      std::string event = pending.substr(0, end);
+      pending.erase(0, end + 2);
+      if (event.rfind("data: ", 0) == 0 && !on_data(event.substr(6))) return nullptr;
     }
-    std::string pending(static_cast<const char*>(buffer.data().data()), buffer.size());
-    char chunk[4096];
-    while (true) {
-      std::size_t end;
-      while ((end = pending.find("\n\n")) != std::string::npos) {
-        std::string event = pending.substr(0, end);
-        pending.erase(0, end + 2);
-        if (event.rfind("data: ", 0) == 0 && !on_data(event.substr(6))) return nullptr;
-      }
-      boost::system::error_code ec;
-      std::size_t n = stream.socket().read_some(asio::buffer(chunk), ec);
-      // The server never ends a follow stream while it runs: an end means it stopped or died.
-      if (ec == asio::error::eof) return Unexpected{std::string("the server ended the log stream (it stopped or restarted)")};
-      if (ec) return Unexpected{"the log stream broke: " + ec.message()};
-      pending.append(chunk, n);
-    }
-  } catch (const std::exception& ex) {
-    return Unexpected{fmt::format("cannot reach the admin API at {}:{}: {}", e.host, e.port, ex.what())};
+    std::size_t n = stream.socket().read_some(asio::buffer(chunk), ec);
+    // The server never ends a follow stream while it runs: an end means it stopped or died.
+    if (ec == asio::error::eof) return Unexpected{std::string("the server ended the log stream (it stopped or restarted)")};
+    if (ec) return Unexpected{lost_connection(e, ec)};
+    pending.append(chunk, n);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/admin_client.h"
+#include "config/catalog.h"
 #include "deploy/archive.h"
 
 namespace sprocket::cli {
@@ -39,6 +40,11 @@ Expected<AdminEndpoint, std::string> endpoint_for(const DeployOptions& o) {
 }  // namespace
 
 int run_deploy(const DeployOptions& o) {
+  // What the node would refuse for want of functions is said here, naming the folder as given.
+  if (auto found = config::discover_functions_folders({fs::path(o.path)}); !found) {
+    fmt::print(stderr, "{}\nsprocket: nothing was deployed\n", config::format_errors(found.error()));
+    return 2;
+  }
   std::error_code ec;
   fs::path folder = fs::weakly_canonical(fs::absolute(o.path), ec);
   auto archive = deploy::pack_folder(folder);
@@ -61,7 +67,7 @@ int run_deploy(const DeployOptions& o) {
     return 1;
   }
   if (reply->status != 201) {
-    fmt::print(stderr, "{}\nsprocket: the deploy was refused; what was serving keeps serving\n", error_message(*reply));
+    fmt::print(stderr, "{}\nsprocket: the deploy of {} was refused; what was serving keeps serving\n", error_message(*reply), o.path);
     return 1;
   }
   auto body = json::parse(reply->body).as_object();

@@ -16,6 +16,7 @@
 #include "actions/action_runner.h"
 #include "admin/admin_api.h"
 #include "admin/admin_token.h"
+#include "cli/network_errors.h"
 #include "config/catalog.h"
 #include "config/folder_watcher.h"
 #include "deploy/archive.h"
@@ -335,6 +336,11 @@ int run_serve(const ServeOptions& options) {
     http::ServerSettings admin_settings{admin_listen->first, admin_listen->second};
     admin_settings.body_limit = deploy::kMaxArchiveBytes + 1024;  // deploy uploads
     admin_server.emplace(io, admin_api, admin_settings);
+  } catch (const boost::system::system_error& e) {
+    // Its what() names Boost's source files; say what is wrong with the address and what to do.
+    fmt::print(stderr, "sprocket: {}\n", server ? cannot_listen_message(options.admin_listen, "--admin-listen", e.code())
+                                                : cannot_listen_message(options.listen, "--listen", e.code()));
+    return 2;
   } catch (const std::exception& e) {
     fmt::print(stderr, "sprocket: cannot listen on {}: {}\n", server ? options.admin_listen : options.listen, e.what());
     return 2;

@@ -79,6 +79,11 @@ Expected<std::string, std::string> pack_folder(const fs::path& folder) {
 Expected<std::size_t, std::string> unpack_archive(std::string_view in, const fs::path& destination) {
   if (in.substr(0, kMagic.size()) != kMagic) return Unexpected{std::string("the upload is not a sprocket deploy archive")};
   in.remove_prefix(kMagic.size());
+  // Even an empty upload makes a folder: validation then says it holds no functions, not that
+  // the path does not exist.
+  std::error_code created;
+  fs::create_directories(destination, created);
+  if (created) return Unexpected{fmt::format("cannot make a folder for the upload: {}", created.message())};
   std::size_t count = 0;
   while (!in.empty()) {
     std::uint64_t name_size = 0, mode = 0, size = 0;

@@ -4,9 +4,11 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+#include <cctype>
 #include <fmt/format.h>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -40,6 +42,39 @@ std::string manifest_key(const fs::path& folder) {
 }
 
 DeployOutcome refused(unsigned status, std::string message) { return {status, json::object{{"message", std::move(message)}}}; }
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
+}
+
+// The node unpacks an upload in a folder of its own; what the deployer is told names files as
+// they are in the folder they uploaded ("src/app/app.functions/serverless.json:7:25"), not as
+// the node stores them.
+std::string in_upload_terms(std::string text, const fs::path& unpacked) {
+  std::error_code ec;
+  for (const fs::path& spelling : {unpacked, fs::weakly_canonical(unpacked, ec)}) {
+    replace_all(text, spelling.string() + "/", "");
+    replace_all(text, spelling.string(), "the uploaded folder");
+  }
+  return text;
+}
+
+// The folder an upload is unpacked and validated in: gone when the deploy ends, whether it
+// was refused or its files moved on into the version's own folder.
+class StagingFolder {
+ public:
+  explicit StagingFolder(fs::path path) : path_(std::move(path)) {}
+  ~StagingFolder() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  StagingFolder(const StagingFolder&) = delete;
+  StagingFolder& operator=(const StagingFolder&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
 
 }  // namespace
 
@@ -149,6 +184,56 @@ void DeployService::guarded(Done done, std::function<void(Done&)> work) {
   });
 }
 
+std::optional<DeployService::Refusal> DeployService::vet(const config::Catalog& catalog) {
+  if (!vet_) return std::nullopt;
+  std::promise<std::vector<std::string>> vetted;
+  boost::asio::post(io_, [&vetted, &catalog, this] {
+    try {
+      vetted.set_value(vet_(catalog));
+    } catch (...) {
+      vetted.set_exception(std::current_exception());
+    }
+  });
+  auto future = vetted.get_future();
+  // The event loop may be stopping (a shutdown): then nobody answers, and the deploy is refused.
+  while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (io_.stopped()) return Refusal{503, "the node is shutting down"};
+  }
+  if (auto problems = future.get(); !problems.empty()) return Refusal{400, fmt::format("{}", fmt::join(problems, "\n"))};
+  return std::nullopt;
+}
+
+Expected<void*, std::string> DeployService::move_into_place(const fs::path& unpacked, const fs::path& folder) {
+  std::error_code ec;
+  fs::remove_all(folder, ec);  // what a deploy that failed before its activation may have left
+  if (!ec) fs::rename(unpacked, folder, ec);
+  if (!ec) return nullptr;
+  // The path is the node's business (its log), the reason the deployer's.
+  std::string why = ec.message();
+  if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+  fmt::print(stderr, "sprocket: cannot move a deploy into {}: {}\n", folder.string(), why);
+  return Unexpected{fmt::format("the node could not put the new version's files in place ({}); its log names the folder", why)};
+}
+
+Expected<void*, std::string> DeployService::activate_in_store(std::int64_t account_id, std::int64_t version) {
+  try {
+    if (on_store<bool>([&](store::Store& s) { return s.activate_deployment(account_id, version); })) return nullptr;
+    return Unexpected{fmt::format("version {} of account {} is no longer stored", version, account_id)};
+  } catch (const std::exception& e) {
+    return Unexpected{fmt::format("the store could not mark version {} active: {}", version, e.what())};
+  }
+}
+
+void DeployService::forget_version(std::int64_t account_id, std::int64_t version, const fs::path& folder) {
+  std::error_code ec;
+  if (!folder.empty()) fs::remove_all(folder, ec);
+  try {
+    if (on_store<bool>([&](store::Store& s) { return s.remove_inactive_deployment(account_id, version); })) return;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "sprocket: version {} of account {} stays stored, never active: {}\n", version, account_id, e.what());
+  }
+}
+
 void DeployService::deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, Done done_) {
   guarded(std::move(done_), [this, account_id, name = std::move(name), message = std::move(message),
                              archive = std::move(archive)](Done& done) mutable {
@@ -156,63 +241,53 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     if (!index) return finish(std::move(done), refused(400, fmt::format("account {} is not served here", account_id)));
     // Unpack beside the versions and validate everything there, as it will be served, before
     // anything is stored or activated: a refused deploy changes nothing.
-    fs::path incoming = root_ / std::to_string(account_id) / fmt::format("incoming-{}", util::unix_now_ms());
-    std::error_code ec;
-    auto cleanup = [&] { fs::remove_all(incoming, ec); };
-    auto unpacked = unpack_archive(archive, incoming);
-    if (!unpacked) {
-      cleanup();
-      return finish(std::move(done), refused(400, unpacked.error()));
-    }
+    StagingFolder staging(root_ / std::to_string(account_id) / fmt::format("incoming-{}", util::unix_now_ms()));
+    auto refuse = [&](unsigned status, const std::string& why) {
+      finish(std::move(done), refused(status, in_upload_terms(why, staging.path())));
+    };
+    if (auto unpacked = unpack_archive(archive, staging.path()); !unpacked) return refuse(400, unpacked.error());
     auto candidate = active_;
     std::erase_if(candidate, [&](const auto& s) { return s.account_index == *index && s.name == name; });
-    candidate.push_back({*index, name, 0, incoming});
-    std::vector<std::string> shadowed;
-    auto catalog = accounts::load_functions(deployment_, candidate, &shadowed);
-    if (!catalog) {
-      cleanup();
-      return finish(std::move(done), refused(400, config::format_errors(catalog.error())));
+    candidate.push_back({*index, name, 0, staging.path()});
+    std::vector<accounts::Takeover> takeovers;
+    auto catalog = accounts::load_functions(deployment_, candidate, &takeovers);
+    if (!catalog) return refuse(400, config::format_errors(catalog.error()));
+    if (auto refusal = vet(*catalog)) return refuse(refusal->status, refusal->why);
+    if (auto installed = install(*catalog); !installed) return refuse(400, installed.error());
+    // What this upload brings: said once, for this deploy (the catalog holds every source's).
+    json::array shadows, warnings;
+    for (auto& t : takeovers) {
+      if (t.source == candidate.size() - 1) shadows.emplace_back(t.what);
     }
-    if (vet_) {
-      std::promise<std::vector<std::string>> vetted;
-      boost::asio::post(io_, [&vetted, &catalog, this] {
-        try {
-          vetted.set_value(vet_(*catalog));
-        } catch (...) {
-          vetted.set_exception(std::current_exception());
-        }
-      });
-      auto future = vetted.get_future();
-      // The event loop may be stopping (a shutdown): then nobody answers, and the deploy is refused.
-      while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-        if (io_.stopped()) {
-          cleanup();
-          return finish(std::move(done), refused(503, "the node is shutting down"));
-        }
-      }
-      if (auto problems = future.get(); !problems.empty()) {
-        cleanup();
-        return finish(std::move(done), refused(400, fmt::format("{}", fmt::join(problems, "\n"))));
-      }
+    for (const auto& w : catalog->warnings) {
+      if (auto mine = in_upload_terms(w, staging.path()); mine != w) warnings.emplace_back(mine);
     }
-    if (auto installed = install(*catalog); !installed) {
-      cleanup();
-      return finish(std::move(done), refused(400, installed.error()));
-    }
+
+    // Stored, moved into its version's folder, loaded from there, and only then active: each
+    // step checked, and a failure undoes the steps before it, so that the store never names as
+    // active a version the node does not serve (a restart would switch to it).
     std::int64_t version = 0;
     try {
-      version = on_store<std::int64_t>([&](store::Store& s) { return s.add_deployment(account_id, name, message, archive, util::unix_now_ms()); });
+      version = on_store<std::int64_t>([&](store::Store& s) { return s.store_deployment(account_id, name, message, archive, util::unix_now_ms()); });
     } catch (const std::exception& e) {
-      cleanup();
-      return finish(std::move(done), refused(500, fmt::format("the deployment could not be stored: {}", e.what())));
+      return refuse(500, fmt::format("the deployment could not be stored: {}", e.what()));
     }
     fs::path folder = root_ / std::to_string(account_id) / std::to_string(version);
-    fs::remove_all(folder, ec);
-    fs::rename(incoming, folder, ec);
+    if (auto placed = move_into_place(staging.path(), folder); !placed) {
+      forget_version(account_id, version, {});
+      return refuse(500, placed.error());
+    }
     candidate.back() = {*index, name, version, folder};
     // Validated already; loaded again so that file paths point at the version's own folder.
     auto final_catalog = accounts::load_functions(deployment_, candidate);
-    if (!final_catalog) return finish(std::move(done), refused(500, config::format_errors(final_catalog.error())));
+    if (!final_catalog) {
+      forget_version(account_id, version, folder);
+      return refuse(500, in_upload_terms(config::format_errors(final_catalog.error()), folder));
+    }
+    if (auto activated = activate_in_store(account_id, version); !activated) {
+      forget_version(account_id, version, folder);
+      return refuse(500, activated.error());
+    }
     active_ = candidate;
     json::array routes;
     for (const auto& f : final_catalog->functions) {
@@ -224,10 +299,6 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     for (const auto& a : final_catalog->actions) {
       if (a.account_index == *index && a.deployed_version == version) deployed_actions.emplace_back(a.name);
     }
-    json::array shadows;
-    for (auto& s : shadowed) shadows.emplace_back(s);
-    json::array warnings;
-    for (auto& w : final_catalog->warnings) warnings.emplace_back(w);
     DeployOutcome outcome{201, json::object{{"version", version}, {"name", name}, {"accountId", account_id}, {"functions", routes},
                                             {"actions", deployed_actions}, {"shadowed", shadows}, {"warnings", warnings}}};
     boost::asio::post(io_, [this, catalog = std::move(*final_catalog), sources = active_, done = std::move(done),
@@ -274,7 +345,9 @@ void DeployService::rollback(std::int64_t account_id, std::optional<std::int64_t
     auto catalog = accounts::load_functions(deployment_, candidate);
     if (!catalog) return finish(std::move(done), refused(409, config::format_errors(catalog.error())));
     if (auto installed = install(*catalog); !installed) return finish(std::move(done), refused(500, installed.error()));
-    on_store<bool>([&](store::Store& s) { return s.activate_deployment(account_id, target->version); });
+    if (auto activated = activate_in_store(account_id, target->version); !activated) {
+      return finish(std::move(done), refused(409, activated.error()));  // nothing changed: the old version serves
+    }
     active_ = candidate;
     DeployOutcome outcome{200, json::object{{"version", target->version}, {"name", target->name}, {"accountId", account_id}}};
     boost::asio::post(io_, [this, catalog = std::move(*catalog), sources = active_, done = std::move(done),

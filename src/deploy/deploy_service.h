@@ -43,10 +43,20 @@ class DeployService {
   void versions(std::int64_t account_id, Done done);
 
  private:
+  struct Refusal {
+    unsigned status;
+    std::string why;
+  };
+
   template <class T>
   T on_store(std::function<T(store::Store&)> task);
   Expected<std::filesystem::path, std::string> materialise(std::int64_t account_id, std::int64_t version);
   Expected<void*, std::string> install(const config::Catalog& catalog);
+  std::optional<Refusal> vet(const config::Catalog& catalog);  // asks the event loop
+  Expected<void*, std::string> move_into_place(const std::filesystem::path& unpacked, const std::filesystem::path& folder);
+  Expected<void*, std::string> activate_in_store(std::int64_t account_id, std::int64_t version);
+  // Undoes a stored version that never became active: its row, and its folder when it got one.
+  void forget_version(std::int64_t account_id, std::int64_t version, const std::filesystem::path& folder);
   void finish(Done done, DeployOutcome outcome);
   void guarded(Done done, std::function<void(Done&)> work);
 

@@ -40,7 +40,8 @@ class LogSink {
   // Prints serve_lines(record); the record goes to `store` (when not null) before it is printed.
   void write_execution(store::ExecutionRecord record, store::StoreExecutor* store);
   // Posts `then` to the event loop once every record given so far is with its store (so that a
-  // store query made from `then` sees them).
+  // store query made from `then` sees them; unless the store refuses records for now: the
+  // StoreExecutor holds those until it takes them).
   void after_stored(std::function<void()> then);
   // Blocks until every record given so far is with its store and its lines are written (or
   // dropped because stderr is not being read for a few seconds).

@@ -1,5 +1,6 @@
 #include "secrets/secret_values.h"
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 namespace sprocket::secrets {
@@ -31,6 +32,17 @@ std::string redact(std::string_view original, const std::vector<std::pair<std::s
   std::string text(original);
   redact_in_place(text, secrets);
   return text;
+}
+
+void redact_json_strings(boost::json::value& v, const std::vector<std::pair<std::string, std::string>>& secrets) {
+  if (v.is_string()) {
+    std::string redacted = redact(v.get_string(), secrets);
+    if (redacted != v.get_string()) v = redacted;
+  } else if (v.is_array()) {
+    for (auto& item : v.get_array()) redact_json_strings(item, secrets);
+  } else if (v.is_object()) {
+    for (auto& member : v.get_object()) redact_json_strings(member.value(), secrets);
+  }
 }
 
 }  // namespace sprocket::secrets

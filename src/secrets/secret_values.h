@@ -1,5 +1,6 @@
 #pragma once
 // Decrypted secret values by account, as the server holds them in memory.
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -21,6 +22,8 @@ SecretValues decrypt_all(const std::vector<store::SecretRecord>& records, const 
 std::string redact(std::string_view text, const std::vector<std::pair<std::string, std::string>>& secrets);
 // The same, in place: no copy when there is nothing to redact (the common case, on every log line).
 void redact_in_place(std::string& text, const std::vector<std::pair<std::string, std::string>>& secrets);
+// The same for every string in a JSON value (outputs, results); keys are left as they are.
+void redact_json_strings(boost::json::value& value, const std::vector<std::pair<std::string, std::string>>& secrets);
 inline constexpr std::size_t kMinRedactedLength = 4;
 
 }  // namespace sprocket::secrets

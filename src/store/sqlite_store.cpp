@@ -134,11 +134,28 @@ const char* const kMigrations[] = {
 };
 constexpr int kPagedExecutionsVersion = 5;  // after this migration, the old rows move into pages
 
+// Errors that go away by themselves: another connection holds the lock, the disk is full or
+// failing for a moment. Callers may retry what failed with these.
+bool transient_sqlite_error(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_NOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+StoreError sqlite_error(int rc, const std::string& what) { return StoreError(what, transient_sqlite_error(rc)); }
+
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw StoreError(fmt::format("sqlite: cannot prepare \"{}\": {}", sql, sqlite3_errmsg(db)));
+    if (int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); rc != SQLITE_OK) {
+      throw sqlite_error(rc, fmt::format("sqlite: cannot prepare \"{}\": {}", sql, sqlite3_errmsg(db)));
     }
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -170,7 +187,7 @@ class Statement {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw StoreError(fmt::format("sqlite: {}", sqlite3_errmsg(db_)));
+    throw sqlite_error(rc, fmt::format("sqlite: {}", sqlite3_errmsg(db_)));
   }
   void reset() {
     sqlite3_reset(stmt_);
@@ -333,14 +350,14 @@ bool matches(const ExecutionRecord& r, const ExecutionQuery& q) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(const std::filesystem::path& file) {
+  SqliteStore(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout) {
     if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
       std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
       throw StoreError(fmt::format("cannot open the database {}: {}", file.string(), why));
     }
     // Another process (the CLI beside a server) may hold the write lock for a moment.
-    sqlite3_busy_timeout(db_, 5000);
+    sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable across process crashes (kill -9)
     exec("PRAGMA foreign_keys=ON");
@@ -451,8 +468,8 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::int64_t add_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
-                              const std::string& archive, std::int64_t created_ms) override {
+  std::int64_t store_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
+                                const std::string& archive, std::int64_t created_ms) override {
     return in_transaction([&] {
       std::int64_t version = 1;
       {
@@ -463,9 +480,16 @@ class SqliteStore final : public Store {
       Statement insert(db_, "INSERT INTO deployments (account_id, version, name, message, created_ms, archive) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
       insert.bind(1, account_id).bind(2, version).bind(3, name).bind(4, message).bind(5, created_ms).bind_blob(6, archive);
       insert.step();
-      set_active(account_id, name, version);
       return version;
     });
+  }
+
+  bool remove_inactive_deployment(std::int64_t account_id, std::int64_t version) override {
+    Statement st(db_, R"sql(DELETE FROM deployments WHERE account_id = ?1 AND version = ?2
+                            AND NOT EXISTS (SELECT 1 FROM active_sources a WHERE a.account_id = ?1 AND a.version = ?2))sql");
+    st.bind(1, account_id).bind(2, version);
+    st.step();
+    return sqlite3_changes(db_) > 0;
   }
 
   std::vector<DeploymentRecord> deployments(std::int64_t account_id) override {
@@ -754,10 +778,10 @@ class SqliteStore final : public Store {
 
   void exec(const char* sql) {
     char* error = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error); rc != SQLITE_OK) {
       std::string why = error ? error : "unknown error";
       sqlite3_free(error);
-      throw StoreError(fmt::format("sqlite: {}: {}", sql, why));
+      throw sqlite_error(rc, fmt::format("sqlite: {}: {}", sql, why));
     }
   }
 
@@ -793,6 +817,8 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file) { return std::make_unique<SqliteStore>(file); }
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout) {
+  return std::make_unique<SqliteStore>(file, busy_timeout);
+}
 
 }  // namespace sprocket::store

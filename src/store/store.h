@@ -1,6 +1,7 @@
 #pragma once
 // Durable state behind one interface: secrets (encrypted by the caller) and execution logs.
 // Calls block (sqlite3, libpq): run them on the StoreExecutor's thread, never on the event loop.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,7 +13,8 @@
 namespace sprocket::store {
 
 struct StoreError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit StoreError(const std::string& what, bool transient = false) : std::runtime_error(what), transient(transient) {}
+  bool transient;  // the same call may succeed later: the database was locked by another connection, or full
 };
 
 struct SecretRecord {
@@ -127,12 +129,16 @@ class Store {
   // until their page's newest is old too); returns how many.
   virtual std::size_t prune_executions(std::int64_t older_than_ms) = 0;
 
-  // Stores a deployment and makes it the active version of its name, in one transaction.
-  virtual std::int64_t add_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
-                                      const std::string& archive, std::int64_t created_ms) = 0;
+  // Stores a deployment as the account's next version, not active: activate_deployment() makes
+  // it so once its files are in place and load, so that the store never names as active a
+  // version the node could not serve (a restart serves what the store says).
+  virtual std::int64_t store_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
+                                        const std::string& archive, std::int64_t created_ms) = 0;
+  // Undoes store_deployment() for a version that never became active; false if it is unknown or active.
+  virtual bool remove_inactive_deployment(std::int64_t account_id, std::int64_t version) = 0;
   virtual std::vector<DeploymentRecord> deployments(std::int64_t account_id) = 0;  // newest first
   virtual std::optional<std::string> deployment_archive(std::int64_t account_id, std::int64_t version) = 0;
-  // Makes `version` the active version of its name again (a rollback); false if unknown.
+  // Makes `version` the active version of its name (a deploy, a rollback); false if unknown.
   virtual bool activate_deployment(std::int64_t account_id, std::int64_t version) = 0;
   virtual std::vector<ActiveSource> active_sources() = 0;  // oldest activation first
 
@@ -167,7 +173,9 @@ class Store {
   virtual std::int64_t external_change_counter() = 0;
 };
 
-// The embedded default: an SQLite database in WAL mode, migrated to the current schema.
-std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file);
+// The embedded default: an SQLite database in WAL mode, migrated to the current schema. A call
+// that finds the database locked by another connection waits up to `busy_timeout` for it.
+inline constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
+std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
 
 }  // namespace sprocket::store

@@ -50,7 +50,7 @@ exports.main = async (event, callback) => {
     r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].endswith("INFO   enriching ada@example.com with tok-123")
+    assert lines[0].endswith("INFO   enriching ada@example.com with [REDACTED:TOKEN]")  # the .env value, redacted
     assert lines[1].endswith("INFO   work after the callback ran first")
     assert "Status: SUCCESS" in lines[2]
     assert 'Outputs: {"score":42}' in r.stdout
@@ -90,7 +90,7 @@ def main(event):
 """, language="python", file="act.py")
     r = run("actions", "test", "act", "--event", root / "event.json", "--path", root)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "INFO   enriching ada@example.com with tok-123" in r.stdout
+    assert "INFO   enriching ada@example.com with [REDACTED:TOKEN]" in r.stdout
     assert "WARN   careful" in r.stdout
     assert 'Outputs: {"score":7}' in r.stdout
     failing = action_folder(tmp_path / "f", "def main(event):\n    raise ValueError('no such contact')\n", language="python", file="act.py")
