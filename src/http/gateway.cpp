@@ -212,7 +212,7 @@ void Gateway::handle_endpoint(const std::shared_ptr<Generation>& gen, std::size_
   const auto& spec = gen->catalog.functions[index];
   ContextInputs inputs{deployment_.accounts[account].id, spec.endpoint, remote, settings_.trust_proxy, current_limits(*gen, index)};
   auto context = build_endpoint_context(request, inputs);
-  if (!context) return respond(error_response(context.error().status, "INVALID_REQUEST", context.error().message, request_id));
+  if (!context) return respond(error_response(context.error().status, context.error().category, context.error().message, request_id));
   if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
   Execution execution{gen, index, request_id, std::string(request.method_string()),
                       std::string(request.target().substr(0, request.target().find('?'))), util::unix_now_ms(), false};

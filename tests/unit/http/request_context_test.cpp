@@ -1,7 +1,9 @@
 #include "http/request_context.h"
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <string>
 
 using namespace sprocket::http;
 namespace json = boost::json;
@@ -23,6 +25,16 @@ json::object context_of(const Request& r, ContextInputs inputs = {}) {
   auto text = build_endpoint_context(r, inputs);
   EXPECT_TRUE(text.has_value());
   return json::parse(*text).as_object();
+}
+
+// "f0=v0&f1=v1&…": `count` fields, each named differently.
+std::string distinct_fields(std::size_t count, std::string_view prefix = "f") {
+  std::string text;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) text += '&';
+    text += fmt::format("{}{}=v{}", prefix, i, i);
+  }
+  return text;
 }
 
 }  // namespace
@@ -109,4 +121,54 @@ TEST(RequestContext, AppFunctionCallCarriesParametersAndEvent) {
 
   auto missing = make(beast_http::verb::post, "/api/x", R"({"parameters": {}})", "application/json");
   EXPECT_FALSE(build_app_function_context(missing, inputs).has_value());
+}
+
+// The parse keeps an index by name (request_context.cpp) so that a field costs the same however
+// many came before; what a test can see is that order and grouping survive many names.
+TEST(RequestContext, ManyDistinctFieldsKeepArrivalOrderAndRepeatsJoinTheirName) {
+  ParamMap params;
+  parse_urlencoded_into(params, distinct_fields(5000) + "&f0=again&f4999=last");
+  ASSERT_EQ(params.size(), 5000u);
+  for (std::size_t i = 0; i < params.size(); ++i) ASSERT_EQ(params[i].first, fmt::format("f{}", i));
+  EXPECT_EQ(params.front().second, (std::vector<std::string>{"v0", "again"}));
+  EXPECT_EQ(params.back().second, (std::vector<std::string>{"v4999", "last"}));
+  // a second text (a form after the query string) joins the names already there
+  parse_urlencoded_into(params, "f1=form&new=1");
+  EXPECT_EQ(params[1].second, (std::vector<std::string>{"v1", "form"}));
+  EXPECT_EQ(params.back().first, "new");
+}
+
+TEST(RequestContext, AdminQueryStringsHaveNoFieldLimit) {
+  ParamMap params;
+  parse_urlencoded_into(params, distinct_fields(kMaxRequestParams + 500));
+  EXPECT_EQ(params.size(), kMaxRequestParams + 500);
+}
+
+TEST(RequestContext, FieldsUpToTheLimitAreServed) {
+  auto form = make(beast_http::verb::post, "/x", distinct_fields(kMaxRequestParams), "application/x-www-form-urlencoded");
+  EXPECT_EQ(context_of(form).at("params").as_object().size(), kMaxRequestParams);
+  // the query string and the form share the limit; empty pairs ("&&") are not fields
+  auto shared = make(beast_http::verb::post, "/x?" + distinct_fields(400, "q") + "&&",
+                     distinct_fields(kMaxRequestParams - 400), "application/x-www-form-urlencoded");
+  EXPECT_EQ(context_of(shared).at("params").as_object().size(), kMaxRequestParams);
+}
+
+TEST(RequestContext, TooManyFieldsAre413NamingTheLimit) {
+  ContextInputs inputs;
+  inputs.remote_address = "127.0.0.1";
+  auto expect_refused = [&](const Request& r) {
+    auto result = build_endpoint_context(r, inputs);
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().status, 413u);
+    EXPECT_EQ(result.error().category, "TOO_MANY_PARAMETERS");
+    EXPECT_NE(result.error().message.find("the limit is 1000 fields per request"), std::string::npos) << result.error().message;
+  };
+  expect_refused(make(beast_http::verb::post, "/x", distinct_fields(kMaxRequestParams + 1), "application/x-www-form-urlencoded"));
+  expect_refused(make(beast_http::verb::get, "/x?" + distinct_fields(kMaxRequestParams + 1)));
+  expect_refused(make(beast_http::verb::post, "/x?" + distinct_fields(600, "q"), distinct_fields(401),
+                      "application/x-www-form-urlencoded"));
+  // repeats of one name are fields too
+  std::string repeated = "a=1";
+  for (std::size_t i = 0; i < kMaxRequestParams; ++i) repeated += "&a=1";
+  expect_refused(make(beast_http::verb::post, "/x", repeated, "application/x-www-form-urlencoded"));
 }
