@@ -80,7 +80,7 @@ std::optional<std::string> json_error(std::string_view text) {
 // Finds the entries of a vector of (name, value) pairs by name: by a linear search while there
 // are few (the usual request: quickest), through a hash index past that, so that a lookup costs
 // the same however many entries came before. Searching linearly per field took 5 s for an
-// 80,000-field form on the event loop.
+// 80,000-field form, and 70 ms for 64 KiB of tiny headers, on the event loop.
 template <class Value>
 class NamedEntries {
  public:
@@ -178,27 +178,23 @@ std::string_view trim_json_whitespace(std::string_view s) {
 
 void append_headers(std::string& out, const Request& request, const ContextInputs& inputs) {
   // Lower-cased names; repeated headers joined as RFC 9110 allows (cookies with "; ").
-  std::vector<std::pair<std::string, std::string>> headers;
-  headers.reserve(16);
+  std::vector<std::pair<std::string, std::string>> entries;
+  entries.reserve(16);
+  NamedEntries<std::string> headers(entries);
   for (const auto& field : request) {
     std::string name = lower(field.name_string());
-    auto it = std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
-    if (it == headers.end()) {
-      headers.emplace_back(std::move(name), std::string(field.value()));
+    if (std::string* joined = headers.find(name)) {
+      *joined += name == "cookie" ? "; " : ", ";
+      *joined += field.value();
     } else {
-      it->second += name == "cookie" ? "; " : ", ";
-      it->second += field.value();
+      headers.add(std::move(name), std::string(field.value()));
     }
   }
-  auto find = [&](std::string_view name) -> std::string* {
-    auto it = std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
-    return it == headers.end() ? nullptr : &it->second;
-  };
   // The client address: the TCP peer, unless a trusted proxy in front says otherwise.
   std::string client(inputs.remote_address);
-  std::string* forwarded = find("x-forwarded-for");
+  std::string* forwarded = headers.find("x-forwarded-for");
   if (inputs.trust_proxy) {
-    if (std::string* true_client = find("true-client-ip")) {
+    if (std::string* true_client = headers.find("true-client-ip")) {
       client = *true_client;
     } else if (forwarded) {
       std::string_view first = *forwarded;
@@ -206,20 +202,20 @@ void append_headers(std::string& out, const Request& request, const ContextInput
       if (!first.empty()) client = std::string(first);
     }
   }
-  if (std::string* true_client = find("true-client-ip")) {
+  if (std::string* true_client = headers.find("true-client-ip")) {
     *true_client = client;
   } else {
-    headers.emplace_back("true-client-ip", client);
+    headers.add("true-client-ip", client);
   }
-  if ((forwarded = find("x-forwarded-for"))) {
+  if ((forwarded = headers.find("x-forwarded-for"))) {
     *forwarded += ", ";
     *forwarded += inputs.remote_address;
   } else {
-    headers.emplace_back("x-forwarded-for", std::string(inputs.remote_address));
+    headers.add("x-forwarded-for", std::string(inputs.remote_address));
   }
   out += '{';
   bool first = true;
-  for (const auto& [name, value] : headers) {
+  for (const auto& [name, value] : entries) {
     if (!first) out += ',';
     first = false;
     util::append_json_string(out, name);

@@ -172,3 +172,25 @@ TEST(RequestContext, TooManyFieldsAre413NamingTheLimit) {
   for (std::size_t i = 0; i < kMaxRequestParams; ++i) repeated += "&a=1";
   expect_refused(make(beast_http::verb::post, "/x", repeated, "application/x-www-form-urlencoded"));
 }
+
+// Past a dozen headers the context is built with an index by name (request_context.cpp); what a
+// test can see is that order and joining survive the switch.
+TEST(RequestContext, ManyHeadersKeepArrivalOrderAndRepeatsAreJoined) {
+  auto r = make(beast_http::verb::get, "/x");
+  r.insert("X-First", "1");
+  for (int i = 0; i < 3000; ++i) r.insert(fmt::format("X-H{}", i), std::to_string(i));
+  r.insert("x-first", "2");
+  r.insert("Cookie", "a=1");
+  r.insert("Cookie", "b=2");
+  auto headers = context_of(r).at("headers").as_object();
+  EXPECT_EQ(headers.at("x-first").as_string(), "1, 2");
+  EXPECT_EQ(headers.at("cookie").as_string(), "a=1; b=2");
+  EXPECT_EQ(headers.at("x-h2999").as_string(), "2999");
+  std::vector<std::string> names;
+  for (const auto& h : headers) names.emplace_back(h.key());
+  ASSERT_EQ(names.size(), 1u + 3000u + 1u + 2u);  // + cookie, true-client-ip, x-forwarded-for
+  EXPECT_EQ(names[0], "x-first");
+  EXPECT_EQ(names[1], "x-h0");
+  EXPECT_EQ(names[3000], "x-h2999");
+  EXPECT_EQ(names.back(), "x-forwarded-for");
+}
