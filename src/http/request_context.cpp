@@ -55,14 +55,9 @@ bool is_json_media_type(std::string_view type) {
   return type == "application/json" || (type.size() > 5 && type.substr(type.size() - 5) == "+json");
 }
 
-// Checks that `text` is one JSON value; on failure names the line, column and byte.
-std::optional<std::string> json_error(std::string_view text) {
-  json::stream_parser parser;
-  boost::system::error_code ec;
-  std::size_t consumed = parser.write(text.data(), text.size(), ec);
-  if (!ec) parser.finish(ec);
-  if (!ec) return std::nullopt;
-  std::size_t offset = std::min(consumed, text.size());
+// "line 2, column 8 (byte 14)" for the byte at `offset`.
+std::string position_of(std::string_view text, std::size_t offset) {
+  offset = std::min(offset, text.size());
   int line = 1, column = 1;
   for (std::size_t i = 0; i < offset; ++i) {
     if (text[i] == '\n') {
@@ -72,9 +67,31 @@ std::optional<std::string> json_error(std::string_view text) {
       ++column;
     }
   }
-  return fmt::format("The request body is not valid JSON: {} at line {}, column {} (byte {}). "
-                     "Send valid JSON with Content-Type: application/json.",
-                     ec.message(), line, column, offset);
+  return fmt::format("line {}, column {} (byte {})", line, column, offset);
+}
+
+// Parses a request body as one JSON value. Boost.JSON's default depth limit (32) refuses
+// ordinary documents, so the limit is ours. Its parser (and a value's copy and destructor)
+// recurse once per level: at the limit, building a context takes about 100 KB of stack, and
+// the event loop runs on the main thread's 8 MB (DeepestJsonBodiesFitInASmallStack).
+Expected<json::value, RequestError> parse_json_body(std::string_view text) {
+  json::parse_options options;
+  options.max_depth = kMaxJsonBodyDepth;
+  json::stream_parser parser(json::storage_ptr(), options);
+  boost::system::error_code ec;
+  std::size_t consumed = parser.write(text.data(), text.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (ec == json::error::too_deep) {
+    return Unexpected{RequestError{400, fmt::format("The request body nests JSON more than {} levels deep (at {}); the limit is "
+                                                    "{} levels. Send a flatter document.",
+                                                    kMaxJsonBodyDepth, position_of(text, consumed), kMaxJsonBodyDepth)}};
+  }
+  if (ec) {
+    return Unexpected{RequestError{400, fmt::format("The request body is not valid JSON: {} at {}. "
+                                                    "Send valid JSON with Content-Type: application/json.",
+                                                    ec.message(), position_of(text, consumed))}};
+  }
+  return parser.release();
 }
 
 // Finds the entries of a vector of (name, value) pairs by name: by a linear search while there
@@ -276,7 +293,7 @@ Expected<std::string, RequestError> build_endpoint_context(const Request& reques
   } else if (is_json_media_type(type)) {
     std::string_view text = trim_json_whitespace(strip_bom(request.body()));
     if (!text.empty()) {
-      if (auto error = json_error(text)) return Unexpected{RequestError{400, std::move(*error)}};
+      if (auto parsed = parse_json_body(text); !parsed) return Unexpected{std::move(parsed.error())};
       body_json = text;  // valid JSON text: passed on as it came, exactly as JSON.parse will read it
     }
   }
@@ -302,13 +319,13 @@ Expected<std::string, RequestError> build_endpoint_context(const Request& reques
 }
 
 Expected<AppFunctionCall, RequestError> build_app_function_context(const Request& request, const ContextInputs& inputs) {
-  boost::system::error_code ec;
   std::string_view text = trim_json_whitespace(strip_bom(request.body()));
   if (text.empty()) {
     return Unexpected{RequestError{400, "The request body is empty; send {\"serverlessFunction\": \"NAME\", \"parameters\": {…}} as JSON"}};
   }
-  if (auto error = json_error(text)) return Unexpected{RequestError{400, std::move(*error)}};
-  json::value body = json::parse(text, ec);
+  auto parsed = parse_json_body(text);
+  if (!parsed) return Unexpected{std::move(parsed.error())};
+  const json::value& body = *parsed;
   if (!body.is_object()) {
     return Unexpected{RequestError{400, "The request body must be a JSON object: {\"serverlessFunction\": \"NAME\", \"parameters\": {…}}"}};
   }

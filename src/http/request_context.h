@@ -20,8 +20,10 @@ using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using ParamMap = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
 // What one request may carry (docs/limits.md): fields of the query string and a form together,
-// as many as Express' body-parser, Node's querystring and PHP take by default.
+// as many as Express' body-parser, Node's querystring and PHP take by default; and how deep a
+// JSON body may nest.
 inline constexpr std::size_t kMaxRequestParams = 1000;
+inline constexpr std::size_t kMaxJsonBodyDepth = 1000;
 
 // Without a limit (the admin API's query strings); each field costs the same however many came before.
 void parse_urlencoded_into(ParamMap& params, std::string_view text);  // a=1&a=2&b=x+y
@@ -50,7 +52,7 @@ struct RequestError {
 std::string media_type(const Request& request);
 
 // For endpoints (/_hcms/api/…, /hs/serverless/…). Fails on a body that claims to be JSON and is
-// not (the message names the position), and on too many fields (413).
+// not (the message names the position) or nests too deep, and on too many fields (413).
 Expected<std::string, RequestError> build_endpoint_context(const Request& request, const ContextInputs& inputs);
 
 struct AppFunctionCall {

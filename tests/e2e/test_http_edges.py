@@ -1,4 +1,4 @@
-"""Edges of the HTTP surface: how many fields a request may carry."""
+"""Edges of the HTTP surface: how many fields a request may carry, how deep its JSON may nest."""
 import concurrent.futures
 import json
 
@@ -8,12 +8,18 @@ import requests
 from conftest import FIXTURES, Sprocket
 
 PROJECT = FIXTURES / "http-edges-project"
+APP_FUNCTION = "/api/crm-extensibility/execution/internal/v3/action/function/123"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 FIELD_LIMIT = 1000   # docs/limits.md
+DEPTH_LIMIT = 1000   # docs/limits.md
 
 
 def distinct_fields(count):
     return "&".join(f"f{i}=v{i}" for i in range(count))
+
+
+def nested_arrays(depth):
+    return "[" * depth + "]" * depth
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +52,28 @@ def test_a_100k_field_form_is_refused_and_other_connections_are_served(edges):
     assert r.status_code == 413
     assert r.json()["category"] == "TOO_MANY_PARAMETERS"
     assert edges.get("/hs/serverless/edges/fields?b=2").json()["values"] == 1
+
+
+def test_json_body_nested_to_the_limit_reaches_the_function_and_deeper_is_400(edges):
+    r = edges.post("/hs/serverless/edges/fields", data=nested_arrays(DEPTH_LIMIT), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["bodyDepth"] == DEPTH_LIMIT
+    r = edges.post("/hs/serverless/edges/fields", data=nested_arrays(DEPTH_LIMIT + 1), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["category"] == "INVALID_REQUEST"
+    assert "the limit is 1000 levels" in r.json()["message"]
+
+
+def test_app_function_parameters_nested_to_the_limit_are_passed_and_deeper_is_400(edges):
+    def call(parameters_depth):
+        # the body object is one level, so parameters may nest one level less than the limit
+        body = '{"serverlessFunction": "depth", "parameters": %s}' % nested_arrays(parameters_depth)
+        return edges.post(APP_FUNCTION, data=body, headers={"Content-Type": "application/json"})
+
+    r = call(DEPTH_LIMIT - 1)
+    assert r.status_code == 200, r.text
+    assert r.json()["response"] == {"parametersDepth": DEPTH_LIMIT - 1}
+    r = call(DEPTH_LIMIT)
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["subCategory"] == "ServerlessActionExecutionError.INVALID_REQUEST"
+    assert "the limit is 1000 levels" in r.json()["errors"][0]["message"]

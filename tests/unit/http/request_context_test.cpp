@@ -1,7 +1,10 @@
 #include "http/request_context.h"
 
+#include <pthread.h>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <functional>
 #include <gtest/gtest.h>
 #include <string>
 
@@ -24,7 +27,9 @@ json::object context_of(const Request& r, ContextInputs inputs = {}) {
   if (inputs.remote_address.empty()) inputs.remote_address = "127.0.0.1";
   auto text = build_endpoint_context(r, inputs);
   EXPECT_TRUE(text.has_value());
-  return json::parse(*text).as_object();
+  json::parse_options deep_enough;
+  deep_enough.max_depth = kMaxJsonBodyDepth + 1;  // the body nests inside the context
+  return json::parse(*text, {}, deep_enough).as_object();
 }
 
 // "f0=v0&f1=v1&…": `count` fields, each named differently.
@@ -35,6 +40,24 @@ std::string distinct_fields(std::size_t count, std::string_view prefix = "f") {
     text += fmt::format("{}{}=v{}", prefix, i, i);
   }
   return text;
+}
+
+// `depth` arrays, one inside the other: [[[…]]].
+std::string nested_arrays(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+// Runs `work` on a thread with a stack of `bytes`: a stack overflow there crashes the test.
+void run_on_stack_of(std::size_t bytes, std::function<void()> work) {
+  pthread_attr_t attributes;
+  ASSERT_EQ(pthread_attr_init(&attributes), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attributes, bytes), 0);
+  pthread_t thread;
+  auto run = [](void* argument) -> void* {
+    (*static_cast<std::function<void()>*>(argument))();
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&thread, &attributes, run, &work), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attributes);
 }
 
 }  // namespace
@@ -171,6 +194,61 @@ TEST(RequestContext, TooManyFieldsAre413NamingTheLimit) {
   std::string repeated = "a=1";
   for (std::size_t i = 0; i < kMaxRequestParams; ++i) repeated += "&a=1";
   expect_refused(make(beast_http::verb::post, "/x", repeated, "application/x-www-form-urlencoded"));
+}
+
+TEST(RequestContext, JsonBodiesNestUpToTheDepthLimit) {
+  auto deepest = make(beast_http::verb::post, "/x", nested_arrays(kMaxJsonBodyDepth), "application/json");
+  auto context = context_of(deepest);
+  const json::value* inner = &context.at("body");
+  std::size_t depth = 0;
+  while (inner->is_array() && !inner->get_array().empty()) {
+    inner = &inner->get_array()[0];
+    ++depth;
+  }
+  EXPECT_EQ(depth + 1, kMaxJsonBodyDepth);
+
+  ContextInputs inputs;
+  inputs.remote_address = "127.0.0.1";
+  auto too_deep = build_endpoint_context(make(beast_http::verb::post, "/x", nested_arrays(kMaxJsonBodyDepth + 1), "application/json"), inputs);
+  ASSERT_FALSE(too_deep.has_value());
+  EXPECT_EQ(too_deep.error().status, 400u);
+  EXPECT_EQ(too_deep.error().category, "INVALID_REQUEST");
+  EXPECT_NE(too_deep.error().message.find("the limit is 1000 levels"), std::string::npos) << too_deep.error().message;
+}
+
+TEST(RequestContext, AppFunctionBodiesNestUpToTheDepthLimit) {
+  ContextInputs inputs;
+  inputs.account_id = 42;
+  // the body object is the first level, "parameters" the second
+  auto body = [](std::size_t depth) {
+    return R"({"serverlessFunction": "card", "parameters": )" + nested_arrays(depth - 1) + "}";
+  };
+  auto deepest = build_app_function_context(make(beast_http::verb::post, "/api/x", body(kMaxJsonBodyDepth), "application/json"), inputs);
+  ASSERT_TRUE(deepest.has_value()) << deepest.error().message;
+  EXPECT_TRUE(deepest->context.at("parameters").is_array());
+
+  auto too_deep = build_app_function_context(make(beast_http::verb::post, "/api/x", body(kMaxJsonBodyDepth + 1), "application/json"), inputs);
+  ASSERT_FALSE(too_deep.has_value());
+  EXPECT_EQ(too_deep.error().status, 400u);
+  EXPECT_NE(too_deep.error().message.find("the limit is 1000 levels"), std::string::npos) << too_deep.error().message;
+}
+
+// Boost.JSON's parser, a value's copy and its destructor recurse once per level. The event loop
+// runs on the main thread (8 MB of stack by default); at the limit they must fit in far less.
+TEST(RequestContext, DeepestJsonBodiesFitInASmallStack) {
+  bool endpoint_ok = false, app_ok = false;
+  run_on_stack_of(1024 * 1024, [&] {
+    ContextInputs inputs;
+    inputs.remote_address = "127.0.0.1";
+    endpoint_ok = build_endpoint_context(make(beast_http::verb::post, "/x", nested_arrays(kMaxJsonBodyDepth), "application/json"),
+                                         inputs)
+                      .has_value();
+    std::string app_body = R"({"serverlessFunction": "card", "event": )" + nested_arrays(kMaxJsonBodyDepth - 1) + "}";
+    auto call = build_app_function_context(make(beast_http::verb::post, "/api/x", app_body, "application/json"), inputs);
+    app_ok = call.has_value() && !json::serialize(call->context).empty();
+  });
+  EXPECT_TRUE(endpoint_ok);
+  EXPECT_TRUE(app_ok);
 }
 
 // Past a dozen headers the context is built with an index by name (request_context.cpp); what a
