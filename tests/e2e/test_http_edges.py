@@ -1,4 +1,5 @@
-"""Edges of the HTTP surface: how many fields a request may carry, how deep its JSON may nest."""
+"""Edges of the HTTP surface: how many fields a request may carry, how deep its JSON may nest,
+what a spent budget costs."""
 import concurrent.futures
 import json
 
@@ -77,3 +78,20 @@ def test_app_function_parameters_nested_to_the_limit_are_passed_and_deeper_is_40
     assert r.status_code == 400
     assert r.json()["errors"][0]["subCategory"] == "ServerlessActionExecutionError.INVALID_REQUEST"
     assert "the limit is 1000 levels" in r.json()["errors"][0]["message"]
+
+
+def test_a_spent_budget_is_refused_before_the_request_is_parsed(start_sprocket, tmp_path):
+    config = tmp_path / "sprocket.json"
+    config.write_text(json.dumps({"limits": {"executionsPerMinute": 1}}))
+    s = start_sprocket([PROJECT], "--config", config)
+    json_type = {"Content-Type": "application/json"}
+    # a request refused as invalid is not an execution: the budget is still whole afterwards
+    assert s.post("/hs/serverless/edges/fields", data="{nope", headers=json_type).status_code == 400
+    first = s.get("/hs/serverless/edges/fields?a=1")
+    assert first.status_code == 200
+    # the budget is spent: what would have been a 400 is now a 429, decided before the body is parsed
+    for r in (s.post("/hs/serverless/edges/fields", data="{nope", headers=json_type),
+              s.post("/hs/serverless/edges/fields", data=nested_arrays(DEPTH_LIMIT + 1), headers=json_type),
+              s.post(APP_FUNCTION, data=json.dumps({"serverlessFunction": "no-such-function"}), headers=json_type)):
+        assert r.status_code == 429, r.text
+        assert "1 executions per minute" in r.text
