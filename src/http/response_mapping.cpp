@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace sprocket::http {
@@ -76,10 +77,17 @@ Expected<unsigned, std::string> read_status(const json::value* v) {
       number = -1;
     }
   }
-  if (number >= 100 && number <= 599 && number == static_cast<double>(static_cast<unsigned>(number))) {
-    return static_cast<unsigned>(number);
+  // The range is checked before the cast: converting an out-of-range double is undefined behaviour.
+  bool whole = number >= 100 && number <= 599 && number == std::floor(number);
+  if (whole && number >= 200) return static_cast<unsigned>(number);
+  if (whole) {
+    // 1xx statuses are for the server's own use (100 Continue, 101 Switching Protocols); sent as the
+    // final answer, a client would wait for another response or switch protocols.
+    return Unexpected{fmt::format("statusCode {} is an informational (1xx) status, which a function cannot send; "
+                                  "answer with a final status from 200 to 599",
+                                  static_cast<unsigned>(number))};
   }
-  return Unexpected{fmt::format("statusCode must be a whole number from 100 to 599, but the function returned {}", json::serialize(*v))};
+  return Unexpected{fmt::format("statusCode must be a whole number from 200 to 599, but the function returned {}", json::serialize(*v))};
 }
 
 }  // namespace
@@ -159,7 +167,7 @@ Expected<MappedResponse, std::string> map_function_response(const json::object& 
     response.body() = std::move(*decoded);
     if (!has_content_type) response.set(beast_http::field::content_type, "application/octet-stream");
   }
-  if (*status == 204 || *status == 304 || *status < 200) response.body().clear();
+  if (*status == 204 || *status == 304) response.body().clear();
   return mapped;
 }
 

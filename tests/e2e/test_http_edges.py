@@ -1,5 +1,5 @@
 """Edges of the HTTP surface: how many fields a request may carry, how deep its JSON may nest,
-what a spent budget costs."""
+what a spent budget costs, and answers a function cannot give (1xx statuses)."""
 import concurrent.futures
 import json
 
@@ -28,6 +28,12 @@ def edges(tmp_path_factory):
     s = Sprocket([PROJECT], data_dir=tmp_path_factory.mktemp("edges-data"))
     yield s
     s.stop()
+
+
+def answer(s, response):
+    """Asks the `answer` function to give `response` back as its answer."""
+    return s.post("/hs/serverless/edges/answer", data=json.dumps({"response": response}),
+                  headers={"Content-Type": "application/json"})
 
 
 def test_form_fields_up_to_the_limit_are_served_and_one_more_is_413(edges):
@@ -78,6 +84,15 @@ def test_app_function_parameters_nested_to_the_limit_are_passed_and_deeper_is_40
     assert r.status_code == 400
     assert r.json()["errors"][0]["subCategory"] == "ServerlessActionExecutionError.INVALID_REQUEST"
     assert "the limit is 1000 levels" in r.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("status", [100, 101, "101", 199], ids=["100", "101", "101-as-text", "199"])
+def test_informational_status_from_a_function_is_an_invalid_response(edges, status):
+    r = answer(edges, {"statusCode": status, "body": "switching?"})
+    assert r.status_code == 500
+    assert r.json()["category"] == "INVALID_RESPONSE"
+    assert "informational (1xx)" in r.json()["message"]
+    edges.wait_for_log(r"ERROR  Invalid response: statusCode %s is an informational \(1xx\) status" % int(status))
 
 
 def test_a_spent_budget_is_refused_before_the_request_is_parsed(start_sprocket, tmp_path):

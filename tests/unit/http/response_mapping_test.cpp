@@ -77,3 +77,22 @@ TEST(ResponseMapping, NoContentStatusesHaveNoBody) {
   auto r = mapped(R"({"statusCode": 204, "body": "x", "bodyType": "text"})");
   EXPECT_TRUE(r.body().empty());
 }
+
+// A 1xx is not a final response: sent as one, a client would wait for another or switch
+// protocols. It is as invalid as 99 or 600.
+TEST(ResponseMapping, InformationalStatusCodesAreRejected) {
+  for (const char* informational : {R"({"statusCode": 100})", R"({"statusCode": 101})", R"({"statusCode": "101"})",
+                                    R"({"statusCode": 199})"}) {
+    auto result = map_function_response(json::parse(informational).as_object());
+    ASSERT_FALSE(result.has_value()) << informational;
+    EXPECT_NE(result.error().find("informational (1xx)"), std::string::npos) << result.error();
+  }
+  EXPECT_EQ(mapped(R"({"statusCode": 200})").result_int(), 200u);
+}
+
+TEST(ResponseMapping, HugeStatusCodesAreRejectedWithoutOverflow) {
+  for (const char* huge : {R"({"statusCode": 1e300})", R"({"statusCode": -1e300})", R"({"statusCode": "1e400"})",
+                           R"({"statusCode": 18446744073709551616})"}) {
+    EXPECT_FALSE(map_function_response(json::parse(huge).as_object()).has_value()) << huge;
+  }
+}
