@@ -1,5 +1,5 @@
 """Edges of the HTTP surface: how many fields a request may carry, how deep its JSON may nest,
-what a spent budget costs, and answers a function cannot give (1xx statuses)."""
+what a spent budget costs, and answers a function cannot give (1xx statuses, odd numbers)."""
 import concurrent.futures
 import json
 
@@ -93,6 +93,18 @@ def test_informational_status_from_a_function_is_an_invalid_response(edges, stat
     assert r.json()["category"] == "INVALID_RESPONSE"
     assert "informational (1xx)" in r.json()["message"]
     edges.wait_for_log(r"ERROR  Invalid response: statusCode %s is an informational \(1xx\) status" % int(status))
+
+
+def test_numeric_header_values_are_written_as_javascript_writes_them(edges):
+    r = answer(edges, {"statusCode": 200, "headers": {
+        "X-Huge": 1e300, "X-Whole": 1e20, "X-Negative": -1e20, "X-Tiny": 1.5e-7, "X-Fraction": 0.25, "X-Int": 42}})
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Huge"] == "1e+300"
+    assert r.headers["X-Whole"] == "100000000000000000000"
+    assert r.headers["X-Negative"] == "-100000000000000000000"
+    assert r.headers["X-Tiny"] == "1.5e-7"
+    assert r.headers["X-Fraction"] == "0.25"
+    assert r.headers["X-Int"] == "42"
 
 
 def test_a_spent_budget_is_refused_before_the_request_is_parsed(start_sprocket, tmp_path):

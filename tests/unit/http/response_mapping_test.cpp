@@ -96,3 +96,22 @@ TEST(ResponseMapping, HugeStatusCodesAreRejectedWithoutOverflow) {
     EXPECT_FALSE(map_function_response(json::parse(huge).as_object()).has_value()) << huge;
   }
 }
+
+// As JavaScript's String(n) writes them (what Node's res.setHeader would send); no integer cast,
+// which for 1e300 is undefined behaviour.
+TEST(ResponseMapping, NumericHeaderValuesAreWrittenAsJavaScriptWritesThem) {
+  auto r = mapped(R"({"bodyType": "none", "headers": {
+      "X-Huge": 1e300, "X-Whole": 1e20, "X-Negative": -1e20, "X-Limit": 1e21, "X-Digits": 1.5e20,
+      "X-Tiny": 1.5e-7, "X-Micro": 0.000001, "X-Fraction": 0.1, "X-Point": 2.50, "X-Double-Zero": -0.0, "X-Int": 42}})");
+  EXPECT_EQ(r["X-Huge"], "1e+300");
+  EXPECT_EQ(r["X-Whole"], "100000000000000000000");
+  EXPECT_EQ(r["X-Negative"], "-100000000000000000000");
+  EXPECT_EQ(r["X-Limit"], "1e+21");
+  EXPECT_EQ(r["X-Digits"], "150000000000000000000");
+  EXPECT_EQ(r["X-Tiny"], "1.5e-7");
+  EXPECT_EQ(r["X-Micro"], "0.000001");
+  EXPECT_EQ(r["X-Fraction"], "0.1");
+  EXPECT_EQ(r["X-Point"], "2.5");
+  EXPECT_EQ(r["X-Double-Zero"], "0");
+  EXPECT_EQ(r["X-Int"], "42");
+}
