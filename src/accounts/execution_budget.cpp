@@ -47,14 +47,21 @@ std::chrono::seconds ExecutionBudget::retry_after(Clock::time_point now, bool by
   return std::chrono::seconds(kBuckets);
 }
 
-ExecutionBudget::Admission ExecutionBudget::admit(Clock::time_point now) {
+ExecutionBudget::Admission ExecutionBudget::check(Clock::time_point now) const {
   std::int64_t used_us = 0, used = 0;
   totals(now, used_us, used);
   if (used_us >= budget_us_) return {false, retry_after(now, false), "EXECUTION_TIME"};
   if (executions_per_minute_ && used >= *executions_per_minute_) return {false, retry_after(now, true), "EXECUTIONS"};
-  bucket_for(second_of(now)).executions += 1;
   return {};
 }
+
+ExecutionBudget::Admission ExecutionBudget::admit(Clock::time_point now) {
+  Admission admission = check(now);
+  if (admission.admitted) count_execution(now);
+  return admission;
+}
+
+void ExecutionBudget::count_execution(Clock::time_point now) { bucket_for(second_of(now)).executions += 1; }
 
 void ExecutionBudget::charge(Clock::time_point finished, std::chrono::microseconds execution_time) {
   bucket_for(second_of(finished)).execution_us += execution_time.count();

@@ -19,7 +19,9 @@ class ExecutionBudget {
     std::chrono::seconds retry_after{0};  // when refused: until enough of the window has passed
     const char* reason = "";              // "EXECUTION_TIME" or "EXECUTIONS"
   };
+  Admission check(Clock::time_point now) const;                    // would admit now; counts nothing
   Admission admit(Clock::time_point now);                          // counts the execution when admitted
+  void count_execution(Clock::time_point now);                     // after a check() that admitted
   void charge(Clock::time_point finished, std::chrono::microseconds execution_time);
 
   std::int64_t time_remaining_ms(Clock::time_point now);

@@ -145,7 +145,7 @@ Limits Gateway::current_limits(const Generation& gen, std::size_t function_index
 
 std::optional<Response> Gateway::refuse_if_budget_spent(std::size_t account_index, const std::string& request_id) {
   auto& account = deployment_.accounts[account_index];
-  auto admission = account.budget->admit(accounts::ExecutionBudget::Clock::now());
+  auto admission = account.budget->check(accounts::ExecutionBudget::Clock::now());
   if (admission.admitted) return std::nullopt;
   if (sinks_.metrics) sinks_.metrics->rejected("budget");
   std::string why = std::string_view(admission.reason) == "EXECUTIONS"
@@ -157,6 +157,12 @@ std::optional<Response> Gateway::refuse_if_budget_spent(std::size_t account_inde
                                  request_id);
   response.set(beast_http::field::retry_after, std::to_string(admission.retry_after.count()));
   return response;
+}
+
+// Nothing runs on the event loop between the check and this, and time only frees budget, so the
+// check's answer still holds.
+void Gateway::count_execution(std::size_t account_index) {
+  deployment_.accounts[account_index].budget->count_execution(accounts::ExecutionBudget::Clock::now());
 }
 
 void Gateway::handle(Request request, std::string remote_address, Respond respond) {
@@ -209,11 +215,14 @@ void Gateway::handle(Request request, std::string remote_address, Respond respon
 
 void Gateway::handle_endpoint(const std::shared_ptr<Generation>& gen, std::size_t account, std::size_t index, Request& request,
                               std::string_view remote, const std::string& request_id, Respond& respond) {
+  // A spent budget is refused before the query string and body are parsed, which costs as much
+  // as the request is large; a request refused as invalid is not counted as an execution.
+  if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
   const auto& spec = gen->catalog.functions[index];
   ContextInputs inputs{deployment_.accounts[account].id, spec.endpoint, remote, settings_.trust_proxy, current_limits(*gen, index)};
   auto context = build_endpoint_context(request, inputs);
-  if (!context) return respond(error_response(context.error().status, "INVALID_REQUEST", context.error().message, request_id));
-  if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
+  if (!context) return respond(error_response(context.error().status, context.error().category, context.error().message, request_id));
+  count_execution(account);
   Execution execution{gen, index, request_id, std::string(request.method_string()),
                       std::string(request.target().substr(0, request.target().find('?'))), util::unix_now_ms(), false};
   run(std::move(execution), invoke_frame(next_invocation_id_++, "endpoint", *context), std::move(respond));
@@ -221,6 +230,9 @@ void Gateway::handle_endpoint(const std::shared_ptr<Generation>& gen, std::size_
 
 void Gateway::handle_app_function(const std::shared_ptr<Generation>& gen, std::size_t account, Request& request,
                                   std::string_view remote, const std::string& request_id, Respond& respond) {
+  // The function's name is in the body, but the budget is the account's (known from the Host
+  // header), so a spent budget is refused before the body is parsed, as for endpoints.
+  if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
   ContextInputs inputs{deployment_.accounts[account].id, {}, remote, settings_.trust_proxy, {}};
   auto call = build_app_function_context(request, inputs);
   if (!call) {
@@ -236,7 +248,7 @@ void Gateway::handle_app_function(const std::shared_ptr<Generation>& gen, std::s
   // The budget figures are known only now that the function (and so its time limit) is.
   Limits limits = current_limits(*gen, *index);
   call->context["limits"] = {{"executionsRemaining", limits.executions_remaining}, {"timeRemaining", limits.time_remaining_ms}};
-  if (auto refused = refuse_if_budget_spent(account, request_id)) return respond(std::move(*refused));
+  count_execution(account);
   Execution execution{gen, *index, request_id, "POST", std::string(request.target().substr(0, request.target().find('?'))),
                       util::unix_now_ms(), true};
   run(std::move(execution), invoke_frame(next_invocation_id_++, "app", json::serialize(call->context)), std::move(respond));

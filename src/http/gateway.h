@@ -61,7 +61,9 @@ class Gateway final : public RequestHandler {
                        std::string_view remote, const std::string& request_id, Respond& respond);
   void handle_app_function(const std::shared_ptr<Generation>& gen, std::size_t account, Request& request, std::string_view remote,
                            const std::string& request_id, Respond& respond);
+  // Checks only; count_execution() counts the request once it is known to be valid.
   std::optional<Response> refuse_if_budget_spent(std::size_t account, const std::string& request_id);
+  void count_execution(std::size_t account);
   Limits current_limits(const Generation& gen, std::size_t function_index);
   void run(Execution execution, std::string frame, Respond respond);
   Response endpoint_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);

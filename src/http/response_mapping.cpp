@@ -2,13 +2,67 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
 #include <fmt/format.h>
+#include <iterator>
 
 namespace sprocket::http {
 namespace json = boost::json;
 namespace beast_http = boost::beast::http;
 
 namespace {
+
+// The shortest digits that read back as `magnitude`, and where its decimal point goes:
+// magnitude = 0.DIGITS × 10^point.
+struct DecimalDigits {
+  std::string digits;
+  int point = 0;
+};
+
+DecimalDigits shortest_digits(double magnitude) {
+  char text[32];
+  auto written = std::to_chars(std::begin(text), std::end(text), magnitude, std::chars_format::scientific);
+  std::string_view scientific(text, static_cast<std::size_t>(written.ptr - text));  // "1.2345e+20"
+  std::size_t e = scientific.find('e');
+  DecimalDigits out;
+  for (char c : scientific.substr(0, e)) {
+    if (c != '.') out.digits += c;
+  }
+  std::from_chars(scientific.data() + e + (scientific[e + 1] == '+' ? 2 : 1), scientific.data() + scientific.size(), out.point);
+  out.point += 1;
+  return out;
+}
+
+// A header value the function gave as a number, written as JavaScript's String(n) writes it
+// (what Node's res.setHeader sends): plain decimals from 1e-6 up to 1e21, whole numbers in
+// full, exponents outside ("1e+21", "1.5e-7"). No cast to an integer type: for a number such
+// as 1e300 that is undefined behaviour.
+std::string javascript_number_text(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (d == 0) return "0";  // -0 too
+  std::string out = d < 0 ? "-" : "";
+  if (std::isinf(d)) return out + "Infinity";
+  auto [digits, point] = shortest_digits(std::fabs(d));
+  int count = static_cast<int>(digits.size());
+  if (count <= point && point <= 21) {
+    out += digits;
+    out.append(static_cast<std::size_t>(point - count), '0');
+  } else if (0 < point && point <= 21) {
+    out += digits.substr(0, static_cast<std::size_t>(point));
+    out += '.';
+    out += digits.substr(static_cast<std::size_t>(point));
+  } else if (-6 < point && point <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-point), '0');
+    out += digits;
+  } else {
+    out += digits[0];
+    if (count > 1) out += '.' + digits.substr(1);
+    out += fmt::format("e{}{}", point - 1 >= 0 ? "+" : "-", std::abs(point - 1));
+  }
+  return out;
+}
 
 // Framing is the gateway's job; a function cannot set these.
 bool is_framing_header(std::string_view name) {
@@ -25,11 +79,7 @@ std::optional<std::string> header_text(const json::value& v) {
     case json::kind::string: return std::string(v.get_string());
     case json::kind::int64:
     case json::kind::uint64: return json::serialize(v);
-    case json::kind::double_: {
-      double d = v.get_double();
-      if (d == static_cast<double>(static_cast<long long>(d))) return std::to_string(static_cast<long long>(d));
-      return fmt::format("{}", d);
-    }
+    case json::kind::double_: return javascript_number_text(v.get_double());
     case json::kind::bool_: return v.get_bool() ? "true" : "false";
     default: return std::nullopt;
   }
@@ -76,10 +126,17 @@ Expected<unsigned, std::string> read_status(const json::value* v) {
       number = -1;
     }
   }
-  if (number >= 100 && number <= 599 && number == static_cast<double>(static_cast<unsigned>(number))) {
-    return static_cast<unsigned>(number);
+  // The range is checked before the cast: converting an out-of-range double is undefined behaviour.
+  bool whole = number >= 100 && number <= 599 && number == std::floor(number);
+  if (whole && number >= 200) return static_cast<unsigned>(number);
+  if (whole) {
+    // 1xx statuses are for the server's own use (100 Continue, 101 Switching Protocols); sent as the
+    // final answer, a client would wait for another response or switch protocols.
+    return Unexpected{fmt::format("statusCode {} is an informational (1xx) status, which a function cannot send; "
+                                  "answer with a final status from 200 to 599",
+                                  static_cast<unsigned>(number))};
   }
-  return Unexpected{fmt::format("statusCode must be a whole number from 100 to 599, but the function returned {}", json::serialize(*v))};
+  return Unexpected{fmt::format("statusCode must be a whole number from 200 to 599, but the function returned {}", json::serialize(*v))};
 }
 
 }  // namespace
@@ -159,7 +216,7 @@ Expected<MappedResponse, std::string> map_function_response(const json::object& 
     response.body() = std::move(*decoded);
     if (!has_content_type) response.set(beast_http::field::content_type, "application/octet-stream");
   }
-  if (*status == 204 || *status == 304 || *status < 200) response.body().clear();
+  if (*status == 204 || *status == 304) response.body().clear();
   return mapped;
 }
 

@@ -20,7 +20,7 @@ struct MappedResponse {
 
 // `answer` holds statusCode, headers, multiValueHeaders, setCookie, body, bodyType
 // ("none" | "text" | "json" | "base64"). Fails with a message for the log when the answer
-// cannot be sent (an invalid statusCode, an undecodable base64 body).
+// cannot be sent (a statusCode that is not a final status 200–599, an undecodable base64 body).
 Expected<MappedResponse, std::string> map_function_response(const boost::json::object& answer);
 
 bool is_valid_header_name(std::string_view name);

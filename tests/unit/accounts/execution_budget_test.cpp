@@ -44,3 +44,16 @@ TEST(ExecutionBudget, WithoutCountLimitExecutionsRemainingIsWorstCaseExecutions)
   EXPECT_EQ(budget.executions_remaining(at(0ms), 10s), 50);
   EXPECT_EQ(budget.time_remaining_ms(at(0ms)), 500000);
 }
+
+// The gateway checks before it parses a request and counts only a valid one.
+TEST(ExecutionBudget, CheckCountsNothingAndCountExecutionDoes) {
+  ExecutionBudget budget(600.0, 1);
+  EXPECT_TRUE(budget.check(at(0ms)).admitted);
+  EXPECT_TRUE(budget.check(at(0ms)).admitted);
+  EXPECT_EQ(budget.executions_remaining(at(0ms), 10s), 1);
+  budget.count_execution(at(0ms));
+  auto refused = budget.check(at(1s));
+  EXPECT_FALSE(refused.admitted);
+  EXPECT_STREQ(refused.reason, "EXECUTIONS");
+  EXPECT_EQ(refused.retry_after, 59s);
+}

@@ -77,3 +77,41 @@ TEST(ResponseMapping, NoContentStatusesHaveNoBody) {
   auto r = mapped(R"({"statusCode": 204, "body": "x", "bodyType": "text"})");
   EXPECT_TRUE(r.body().empty());
 }
+
+// A 1xx is not a final response: sent as one, a client would wait for another or switch
+// protocols. It is as invalid as 99 or 600.
+TEST(ResponseMapping, InformationalStatusCodesAreRejected) {
+  for (const char* informational : {R"({"statusCode": 100})", R"({"statusCode": 101})", R"({"statusCode": "101"})",
+                                    R"({"statusCode": 199})"}) {
+    auto result = map_function_response(json::parse(informational).as_object());
+    ASSERT_FALSE(result.has_value()) << informational;
+    EXPECT_NE(result.error().find("informational (1xx)"), std::string::npos) << result.error();
+  }
+  EXPECT_EQ(mapped(R"({"statusCode": 200})").result_int(), 200u);
+}
+
+TEST(ResponseMapping, HugeStatusCodesAreRejectedWithoutOverflow) {
+  for (const char* huge : {R"({"statusCode": 1e300})", R"({"statusCode": -1e300})", R"({"statusCode": "1e400"})",
+                           R"({"statusCode": 18446744073709551616})"}) {
+    EXPECT_FALSE(map_function_response(json::parse(huge).as_object()).has_value()) << huge;
+  }
+}
+
+// As JavaScript's String(n) writes them (what Node's res.setHeader would send); no integer cast,
+// which for 1e300 is undefined behaviour.
+TEST(ResponseMapping, NumericHeaderValuesAreWrittenAsJavaScriptWritesThem) {
+  auto r = mapped(R"({"bodyType": "none", "headers": {
+      "X-Huge": 1e300, "X-Whole": 1e20, "X-Negative": -1e20, "X-Limit": 1e21, "X-Digits": 1.5e20,
+      "X-Tiny": 1.5e-7, "X-Micro": 0.000001, "X-Fraction": 0.1, "X-Point": 2.50, "X-Double-Zero": -0.0, "X-Int": 42}})");
+  EXPECT_EQ(r["X-Huge"], "1e+300");
+  EXPECT_EQ(r["X-Whole"], "100000000000000000000");
+  EXPECT_EQ(r["X-Negative"], "-100000000000000000000");
+  EXPECT_EQ(r["X-Limit"], "1e+21");
+  EXPECT_EQ(r["X-Digits"], "150000000000000000000");
+  EXPECT_EQ(r["X-Tiny"], "1.5e-7");
+  EXPECT_EQ(r["X-Micro"], "0.000001");
+  EXPECT_EQ(r["X-Fraction"], "0.1");
+  EXPECT_EQ(r["X-Point"], "2.5");
+  EXPECT_EQ(r["X-Double-Zero"], "0");
+  EXPECT_EQ(r["X-Int"], "42");
+}
