@@ -78,7 +78,10 @@ AttemptOutcome interpret_attempt(const config::ActionSpec& action, const runtime
     case Outcome::Answered: {
       const json::value* text = result.frame.if_contains("valueJson");
       boost::system::error_code ec;
-      json::value value = text && text->is_string() ? json::parse(text->get_string(), ec) : json::value();
+      json::value value = text && text->is_string() ? runtime::parse_worker_json(text->get_string(), ec) : json::value();
+      if (ec == json::error::too_deep) {
+        return failed("INVALID_OUTPUT", fmt::format("the action's result nests JSON more than {} levels deep", runtime::kMaxWorkerJsonDepth));
+      }
       if (ec) return failed("INVALID_OUTPUT", "the action's result is not valid JSON (NaN or Infinity in an output?)");
       const json::value* fields = value.is_object() ? value.get_object().if_contains("outputFields") : nullptr;
       if (fields && fields->is_object()) out.outputs = fields->get_object();

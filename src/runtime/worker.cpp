@@ -218,7 +218,8 @@ void Worker::handle_exit() {
 void Worker::handle_frame(std::string payload) {
   if (doomed_) return;  // being stopped (a time-out, a kill): what it still says is moot
   boost::system::error_code ec;
-  json::value message = json::parse(payload, ec);
+  json::value message = parse_worker_json(payload, ec);
+  if (ec == json::error::too_deep) return protocol_error(fmt::format("a frame nested more than {} levels deep", kMaxWorkerJsonDepth));
   if (ec || !message.is_object()) return protocol_error("a frame that is not a JSON object");
   auto& object = message.get_object();
   const json::value* type = object.if_contains("type");

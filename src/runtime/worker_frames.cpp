@@ -1,5 +1,6 @@
 #include "runtime/worker_frames.h"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <limits>
@@ -24,6 +25,12 @@ Expected<std::int64_t, std::string> non_negative_integer(const json::object& fra
 bool known_level(std::string_view level) { return level == "INFO" || level == "WARN" || level == "ERROR" || level == "DEBUG"; }
 
 }  // namespace
+
+json::value parse_worker_json(std::string_view text, boost::system::error_code& ec) {
+  json::parse_options options;
+  options.max_depth = kMaxWorkerJsonDepth;
+  return json::parse(text, ec, json::storage_ptr(), options);
+}
 
 Expected<std::vector<LogLine>, std::string> read_log_lines(const json::value* logs) {
   std::vector<LogLine> out;

@@ -4,6 +4,7 @@
 // the instance, never an exception in whatever code happens to read it later.
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <string_view>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,6 +26,12 @@ struct ResultFields {
   std::int64_t max_rss_kb = 0;
   std::int64_t dropped_log_bytes = 0;
 };
+
+// JSON from a worker: a frame, or an action's valueJson. Values may carry what a request
+// brought in (1,000 levels of JSON at most, http/request_context.h) a few levels down, so the
+// limit is above that, not Boost.JSON's default of 32.
+inline constexpr std::size_t kMaxWorkerJsonDepth = 1100;
+boost::json::value parse_worker_json(std::string_view text, boost::system::error_code& ec);
 
 // "logs": an array of [timestamp_ms, level, text]; absent means none.
 Expected<std::vector<LogLine>, std::string> read_log_lines(const boost::json::value* logs);

@@ -56,3 +56,21 @@ TEST(WorkerFrames, ResultCarriesExactlyOneAnswerOfTheRightType) {
 
 }  // namespace
 }  // namespace sprocket::runtime
+
+namespace sprocket::runtime {
+namespace {
+
+std::string nested(std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
+TEST(WorkerFrames, JsonFromWorkersMayNestAsDeepAsRequestsMay) {
+  boost::system::error_code ec;
+  // What a 1,000-level request body becomes a few levels down in a frame parses.
+  auto deep = parse_worker_json(R"({"type":"result","response":{"headers":{"x":)" + nested(1000) + "}}}", ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(deep.is_object());
+  parse_worker_json(nested(kMaxWorkerJsonDepth + 1), ec);
+  EXPECT_EQ(ec, boost::json::error::too_deep);
+}
+
+}  // namespace
+}  // namespace sprocket::runtime
