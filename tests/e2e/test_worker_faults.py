@@ -12,11 +12,18 @@ from test_action_queue import enqueue, node, wait_final, write_actions
 FAULTS = FIXTURES / "faults.functions"
 
 
-def raw_get(host, port, path):
-    """A connected socket with a GET for `path` ready to send (send_request sends it)."""
-    s = socket.create_connection((host, port), timeout=30)
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
-    return s, request
+def burst(server, record, runs):
+    """Sends one GET of the pipeline function per (ms, tag) in `runs`, each on its own connection
+    and back to back, so that later ones arrive while the first runs; returns {tag: (status, body)}."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connections = []
+    for ms, tag in runs:
+        s = socket.create_connection((host, int(port)), timeout=30)
+        path = f"/_hcms/api/pipeline?ms={ms}&tag={tag}&marks={record}"
+        connections.append((s, f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()))
+    for s, request in connections:
+        s.sendall(request)
+    return {tag: read_status_and_body(s) for (s, _), (_, tag) in zip(connections, runs)}
 
 
 def read_status_and_body(s):
@@ -29,6 +36,10 @@ def read_status_and_body(s):
     s.close()
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), body
+
+
+def tags_run(record):
+    return [line.split()[0] for line in marks(record)]
 
 
 def marks(path):
@@ -48,41 +59,25 @@ def warm_as_fast(server):
 
 
 def test_a_fast_answer_is_not_held_behind_a_pipelined_neighbour_nor_run_twice(one_instance, tmp_path):
-    server = one_instance
-    warm_as_fast(server)
-    host, port = server.url.removeprefix("http://").split(":")
+    warm_as_fast(one_instance)
     record = tmp_path / "marks"
-    first, first_request = raw_get(host, int(port), f"/_hcms/api/pipeline?ms=8&tag=first&marks={record}")
-    slow, slow_request = raw_get(host, int(port), f"/_hcms/api/pipeline?ms=1500&tag=slow&marks={record}")
-    # Back to back: the second arrives while the first runs, and waits inside the same instance.
-    first.sendall(first_request)
-    slow.sendall(slow_request)
-    first_status, first_body = read_status_and_body(first)
-    slow_status, slow_body = read_status_and_body(slow)
+    # The slow one arrives while the first runs, and waits inside the same instance.
+    answers = burst(one_instance, record, [(8, "first"), (1500, "slow")])
     # The first answered in 8 ms: 200, not a 504 earned by the neighbour's time.
-    assert first_status == 200, first_body
-    assert json.loads(first_body)["tag"] == "first"
+    assert answers["first"][0] == 200, answers
+    assert json.loads(answers["first"][1])["tag"] == "first"
     # The slow one ran once, and ran out of its own time.
-    assert slow_status == 504, slow_body
-    tags = [line.split()[0] for line in marks(record)]
-    assert tags.count("first") == 1, tags
-    assert tags.count("slow") == 1, tags
-    assert server.get("/_hcms/api/pipeline").status_code == 200
+    assert answers["slow"][0] == 504, answers
+    assert sorted(tags_run(record)) == ["first", "slow"]
+    assert one_instance.get("/_hcms/api/pipeline").status_code == 200
 
 
 def test_requests_waiting_behind_a_hung_neighbour_run_once_elsewhere(one_instance, tmp_path):
-    server = one_instance
-    warm_as_fast(server)
-    host, port = server.url.removeprefix("http://").split(":")
+    warm_as_fast(one_instance)
     record = tmp_path / "marks"
-    sockets = [raw_get(host, int(port), f"/_hcms/api/pipeline?ms={ms}&tag={tag}&marks={record}")
-               for ms, tag in [(8, "a"), (5000, "hang"), (0, "b"), (0, "c")]]
-    for s, request in sockets:
-        s.sendall(request)
-    results = {tag: read_status_and_body(s)[0] for (s, _), tag in zip(sockets, ["a", "hang", "b", "c"])}
-    assert results == {"a": 200, "hang": 504, "b": 200, "c": 200}
-    tags = [line.split()[0] for line in marks(record)]
-    assert sorted(tags) == ["a", "b", "c", "hang"], tags
+    answers = burst(one_instance, record, [(8, "a"), (5000, "hang"), (0, "b"), (0, "c")])
+    assert {tag: status for tag, (status, _) in answers.items()} == {"a": 200, "hang": 504, "b": 200, "c": 200}
+    assert sorted(tags_run(record)) == ["a", "b", "c", "hang"]
 
 
 def test_answer_then_exit_is_answered_every_time(start_sprocket):
