@@ -19,16 +19,13 @@ runtime::WorkerRecipe action_worker_recipe(const config::ActionSpec& action, con
   spec.folder = action.folder;
   accounts::AccountLimits limits;
   limits.memory_mb = kActionMemoryMb;
+  auto recipe = runtime::node_worker_recipe(spec, settings, limits, secrets);
   // Actions get the reference's libraries for actions (guest/node-actions), not the functions'
   // preloaded set: the list differs, and so does @hubspot/api-client's major.
-  runtime::RuntimeSettings for_actions = settings;
-  for_actions.node_packages_dir = settings.node_guest_dir.parent_path() / "node-actions" / "node_modules";
-  auto recipe = runtime::node_worker_recipe(spec, for_actions, limits, secrets);
+  recipe.image.packages = runtime::PreloadedPackages::Actions;
   if (action.language == config::ActionLanguage::Python) {
-    // The same frames and load message; the real interpreter, not a user-level shim (7 ms to
-    // start instead of 77).
-    recipe.process.argv = {"/usr/bin/python3", (settings.node_guest_dir.parent_path() / "python" / "bootstrap.py").string()};
-    recipe.process.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"};
+    // The same frames and load message, to the Python bootstrap.
+    recipe.image.runtime = runtime::WorkerRuntime::Python;
     recipe.wants_preloaded = false;
   }
   return recipe;

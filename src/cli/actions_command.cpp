@@ -134,8 +134,10 @@ int run_actions_test(const ActionTestOptions& o) {
     return 2;
   }
   runtime::RuntimeSettings settings;
-  settings.node_executable = o.node;
-  settings.node_guest_dir = runtime::default_node_guest_dir();
+  runtime::GuestInstall guest;
+  guest.node = o.node;
+  guest.guest_dir = runtime::default_guest_dir();
+  settings.launcher = runtime::make_direct_launcher(guest);
   auto recipe = actions::action_worker_recipe(*action, settings, secrets);
 
   boost::asio::io_context io;
@@ -146,7 +148,7 @@ int run_actions_test(const ActionTestOptions& o) {
   auto frame = std::make_shared<const std::string>(actions::invoke_frame(event));
   try {
     worker = runtime::Worker::launch(
-        io, recipe.process, recipe.load_frame, nullptr, actions::kActionMemoryMb,
+        io, *settings.launcher, recipe.image, recipe.load_frame, nullptr, actions::kActionMemoryMb,
         [&](std::optional<std::string> error) {
           if (error) {
             load_error = error;

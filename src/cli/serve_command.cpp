@@ -226,15 +226,17 @@ int run_serve(const ServeOptions& options) {
   }
 
   runtime::RuntimeSettings runtime_settings;
-  runtime_settings.node_executable = options.node;
-  runtime_settings.node_guest_dir = runtime::default_node_guest_dir();
+  runtime::GuestInstall guest;
+  guest.node = options.node;
+  guest.guest_dir = runtime::default_guest_dir();
+  runtime_settings.launcher = runtime::make_direct_launcher(guest);
   runtime_settings.idle_timeout = std::chrono::milliseconds(static_cast<long>(options.idle_timeout_seconds * 1000));
   if (options.memory_enforcement == "cgroup") {
     runtime_settings.cgroups = runtime::MemoryCgroups::create(runtime_settings.no_cgroups_reason);
   } else {
     runtime_settings.no_cgroups_reason = "--memory-enforcement rss";
   }
-  if (!fs::is_regular_file(runtime_settings.node_executable)) {
+  if (!fs::is_regular_file(guest.node)) {
     fmt::print(stderr, "sprocket: Node.js not found at {}; install it (scripts/setup) or pass --node PATH\n", options.node);
     return 2;
   }

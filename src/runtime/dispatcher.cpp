@@ -6,35 +6,15 @@
 namespace sprocket::runtime {
 namespace json = boost::json;
 
-std::filesystem::path default_node_guest_dir() {
-  namespace fs = std::filesystem;
-  if (const char* overridden = std::getenv("SPROCKET_GUEST_DIR")) return fs::path(overridden) / "node";
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  for (const fs::path& candidate : {exe.parent_path().parent_path() / "guest" / "node", exe.parent_path() / "guest" / "node",
-                                    fs::path(SPROCKET_SOURCE_DIR) / "guest" / "node"}) {
-    if (fs::is_regular_file(candidate / "bootstrap.js", ec)) return candidate;
-  }
-  return fs::path(SPROCKET_SOURCE_DIR) / "guest" / "node";
-}
-
 namespace {
 
-// What every worker process starts with; a function's own variables and secrets arrive in its
-// load frame, so that a pre-started generic worker can become any function's instance.
-ProcessSpec base_process(const RuntimeSettings& settings, int memory_limit_mb, const std::filesystem::path& cwd) {
-  ProcessSpec spec;
-  // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the heap
-  // at three quarters of the limit so that most overruns end in Node's own readable error.
-  int heap_mb = std::max(16, memory_limit_mb * 3 / 4);
-  spec.argv = {settings.node_executable.string(), fmt::format("--max-old-space-size={}", heap_mb),
-               (settings.node_guest_dir / "bootstrap.js").string()};
-  spec.cwd = cwd;
-  spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
-              // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
-              "NODE_PATH=" + (settings.node_packages_dir.empty() ? settings.node_guest_dir / "node_modules"
-                                                                  : settings.node_packages_dir).string()};
-  return spec;
+// What every Node worker is; a function's own variables and secrets arrive in its load frame,
+// so that a pre-started generic worker can become any function's instance.
+WorkerImage node_image(int memory_limit_mb, const std::filesystem::path& folder) {
+  WorkerImage image;
+  image.memory_limit_mb = memory_limit_mb;
+  image.code_folder = folder;
+  return image;
 }
 
 }  // namespace
@@ -77,7 +57,7 @@ std::string environment_change_frame(const ExposedSecrets& before, const Exposed
 WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeSettings& settings,
                                 const accounts::AccountLimits& limits, const ExposedSecrets& secrets) {
   WorkerRecipe recipe;
-  recipe.process = base_process(settings, limits.memory_mb, spec.folder);
+  recipe.image = node_image(limits.memory_mb, spec.folder);
   recipe.memory_mb = limits.memory_mb;
   recipe.wants_preloaded = spec.uses_preloaded_packages;
   json::object env;
@@ -88,9 +68,9 @@ WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeS
     exposed.emplace_back(name);
   }
   json::object load{{"type", "load"},
-                    {"file", spec.file.string()},
+                    {"file", settings.launcher->worker_path(spec.folder, spec.file).string()},
                     {"name", spec.name},
-                    {"cwd", spec.folder.string()},
+                    {"cwd", settings.launcher->worker_path(spec.folder, spec.folder).string()},
                     {"env", env},
                     {"secretNames", exposed},
                     {"logLimitBytes", limits.log_bytes_per_execution}};
@@ -121,8 +101,8 @@ void Dispatcher::fill_spares() {
   for (int kind = 0; kind < 2; ++kind) {
     Spare& spare = spares_[kind];
     if (spare.worker || spare.starting) continue;
-    auto process = base_process(settings_, spare_memory_mb_, "/");
-    if (kind == 1) process.env.push_back("SPROCKET_PRELOAD=axios,lodash");
+    auto image = node_image(spare_memory_mb_, {});
+    if (kind == 1) image.extra_env.push_back("SPROCKET_PRELOAD=axios,lodash");
     std::unique_ptr<WorkerCgroup> cgroup;
     if (settings_.cgroups) {
       static std::uint64_t spares_made = 0;
@@ -135,7 +115,7 @@ void Dispatcher::fill_spares() {
     std::shared_ptr<Worker> worker;
     try {
       worker = Worker::launch(
-          io_, process, "", std::move(cgroup), spare_memory_mb_,
+          io_, *settings_.launcher, image, "", std::move(cgroup), spare_memory_mb_,
           [this, alive, holder, kind](std::optional<std::string> error) {
             if (alive.expired()) {
               // Its generation is gone: nobody will take it.
@@ -212,7 +192,7 @@ void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, Fu
     PoolSettings pool_settings{limits.max_instances_per_function, time_limit(function_index), settings_.idle_timeout,
                                limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout, limits.pipeline_depth};
     pool = std::make_unique<FunctionPool>(
-        io_, node_worker_recipe(spec, settings_, limits, exposed_secrets(function_index)),
+        io_, *settings_.launcher, node_worker_recipe(spec, settings_, limits, exposed_secrets(function_index)),
         pool_settings, settings_.cgroups.get(), [this](int memory_mb, bool preloaded) { return take_spare(memory_mb, preloaded); },
         [this, function_index](std::vector<LogLine> lines) {
           if (stray_logs_) stray_logs_(function_index, std::move(lines));

@@ -18,19 +18,12 @@
 namespace sprocket::runtime {
 
 struct RuntimeSettings {
-  std::filesystem::path node_executable = "/usr/bin/node";
-  std::filesystem::path node_guest_dir;  // holds bootstrap.js and the preloaded node_modules
-  // The packages code may require without installing them; empty: NODE_GUEST_DIR/node_modules.
-  std::filesystem::path node_packages_dir;
+  std::shared_ptr<WorkerLauncher> launcher;  // starts every worker: plain exec, or the sandbox
   std::chrono::milliseconds idle_timeout{300'000};
   std::shared_ptr<MemoryCgroups> cgroups;  // null: memory limits are enforced by polling RSS
   bool spare_workers = true;  // keep pre-started generic workers (one plain, one with axios and lodash loaded)
   std::string no_cgroups_reason;           // why there are none, for the start-up banner
 };
-
-// guest/node beside the binary's build folder (build/sprocket -> guest/node), or where the
-// sources were when it was built; SPROCKET_GUEST_DIR overrides both.
-std::filesystem::path default_node_guest_dir();
 
 using ExposedSecrets = std::vector<std::pair<std::string, std::string>>;  // name, value
 

@@ -19,9 +19,9 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 
 }  // namespace
 
-FunctionPool::FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, MemoryCgroups* cgroups,
-                           SpareSource take_spare, StrayLogHandler stray_logs)
-    : io_(io), recipe_(std::move(recipe)), settings_(settings), cgroups_(cgroups), take_spare_(std::move(take_spare)),
+FunctionPool::FunctionPool(boost::asio::io_context& io, WorkerLauncher& launcher, WorkerRecipe recipe, PoolSettings settings,
+                           MemoryCgroups* cgroups, SpareSource take_spare, StrayLogHandler stray_logs)
+    : io_(io), launcher_(launcher), recipe_(std::move(recipe)), settings_(settings), cgroups_(cgroups), take_spare_(std::move(take_spare)),
       queue_deadline_(io),
       stray_logs_(std::move(stray_logs)) {}
 
@@ -161,6 +161,15 @@ void FunctionPool::start_instance() {
   };
   std::shared_ptr<Worker> worker = take_spare_ ? take_spare_(recipe_.memory_mb, recipe_.wants_preloaded) : nullptr;
   if (worker) {
+    // A spare sees no function's folder until it is given one (in the sandbox, a mount).
+    if (auto exposed = launcher_.expose(worker->process(), recipe_.image.code_folder); !exposed) {
+      fmt::print(stderr, "sprocket: a spare worker could not be given {} ({}); starting a new instance instead\n",
+                 recipe_.image.code_folder.string(), exposed.error());
+      worker->terminate();
+      worker = nullptr;
+    }
+  }
+  if (worker) {
     worker->specialize(recipe_.load_frame, std::move(on_started), std::move(on_exit), std::move(on_stray), load_limit());
   } else {
     std::unique_ptr<WorkerCgroup> cgroup;
@@ -174,7 +183,7 @@ void FunctionPool::start_instance() {
       }
     }
     try {
-      worker = Worker::launch(io_, recipe_.process, recipe_.load_frame, std::move(cgroup), settings_.memory_limit_mb,
+      worker = Worker::launch(io_, launcher_, recipe_.image, recipe_.load_frame, std::move(cgroup), settings_.memory_limit_mb,
                               std::move(on_started), std::move(on_exit), std::move(on_stray), load_limit());
     } catch (const std::exception& e) {
       fail_queue(fmt::format("could not start a worker process: {}", e.what()));

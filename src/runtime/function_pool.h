@@ -15,7 +15,7 @@
 namespace sprocket::runtime {
 
 struct WorkerRecipe {
-  ProcessSpec process;     // how to start an instance
+  WorkerImage image;       // what an instance is (the launcher makes a process of it)
   std::string load_frame;  // what it must load once started
   int memory_mb = 128;     // a spare generic worker serves only a pool with its memory limit
   bool wants_preloaded = false;  // the code requires HubSpot's usual packages: take a spare that has them
@@ -48,8 +48,8 @@ class FunctionPool {
   // `cgroups` (may be null: RSS is polled instead) holds each instance's memory cgroup.
   // `take_spare` hands over a pre-started generic worker, if one is ready (may be null).
   using SpareSource = std::function<std::shared_ptr<Worker>(int memory_mb, bool preloaded)>;
-  FunctionPool(boost::asio::io_context& io, WorkerRecipe recipe, PoolSettings settings, MemoryCgroups* cgroups,
-               SpareSource take_spare, StrayLogHandler stray_logs);
+  FunctionPool(boost::asio::io_context& io, WorkerLauncher& launcher, WorkerRecipe recipe, PoolSettings settings,
+               MemoryCgroups* cgroups, SpareSource take_spare, StrayLogHandler stray_logs);
   ~FunctionPool();
   FunctionPool(const FunctionPool&) = delete;
   FunctionPool& operator=(const FunctionPool&) = delete;
@@ -87,6 +87,7 @@ class FunctionPool {
   void expire_waiting();
 
   boost::asio::io_context& io_;
+  WorkerLauncher& launcher_;
   WorkerRecipe recipe_;
   PoolSettings settings_;
   MemoryCgroups* cgroups_;

@@ -19,6 +19,7 @@
 #include "runtime/frame_codec.h"
 #include "runtime/memory_cgroup.h"
 #include "runtime/process.h"
+#include "runtime/worker_launcher.h"
 #include "runtime/worker_frames.h"
 
 namespace sprocket::runtime {
@@ -57,7 +58,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // limit in messages and bounds RSS when there is no cgroup. With an empty `load_frame` the
   // worker stays generic: `on_started` says it is ready, and specialize() gives it a function.
   // Loading (the function's top-level code) may take at most `load_limit`.
-  static std::shared_ptr<Worker> launch(boost::asio::io_context& io, ProcessSpec spec, std::string load_frame,
+  static std::shared_ptr<Worker> launch(boost::asio::io_context& io, WorkerLauncher& launcher, const WorkerImage& image,
+                                        std::string load_frame,
                                         std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb,
                                         StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs,
                                         std::chrono::milliseconds load_limit = std::chrono::seconds(30));
@@ -77,6 +79,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void enforce_rss_limit();
 
   pid_t pid() const { return process_.pid(); }
+  const ChildProcess& process() const { return process_; }
   std::size_t depth() const { return pending_.size(); }  // invocations sent and not answered
   bool ready() const { return state_ == State::Ready && !doomed_ && !exiting_; }
   // When the invocation running now started (the epoch when idle).

@@ -1,0 +1,57 @@
+#include "runtime/worker_launcher.h"
+
+#include <fmt/format.h>
+
+namespace sprocket::runtime {
+namespace fs = std::filesystem;
+
+fs::path default_guest_dir() {
+  if (const char* overridden = std::getenv("SPROCKET_GUEST_DIR")) return fs::path(overridden);
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& candidate : {exe.parent_path().parent_path() / "guest", exe.parent_path() / "guest",
+                                    fs::path(SPROCKET_SOURCE_DIR) / "guest"}) {
+    if (fs::is_regular_file(candidate / "node" / "bootstrap.js", ec)) return candidate;
+  }
+  return fs::path(SPROCKET_SOURCE_DIR) / "guest";
+}
+
+namespace {
+
+class DirectLauncher final : public WorkerLauncher {
+ public:
+  explicit DirectLauncher(GuestInstall guest) : guest_(std::move(guest)) {}
+
+  ChildProcess start(const WorkerImage& image, const std::string& cgroup_procs_file) override {
+    ProcessSpec spec;
+    spec.cwd = image.code_folder.empty() ? fs::path("/") : image.code_folder;
+    spec.cgroup_procs_file = cgroup_procs_file;
+    if (image.runtime == WorkerRuntime::Python) {
+      spec.argv = {guest_.python.string(), guest_.python_bootstrap().string()};
+      spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"};
+    } else {
+      // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the
+      // heap at three quarters of the limit so that most overruns end in Node's own readable error.
+      int heap_mb = std::max(16, image.memory_limit_mb * 3 / 4);
+      spec.argv = {guest_.node.string(), fmt::format("--max-old-space-size={}", heap_mb), guest_.node_bootstrap().string()};
+      // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
+      spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "NODE_PATH=" + guest_.packages(image.packages).string()};
+    }
+    spec.env.insert(spec.env.end(), image.extra_env.begin(), image.extra_env.end());
+    return ChildProcess::start(spec);
+  }
+
+  fs::path worker_path(const fs::path&, const fs::path& host_path) const override { return host_path; }
+  Expected<void*, std::string> expose(const ChildProcess&, const fs::path&) override { return nullptr; }
+  const GuestInstall& guest() const override { return guest_; }
+  std::string describe() const override { return "workers run unsandboxed, with the gateway's view of the machine (--sandbox off)"; }
+
+ private:
+  GuestInstall guest_;
+};
+
+}  // namespace
+
+std::shared_ptr<WorkerLauncher> make_direct_launcher(GuestInstall guest) { return std::make_shared<DirectLauncher>(std::move(guest)); }
+
+}  // namespace sprocket::runtime
