@@ -69,6 +69,11 @@ int main(int argc, char** argv) {
                         "cgroup (the kernel, where a memory cgroup can be made; else RSS polling) or rss")
         ->check(CLI::IsMember({"cgroup", "rss"}))
         ->capture_default_str();
+    command->add_option("--sandbox", o.sandbox,
+                        "on: every worker in its own sandbox (bubblewrap), or refuse to start where the kernel cannot; "
+                        "off: plain processes that see the machine as sprocket does; auto: the sandbox where possible")
+        ->check(CLI::IsMember({"on", "off", "auto"}))
+        ->capture_default_str();
     command->add_option("--log-retention", o.log_retention, "How long execution logs are kept (90d, 12h, 30s…)")->capture_default_str();
     command->add_option("--node", o.node, "The Node.js executable")->capture_default_str();
     command->add_option("--keep-alive-timeout", o.keep_alive_seconds,
@@ -95,6 +100,7 @@ int main(int argc, char** argv) {
 
   cli::ServeOptions dev;
   dev.watch = true;
+  dev.sandbox = "auto";
   auto* dev_command = app.add_subcommand("dev", "Serve like `serve` and reload on every change: edit, save, send the next request");
   add_serve_options(dev_command, dev);
   dev_command->callback([&] { exit_code = cli::run_serve(dev); });

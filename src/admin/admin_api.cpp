@@ -155,8 +155,13 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
   const std::string request_id;
 
   // Health answers load balancers without a token.
-  if (path == "/healthz" || path == "/readyz") {
-    return respond(json_reply(200, json::object{{"status", path == "/healthz" ? "ok" : "ready"}}));
+  if (path == "/healthz") return respond(json_reply(200, json::object{{"status", "ok"}}));
+  if (path == "/readyz") {
+    json::object ready{{"status", "ready"}, {"sandbox", services_.unsandboxed_reason ? "off" : "on"}};
+    if (services_.unsandboxed_reason) {
+      ready["warning"] = "workers are not sandboxed (" + *services_.unsandboxed_reason + "): functions can read this node's data";
+    }
+    return respond(json_reply(200, ready));
   }
   auto caller = authorize(request);
   if (!caller) {

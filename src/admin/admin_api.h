@@ -31,6 +31,8 @@ struct AdminServices {
   // Runs `then` once every execution record answered so far is with the store (the LogSink
   // hands them over from its own thread), so that a logs query sees them.
   std::function<void(std::function<void()> then)> after_executions_stored;
+  // Why workers run without a sandbox (said by /readyz), or nullopt when they are sandboxed.
+  std::optional<std::string> unsandboxed_reason;
 };
 
 class AdminApi final : public http::RequestHandler {

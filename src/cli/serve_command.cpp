@@ -27,6 +27,7 @@
 #include "metrics/metrics.h"
 #include "runtime/dependencies.h"
 #include "runtime/dispatcher.h"
+#include "runtime/sandbox_launcher.h"
 #include "secrets/secrets_service.h"
 #include "store/store_executor.h"
 #include "util/duration.h"
@@ -229,7 +230,25 @@ int run_serve(const ServeOptions& options) {
   runtime::GuestInstall guest;
   guest.node = options.node;
   guest.guest_dir = runtime::default_guest_dir();
-  runtime_settings.launcher = runtime::make_direct_launcher(guest);
+  std::optional<std::string> unsandboxed;  // why workers run without a sandbox, when they do
+  if (options.sandbox == "off") {
+    unsandboxed = "--sandbox off";
+  } else {
+    runtime::SandboxSettings sandbox;
+    sandbox.enter = runtime::default_enter_binary();
+    if (auto why = runtime::sandbox_unavailable(sandbox)) {
+      if (options.sandbox == "on") {
+        fmt::print(stderr, "sprocket: workers cannot be sandboxed on this machine: {}.\n"
+                           "Fix that (docs/security.md), or pass --sandbox off to run them as plain processes that can read "
+                           "everything sprocket can, including its data directory.\n", *why);
+        return 2;
+      }
+      unsandboxed = *why;
+    } else {
+      runtime_settings.launcher = runtime::make_sandbox_launcher(guest, sandbox);
+    }
+  }
+  if (unsandboxed) runtime_settings.launcher = runtime::make_direct_launcher(guest);
   runtime_settings.idle_timeout = std::chrono::milliseconds(static_cast<long>(options.idle_timeout_seconds * 1000));
   if (options.memory_enforcement == "cgroup") {
     runtime_settings.cgroups = runtime::MemoryCgroups::create(runtime_settings.no_cgroups_reason);
@@ -321,7 +340,8 @@ int run_serve(const ServeOptions& options) {
   generations.attach(gateway);
   metrics.set_instances_source([&] { return generations.instances(); });
   admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments, action_runner,
-                                                       [&log](std::function<void()> then) { log.after_stored(std::move(then)); }}, token.value);
+                                                       [&log](std::function<void()> then) { log.after_stored(std::move(then)); },
+                                                       unsandboxed}, token.value);
   admin_api.start_watching_tokens();
   std::optional<config::FolderWatcher> watcher;
   if (options.watch) {
@@ -380,6 +400,12 @@ int run_serve(const ServeOptions& options) {
                action.name, action.file.string());
   }
   fmt::print(stderr, "sprocket: {}\n", gateway.current()->dispatcher->memory_enforcement());
+  if (unsandboxed) {
+    fmt::print(stderr, "sprocket: WARNING: workers are not sandboxed ({}): any function can read this node's data directory, "
+                       "its secret key and admin token\n", *unsandboxed);
+  } else {
+    fmt::print(stderr, "sprocket: {}\n", runtime_settings.launcher->describe());
+  }
   if (options.watch) fmt::print(stderr, "sprocket: watching for changes; an edit is served from the next request\n");
   auto url = [](const asio::ip::tcp::endpoint& e) {
     std::string host = e.address().is_v6() ? "[" + e.address().to_string() + "]" : e.address().to_string();

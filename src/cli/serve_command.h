@@ -18,6 +18,9 @@ struct ServeOptions {
   int time_limit_ms = 0;       // 0: the configured limits (HubSpot: 10 s design manager, 15 s projects)
   bool trust_proxy = false;
   std::string memory_enforcement = "cgroup";
+  // on: every worker in a sandbox, or refuse to start; off: plain processes; auto: the sandbox
+  // where this machine allows it (docs/security.md). `serve` defaults to on, `dev` to auto.
+  std::string sandbox = "on";
   std::string log_retention = "90d";
   std::string node = "/usr/bin/node";
   int action_concurrency = 4;

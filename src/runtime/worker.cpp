@@ -21,7 +21,7 @@ constexpr std::size_t kMaxPipeLine = 4096;
 }  // namespace
 
 Worker::Worker(asio::io_context& io, ChildProcess process, std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb)
-    : io_(io), cgroup_(std::move(cgroup)), memory_limit_mb_(memory_limit_mb), process_(std::move(process)), control_(io), stdout_(io), stderr_(io), exit_(io), deadline_(io),
+    : io_(io), cgroup_(std::move(cgroup)), memory_limit_mb_(memory_limit_mb), process_(std::move(process)), control_(io), stdout_(io), stderr_(io), exit_(io), deadline_(io), exit_grace_(io),
       read_buffer_(64 * 1024) {
   control_.assign(asio::local::stream_protocol(), process_.control_socket().release());
   stdout_.assign(process_.stdout_pipe().release());
@@ -59,7 +59,7 @@ void Worker::read_control() {
   control_.async_read_some(asio::buffer(read_buffer_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
     if (ec) {
       // EOF or error on the control socket: the worker is unusable; its exit is handled on the pidfd.
-      if (self->state_ != State::Dead) self->terminate();
+      if (self->state_ != State::Dead) self->expect_exit();
       return;
     }
     self->feed_frames(self->read_buffer_.data(), n);
@@ -91,6 +91,17 @@ bool Worker::read_available_frames() {
     feed_frames(read_buffer_.data(), static_cast<std::size_t>(n));
   }
   return protocol_error_.empty();
+}
+
+void Worker::expect_exit() {
+  // The process is ending (its runtime closed the socket as it went). Under a launcher the
+  // runtime's exit reaches us a moment later, through the launcher's own exit: a kill now would
+  // turn "exited with code 3" into "killed by signal 9". Kill only a process that lingers.
+  doomed_ = true;
+  exit_grace_.expires_after(std::chrono::seconds(1));
+  exit_grace_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (auto self = weak.lock(); self && !ec && self->state_ != State::Dead) self->process_.kill_group();
+  });
 }
 
 void Worker::protocol_error(const std::string& what) {
@@ -181,6 +192,7 @@ void Worker::handle_exit() {
   State previous = state_;
   state_ = State::Dead;
   deadline_.cancel();
+  exit_grace_.cancel();
   if (previous == State::Starting || previous == State::Loading) {
     std::string message = load_timed_out_ ? fmt::format("loading the function took longer than {:.2f} seconds, so its process was stopped",
                                                         load_limit_.count() / 1000.0)
@@ -372,13 +384,30 @@ bool Worker::memory_exceeded() const {
   return rss_exceeded_ || heap_exhausted_ || (cgroup_ && cgroup_->oom_killed());
 }
 
+namespace {
+
+// Resident memory of `pid` and every process below it: the runtime may run under a launcher
+// (bubblewrap), and what it starts counts against its limit too, as in a memory cgroup.
+std::size_t tree_resident_bytes(pid_t pid, int depth = 0) {
+  std::size_t pages = 0;
+  {
+    std::ifstream statm(fmt::format("/proc/{}/statm", pid));
+    std::size_t size_pages = 0, resident_pages = 0;
+    if (statm >> size_pages >> resident_pages) pages = resident_pages;
+  }
+  std::size_t bytes = pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  if (depth >= 16) return bytes;
+  std::ifstream children(fmt::format("/proc/{}/task/{}/children", pid, pid));
+  pid_t child = 0;
+  while (children >> child) bytes += tree_resident_bytes(child, depth + 1);
+  return bytes;
+}
+
+}  // namespace
+
 void Worker::enforce_rss_limit() {
   if (dead()) return;
-  std::ifstream statm(fmt::format("/proc/{}/statm", pid()));
-  std::size_t size_pages = 0, resident_pages = 0;
-  if (!(statm >> size_pages >> resident_pages)) return;
-  std::size_t resident = resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  if (resident > static_cast<std::size_t>(memory_limit_mb_) * 1024 * 1024) {
+  if (tree_resident_bytes(pid()) > static_cast<std::size_t>(memory_limit_mb_) * 1024 * 1024) {
     rss_exceeded_ = true;
     terminate();
   }

@@ -106,6 +106,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // A frame that breaks the protocol (docs/protocol.md): logged, and the instance is stopped;
   // its invocation is answered as a crash naming `what`.
   void protocol_error(const std::string& what);
+  void expect_exit();
   void handle_exit();
   void time_out_head(std::uint64_t generation);
   void send(std::shared_ptr<const std::string> frame);
@@ -127,6 +128,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   boost::asio::posix::stream_descriptor stderr_;
   boost::asio::posix::stream_descriptor exit_;
   boost::asio::steady_timer deadline_;
+  boost::asio::steady_timer exit_grace_;  // after the socket closed: how long the process may take to exit
   State state_ = State::Starting;
   FrameDecoder decoder_;
   std::vector<char> read_buffer_;

@@ -14,6 +14,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = ROOT / "build" / "sprocket"
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 EXAMPLES = ROOT / "examples"
+# For tests whose functions leave files for the test to read (a pid, a mark per run): the
+# sandbox rightly keeps a function from writing outside its own /tmp.
+SHARES_FILES_WITH_THE_TEST = ("--sandbox", "off")
 LISTENING = re.compile(r"sprocket listening on (http://\S+)")
 ADMIN = re.compile(r"sprocket admin API on (http://\S+)")
 

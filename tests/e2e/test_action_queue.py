@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import BINARY, wait_for
+from conftest import BINARY, SHARES_FILES_WITH_THE_TEST, wait_for
 
 FINAL = ("succeeded", "failed")
 
@@ -268,12 +268,12 @@ exports.main = async (event) => {{
   return {{outputFields: {{run}}}};
 }};"""})
     data = tmp_path / "data"
-    s = start_sprocket([root], data_dir=data)
+    s = start_sprocket([root], *SHARES_FILES_WITH_THE_TEST, data_dir=data)
     ident = enqueue(s, "slow")["id"]
     wait_for(lambda: (marks / "start-1").exists(), message="the first run to start")
     s.stop(signal.SIGKILL)
 
-    s2 = start_sprocket([root], data_dir=data)
+    s2 = start_sprocket([root], *SHARES_FILES_WITH_THE_TEST, data_dir=data)
     e = wait_final(s2, ident)
     assert e["state"] == "succeeded" and e["outputs"] == {"run": 2}, e
     assert [a["outcome"] for a in e["attempts"]] == ["INTERRUPTED", "SUCCEEDED"]
@@ -396,7 +396,7 @@ exports.main = async () => {{
   return {{outputFields: {{done: true}}}};
 }};"""})
     data = tmp_path / "data"
-    s = start_sprocket([root], data_dir=data)
+    s = start_sprocket([root], *SHARES_FILES_WITH_THE_TEST, data_dir=data)
     ident = enqueue(s, "slow")["id"]
     wait_for(lambda: (marks / "started").exists(), message="the attempt to start")
     assert s.stop(signal.SIGTERM) == 0

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from conftest import BINARY, EXAMPLES, FIXTURES, wait_for
+from conftest import BINARY, EXAMPLES, FIXTURES, SHARES_FILES_WITH_THE_TEST, wait_for
 
 
 def run_serve(tmp_path, *paths):
@@ -76,7 +76,7 @@ def test_nonexistent_path(tmp_path):
 def test_sigterm_drains_in_flight_requests_and_exits_zero(start_sprocket, tmp_path):
     folder = tmp_path / "edge.functions"
     shutil.copytree(FIXTURES / "edge.functions", folder)
-    s = start_sprocket([folder])
+    s = start_sprocket([folder], *SHARES_FILES_WITH_THE_TEST)
     assert s.get("/_hcms/api/pid").status_code == 200
     pidfile = tmp_path / "pid"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

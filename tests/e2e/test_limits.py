@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import BINARY, FIXTURES, wait_for
+from conftest import BINARY, FIXTURES, SHARES_FILES_WITH_THE_TEST, wait_for
 
 LIMITS = FIXTURES / "limits.functions"
 OTHER = FIXTURES / "other-tenant.functions"
@@ -159,7 +159,7 @@ def test_queue_full_is_429_and_queue_timeout_is_503(start_sprocket, tmp_path):
     # no pipelining: every waiting request is in the gateway's queue, under its timeout
     config = write_config(tmp_path, {"limits": {"maxInstancesPerFunction": 1, "maxQueuedPerFunction": 1, "queueTimeoutMs": 400,
                                                 "pipelineDepth": 1}})
-    s = start_sprocket([LIMITS], "--config", config)
+    s = start_sprocket([LIMITS], "--config", config, *SHARES_FILES_WITH_THE_TEST)
     assert s.get("/_hcms/api/busy").status_code == 200  # warm: one instance exists
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         started = tmp_path / "started"

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import FIXTURES, wait_for
+from conftest import FIXTURES, SHARES_FILES_WITH_THE_TEST, wait_for
 from test_action_queue import enqueue, node, wait_final, write_actions
 
 FAULTS = FIXTURES / "faults.functions"
@@ -49,7 +49,7 @@ def marks(path):
 @pytest.fixture
 def one_instance(start_sprocket):
     # One instance, so that a burst is pipelined into it; a short time limit.
-    return start_sprocket([FAULTS], "--max-instances", "1", "--time-limit-ms", "1000")
+    return start_sprocket([FAULTS], "--max-instances", "1", "--time-limit-ms", "1000", *SHARES_FILES_WITH_THE_TEST)
 
 
 def warm_as_fast(server):
@@ -92,7 +92,7 @@ def test_answer_then_exit_is_answered_every_time(start_sprocket):
 @pytest.mark.parametrize("kind", ["rss", "dropped", "logs", "garbage", "huge", "type"])
 def test_a_forged_frame_ends_the_instance_and_answers_its_request(start_sprocket, kind):
     server = start_sprocket([FAULTS])
-    first = server.get("/_hcms/api/forge").json()["pid"]
+    first = server.get("/_hcms/api/forge").json()["instance"]
     r = server.get(f"/_hcms/api/forge?kind={kind}")
     assert r.status_code == 502, r.text
     assert r.json()["category"] == "WORKER_CRASHED"
@@ -101,7 +101,7 @@ def test_a_forged_frame_ends_the_instance_and_answers_its_request(start_sprocket
     # A new instance serves the next request; the node is up.
     again = server.get("/_hcms/api/forge")
     assert again.status_code == 200
-    assert again.json()["pid"] != first
+    assert again.json()["instance"] != first
     # The forged request has one record, with the reason.
     wait_for(lambda: any("forge?kind" in h or "broke the frame protocol" in "\n".join(l) for h, l in server.executions()),
              message="the record of the forged request")
