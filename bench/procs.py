@@ -370,3 +370,12 @@ def environ_has(pid, entry):
             return any(var.startswith(entry) for var in f.read().split(b"\0"))
     except OSError:
         return False
+
+
+def cmdline_has(pid, word):
+    """Whether the first word of /proc/PID/cmdline (the program) ends with `word` (bytes)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")[0].endswith(word)
+    except OSError:
+        return False

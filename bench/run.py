@@ -355,6 +355,13 @@ class Harness:
             res["sprocket"]["workers"] = len(procs.children(server.pid)) - spares
         finally:
             self.finish_server(server)
+        # The same without the sandbox: what it costs a warm function (measured with it on above).
+        server = self.sprocket("hello-unsandboxed", [folder], [*self.sprocket_args, "--sandbox", "off"])
+        try:
+            self.settle(server)
+            res["sprocket_unsandboxed"] = self.hello_target(server, "sprocket --sandbox off")
+        finally:
+            self.finish_server(server)
         server = self.bare_node("hello-bare-node", folder / "hello.js")
         try:
             res["bare_node"] = self.hello_target(server, "bare node")
@@ -372,6 +379,10 @@ class Harness:
                 self.note(f"serverless-dev-runtime: skipped, it failed: {err}")
 
         s, b, d = res["sprocket"], res["bare_node"], res.get("serverless_dev_runtime")
+        u = res["sprocket_unsandboxed"]
+        r = ratio(s["c32"]["requests_per_sec"], u["c32"]["requests_per_sec"])
+        self.row("warm hello, c32 throughput, sandbox on vs --sandbox off", fmt_rps(s["c32"]["requests_per_sec"]),
+                 fmt_rps(u["c32"]["requests_per_sec"]), fmt_ratio(r), "≥ 0.95×", met(r is not None and r >= 0.95))
         r = ratio(s["c32"]["requests_per_sec"], b["c32"]["requests_per_sec"])
         self.row("warm hello, c32 throughput vs bare Node", fmt_rps(s["c32"]["requests_per_sec"]),
                  fmt_rps(b["c32"]["requests_per_sec"]), fmt_ratio(r), "≥ 1.0×", met(r is not None and r >= 1.0))
@@ -492,6 +503,16 @@ class Harness:
             return elapsed * 1000
 
         for _ in range(self.runs):
+            # Unsandboxed first, for the spare's figure beside the sandboxed one (same folders: the
+            # second server starts every function cold again).
+            server = self.sprocket("cold-unsandboxed", [root], ["--idle-timeout", "600", "--sandbox", "off"])
+            try:
+                if self.settle(server):
+                    for path in libs[: len(libs) // 2]:
+                        self.settle(server)
+                        samples.setdefault("libs_spare_unsandboxed", []).append(first_request(path))
+            finally:
+                self.finish_server(server)
             server = self.sprocket("cold", [root], ["--idle-timeout", "600"])
             try:
                 spares = self.settle(server)
@@ -535,6 +556,12 @@ class Harness:
                 target, ok = ("≤ 15 ms", met(s50 <= 15)) if kind == "libs" else ("–", "–")
                 self.row(f"cold start with pre-started worker, {label}, p50 (n={len(values)}) vs node start",
                          fmt_ms(s50), fmt_ms(b50), fmt_ratio(ratio(s50, b50)), target, ok)
+                unsandboxed = samples.get(kind + "_spare_unsandboxed")
+                if unsandboxed:
+                    u50 = p(unsandboxed, 50)
+                    figures["spare_unsandboxed_p50_ms"] = u50
+                    self.row(f"cold start with pre-started worker, {label}, p50, sandbox on vs --sandbox off",
+                             fmt_ms(s50), fmt_ms(u50), fmt_ratio(ratio(s50, u50)))
                 self.row(f"cold start with pre-started worker, {label}, p90", fmt_ms(s90), fmt_ms(b90),
                          fmt_ratio(ratio(s90, b90)))
                 self.log(f"cold {label}, spare worker ready: p50 {s50:.1f} ms, p90 {s90:.1f} ms")
@@ -639,7 +666,22 @@ class Harness:
         def describe(pid):
             return {"pid": pid, "pss_kb": procs.pss_kb(pid), "rss_kb": procs.rss_kb(pid)}
 
-        server = self.sprocket("memory", [folder], self.sprocket_args)
+        # The sandbox's own processes (bubblewrap's monitor and its PID 1) beside each worker.
+        server = self.sprocket("memory-sandboxed", [folder], self.sprocket_args)
+        try:
+            self.settle(server)
+            for _ in range(20):
+                self.check(server, path)
+            self.settle(server)
+            launchers = procs.children(server.pid)
+            overhead = [sum(procs.pss_kb(q) or 0 for q in [launcher, *procs.children(launcher)]
+                            if not procs.cmdline_has(q, b"node"))
+                        for launcher in launchers]
+            res["sandbox_pss_kb_per_worker"] = round(statistics.mean(overhead)) if overhead else None
+        finally:
+            self.finish_server(server)
+        # A function reports its host pid only unsandboxed: the per-worker figures are taken there.
+        server = self.sprocket("memory", [folder], [*self.sprocket_args, "--sandbox", "off"])
         try:
             self.settle(server)
             res["gateway_rss_kb_start"] = procs.rss_kb(server.pid)
@@ -688,6 +730,8 @@ class Harness:
         for spare in res["spare_workers"]:
             kind = "with axios+lodash loaded" if spare["preloaded"] else "plain"
             self.row(f"memory: spare worker PSS ({kind})", fmt_mb(spare["pss_kb"]))
+        if res.get("sandbox_pss_kb_per_worker") is not None:
+            self.row("memory: the sandbox's own processes per worker (bubblewrap), PSS", fmt_mb(res["sandbox_pss_kb_per_worker"]))
 
     # 6. logging -----------------------------------------------------------------------------
 
