@@ -19,6 +19,7 @@ struct AccountLimits {
   int max_instances_per_function = 8;
   std::size_t max_queued_per_function = 100;             // beyond: 429
   std::chrono::milliseconds queue_timeout{10'000};       // no instance in time: 503
+  bool network = true;  // false: its workers get an empty network namespace (docs/security.md)
   std::size_t pipeline_depth = 16;                       // most invocations handed to one busy instance of a fast function
 };
 

@@ -98,7 +98,7 @@ class ConfigReader {
     known_keys(o, pointer,
                {"memoryMb", "designManagerTimeLimitMs", "projectTimeLimitMs", "executionSecondsPerMinute", "executionsPerMinute",
                 "maxEndpoints", "maxSecrets", "logBytesPerExecution", "maxInstancesPerFunction", "maxQueuedPerFunction",
-                "queueTimeoutMs", "pipelineDepth"});
+                "queueTimeoutMs", "pipelineDepth", "network"});
     std::int64_t n = 0;
     if (read_integer(o, pointer, "memoryMb", 32, 1 << 20, n)) limits.memory_mb = static_cast<int>(n);
     if (read_integer(o, pointer, "designManagerTimeLimitMs", 1, 15 * 60 * 1000, n)) limits.design_manager_time_limit = std::chrono::milliseconds(n);
@@ -122,6 +122,10 @@ class ConfigReader {
     if (read_integer(o, pointer, "maxQueuedPerFunction", 0, 1'000'000, n)) limits.max_queued_per_function = static_cast<std::size_t>(n);
     if (read_integer(o, pointer, "queueTimeoutMs", 1, 15 * 60 * 1000, n)) limits.queue_timeout = std::chrono::milliseconds(n);
     if (read_integer(o, pointer, "pipelineDepth", 1, 64, n)) limits.pipeline_depth = static_cast<std::size_t>(n);
+    if (const json::value* v = o.if_contains("network")) {
+      if (!v->is_bool()) error(json_pointer_append(pointer, "network"), "must be true or false", "write \"network\": false to cut the account's functions off the network");
+      else limits.network = v->get_bool();
+    }
   }
 
   bool read_account(const json::value& value, const std::string& pointer, AccountConfig& account) {

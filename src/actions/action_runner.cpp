@@ -106,7 +106,7 @@ std::shared_ptr<ActionRunner::Pool> ActionRunner::pool_for(const config::ActionS
   auto& entry = pools_[identity(action)];
   if (entry) {
     if (entry->secrets != secrets) {
-      entry->pool->update_environment(action_worker_recipe(action, settings_.runtime, secrets),
+      entry->pool->update_environment(action_worker_recipe(action, settings_.runtime, secrets, deployment_.accounts[action.account_index].limits.network),
                                       runtime::environment_change_frame(entry->secrets, secrets));
       entry->secrets = secrets;
     }
@@ -127,7 +127,7 @@ std::shared_ptr<ActionRunner::Pool> ActionRunner::pool_for(const config::ActionS
   std::string name = action.name;
   std::weak_ptr<Pool> weak = entry;
   entry->pool = std::make_unique<runtime::FunctionPool>(
-      io_, *settings_.runtime.launcher, action_worker_recipe(action, settings_.runtime, secrets), pool, settings_.runtime.cgroups.get(), nullptr,
+      io_, *settings_.runtime.launcher, action_worker_recipe(action, settings_.runtime, secrets, deployment_.accounts[action.account_index].limits.network), pool, settings_.runtime.cgroups.get(), nullptr,
       [this, name, weak](std::vector<runtime::LogLine> lines) {
         // Output between attempts (a timer the code left running): shown, redacted, not stored.
         auto self = weak.lock();

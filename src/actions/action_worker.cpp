@@ -12,7 +12,7 @@ namespace json = boost::json;
 using Outcome = runtime::InvocationResult::Outcome;
 
 runtime::WorkerRecipe action_worker_recipe(const config::ActionSpec& action, const runtime::RuntimeSettings& settings,
-                                           const runtime::ExposedSecrets& secrets) {
+                                           const runtime::ExposedSecrets& secrets, bool network) {
   config::FunctionSpec spec;
   spec.name = action.name;
   spec.file = action.file;
@@ -23,6 +23,7 @@ runtime::WorkerRecipe action_worker_recipe(const config::ActionSpec& action, con
   // Actions get the reference's libraries for actions (guest/node-actions), not the functions'
   // preloaded set: the list differs, and so does @hubspot/api-client's major.
   recipe.image.packages = runtime::PreloadedPackages::Actions;
+  recipe.image.network = network;
   if (action.language == config::ActionLanguage::Python) {
     // The same frames and load message, to the Python bootstrap.
     recipe.image.runtime = runtime::WorkerRuntime::Python;

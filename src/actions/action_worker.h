@@ -18,7 +18,7 @@ inline constexpr int kActionMemoryMb = 128;
 // argv, environment and load frame of a worker running `action` with `secrets` (which reach it
 // through the socket, never argv or the environment of the process).
 runtime::WorkerRecipe action_worker_recipe(const config::ActionSpec& action, const runtime::RuntimeSettings& settings,
-                                           const runtime::ExposedSecrets& secrets);
+                                           const runtime::ExposedSecrets& secrets, bool network = true);
 
 // HubSpot's event — {origin: {portalId, actionDefinitionId}, object: {objectType, objectId},
 // inputFields, callbackId} — with what `given` holds over the defaults.

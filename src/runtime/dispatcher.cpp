@@ -58,6 +58,7 @@ WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeS
                                 const accounts::AccountLimits& limits, const ExposedSecrets& secrets) {
   WorkerRecipe recipe;
   recipe.image = node_image(limits.memory_mb, spec.folder);
+  recipe.image.network = limits.network;
   recipe.memory_mb = limits.memory_mb;
   recipe.wants_preloaded = spec.uses_preloaded_packages;
   json::object env;

@@ -159,7 +159,9 @@ void FunctionPool::start_instance() {
   Worker::LogHandler on_stray = [this, alive](std::vector<LogLine> lines) {
     if (!alive.expired() && stray_logs_) stray_logs_(std::move(lines));
   };
-  std::shared_ptr<Worker> worker = take_spare_ ? take_spare_(recipe_.memory_mb, recipe_.wants_preloaded) : nullptr;
+  // Spares have the network: an instance that may not use it starts on its own.
+  std::shared_ptr<Worker> worker =
+      take_spare_ && recipe_.image.network ? take_spare_(recipe_.memory_mb, recipe_.wants_preloaded) : nullptr;
   if (worker) {
     // A spare sees no function's folder until it is given one (in the sandbox, a mount).
     if (auto exposed = launcher_.expose(worker->process(), recipe_.image.code_folder); !exposed) {
