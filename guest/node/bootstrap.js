@@ -62,42 +62,37 @@ function onChannelData(length, buffer) {
   }
 }
 
-// A frame goes straight to the socket with one write system call, without the Writable
-// stream's machinery. Only when the gateway is not reading fast enough does the rest go through
-// the stream, which waits for the socket; `unflushedWrites` counts what it still holds.
-// Frames are never held back to be batched: a result must be with the gateway before the next
-// invocation starts, or the gateway would wait for it behind that invocation's code (and treat
-// the next one, which has started, as not started).
-let unflushedWrites = 0;
-let whenFlushed = [];
+// A frame goes straight to the socket, whole, before sendFrame returns: write(2) as much as the
+// non-blocking socket takes, and while it is full, wait a moment for the gateway to read and
+// write the rest. No frame is ever left half-written, so a result is with the gateway before
+// the next invocation starts (the gateway counts on it: an invocation behind an unanswered one
+// has not started), and process.exit() can never cut one short. The gateway reads every
+// worker's socket as soon as it is readable, so a full socket drains within microseconds; the
+// wait only matters for answers of several megabytes.
+const waitCell = new Int32Array(new SharedArrayBuffer(4));
 
 function sendFrame(message) {
-  const frame = encodeFrame(message);
-  let written = 0;
-  if (unflushedWrites === 0) {
-    try {
-      written = writeNow(frame, 0);
-    } catch (_) {
-      process.exit(0);
-    }
-  }
-  if (written < frame.length) {
-    unflushedWrites += 1;
-    channel.write(written === 0 ? frame : frame.subarray(written), () => {
-      unflushedWrites -= 1;
-      if (unflushedWrites === 0) for (const then of whenFlushed.splice(0)) then();
-    });
-  }
+  writeAll(encodeFrame(message));
 }
 
-// One write(2) of what the socket takes now (it is non-blocking): the bytes written, 0 when it
-// is full. Any other error means the gateway is gone.
-function writeNow(data, offset) {
-  try {
-    return fs.writeSync(3, data, offset);
-  } catch (err) {
-    if (err.code === 'EAGAIN') return 0;
-    throw err;
+function writeAll(data) {
+  let written = 0;
+  let pause = 0.02; // ms, doubling up to 2 ms while the socket stays full
+  while (written < data.length) {
+    let n;
+    try {
+      n = fs.writeSync(3, data, written);
+    } catch (err) {
+      if (err.code !== 'EAGAIN') process.exit(0); // the gateway is gone
+      n = 0;
+    }
+    written += n;
+    if (n === 0) {
+      Atomics.wait(waitCell, 0, 0, pause);
+      pause = Math.min(pause * 2, 2);
+    } else {
+      pause = 0.02;
+    }
   }
 }
 
@@ -111,8 +106,15 @@ const LOG_FLUSH_MS = 20;
 let logFlushTimer = null;
 let logFlushArmed = false;
 
+// JSON.stringify writes a lone surrogate (a string cut in the middle of an emoji) as a \udXXX
+// escape, which is not UTF-8 the gateway can take: such strings go as U+FFFD instead.
+function wellFormed(key, value) {
+  return typeof value === 'string' ? value.toWellFormed() : value;
+}
+
 function encodeFrame(message) {
-  const json = JSON.stringify(message);
+  let json = JSON.stringify(message);
+  if (json.includes('\\ud')) json = JSON.stringify(message, wellFormed);
   const size = Buffer.byteLength(json, 'utf8');
   const frame = Buffer.allocUnsafe(4 + size);
   frame.writeUInt32LE(size, 0);
@@ -166,20 +168,13 @@ function capture(level, args) {
 
 // process.exit() in a function: the event loop will not turn again, so write what is left now.
 process.on('exit', () => {
-  // While the stream still holds part of a frame, bytes written now would land inside it.
-  if (unflushedWrites > 0) return;
   const frames = [];
   const logs = (currentLogs || []).concat(strayLogs);
   if (logs.length) frames.push(encodeFrame({ type: 'log', logs }));
   // Whether this exit cuts an invocation off. When none runs (e.g. `sendResponse(…);
   // process.exit(0)`), invocations the gateway sent and this process never started run elsewhere.
   frames.push(encodeFrame({ type: 'exiting', running: active !== null }));
-  const data = Buffer.concat(frames);
-  // Retry a full socket for a moment rather than cut a frame short.
-  let written = 0;
-  try {
-    for (let attempt = 0; written < data.length && attempt < 1000; attempt += 1) written += writeNow(data, written);
-  } catch (_) { /* the gateway is gone */ }
+  writeAll(Buffer.concat(frames));
 });
 
 console.log = (...args) => capture('INFO', args);
@@ -258,14 +253,12 @@ let startScheduled = false;
 function startNextInvocation() {
   if (active || startScheduled || waitingInvocations.length === 0) return;
   startScheduled = true;
-  const start = () => {
+  // A microtask: after whatever the previous invocation still runs synchronously, before I/O
+  // (its result has left already: see sendFrame).
+  queueMicrotask(() => {
     startScheduled = false;
     if (!active && waitingInvocations.length) invoke(waitingInvocations.shift());
-  };
-  // A microtask: after whatever the previous invocation still runs synchronously, before I/O;
-  // and never before the previous result has left (see sendFrame).
-  if (unflushedWrites > 0) whenFlushed.push(() => queueMicrotask(start));
-  else queueMicrotask(start);
+  });
 }
 
 // Headers arrive lower-cased; code written for HubSpot also reads e.g. headers['User-Agent'].
@@ -511,7 +504,7 @@ function handleMessage(message) {
       break;
     case 'invoke':
       // An idle worker starts at once; otherwise the invocation waits its turn.
-      if (!active && !startScheduled && waitingInvocations.length === 0 && unflushedWrites === 0) {
+      if (!active && !startScheduled && waitingInvocations.length === 0) {
         invoke(message);
       } else {
         waitingInvocations.push(message);

@@ -256,8 +256,9 @@ void ActionRunner::run(store::ActionExecutionRecord execution, std::int64_t star
   config::ActionSpec spec = *action;  // the code this attempt runs, whatever is deployed meanwhile
   auto pool = pool_for(spec, secrets);
   ++pool->running;
+  std::uint64_t invocation_id = ++invocations_;
   pool->pool->submit(
-      invoke_frame(event.get_object()),
+      invocation_id, invoke_frame(event.get_object(), invocation_id),
       [this, alive = std::weak_ptr<bool>(alive_), pool, spec = std::move(spec), execution = std::move(execution), started_ms,
        secrets](runtime::InvocationReport report) mutable {
         if (alive.expired()) return;

@@ -120,6 +120,7 @@ class ActionRunner {
   bool stopped_ = false;
   std::function<void()> on_idle_;
   int running_ = 0;
+  std::uint64_t invocations_ = 0;  // ids of the invoke frames sent, which results must echo
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -55,9 +55,9 @@ std::string new_callback_id() {
   return "ap-" + ids.next();
 }
 
-std::string invoke_frame(const json::object& event) {
+std::string invoke_frame(const json::object& event, std::uint64_t invocation_id) {
   std::string frame = runtime::begin_frame();
-  frame += json::serialize(json::object{{"type", "invoke"}, {"id", 1}, {"mode", "action"}, {"event", event}});
+  frame += json::serialize(json::object{{"type", "invoke"}, {"id", invocation_id}, {"mode", "action"}, {"event", event}});
   runtime::finish_frame(frame);
   return frame;
 }

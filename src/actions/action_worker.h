@@ -24,7 +24,7 @@ runtime::WorkerRecipe action_worker_recipe(const config::ActionSpec& action, con
 // inputFields, callbackId} — with what `given` holds over the defaults.
 boost::json::object make_event(const boost::json::object& given, std::int64_t portal_id, const std::string& callback_id);
 std::string new_callback_id();  // "ap-…", unique per execution
-std::string invoke_frame(const boost::json::object& event);
+std::string invoke_frame(const boost::json::object& event, std::uint64_t invocation_id);
 
 // What an attempt came to.
 struct AttemptOutcome {

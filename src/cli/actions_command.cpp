@@ -145,7 +145,7 @@ int run_actions_test(const ActionTestOptions& o) {
   std::optional<std::string> load_error;
   std::shared_ptr<runtime::Worker> worker;
   auto started_at = std::chrono::steady_clock::now();
-  auto frame = std::make_shared<const std::string>(actions::invoke_frame(event));
+  auto frame = std::make_shared<const std::string>(actions::invoke_frame(event, 1));
   try {
     worker = runtime::Worker::launch(
         io, *settings.launcher, recipe.image, recipe.load_frame, nullptr, actions::kActionMemoryMb,
@@ -154,7 +154,7 @@ int run_actions_test(const ActionTestOptions& o) {
             load_error = error;
             return;
           }
-          worker->invoke(frame, actions::kActionTimeLimit, [&](runtime::InvocationResult r) {
+          worker->invoke(frame, 1, actions::kActionTimeLimit, [&](runtime::InvocationResult r) {
             result = std::move(r);
             worker->terminate();
           });

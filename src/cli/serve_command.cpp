@@ -436,6 +436,7 @@ int run_serve(const ServeOptions& options) {
       if (stopping) return;
       stopping = true;
       drain_deadline.cancel();
+      runtime::stop_dependency_installs();  // a dev reload's npm must not hold the exit
       watcher.reset();
       gateway.current()->dispatcher->shutdown();
       action_runner.stop();

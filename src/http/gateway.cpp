@@ -225,7 +225,8 @@ void Gateway::handle_endpoint(const std::shared_ptr<Generation>& gen, std::size_
   count_execution(account);
   Execution execution{gen, index, request_id, std::string(request.method_string()),
                       std::string(request.target().substr(0, request.target().find('?'))), util::unix_now_ms(), false};
-  run(std::move(execution), invoke_frame(next_invocation_id_++, "endpoint", *context), std::move(respond));
+  std::uint64_t id = next_invocation_id_++;
+  run(std::move(execution), id, invoke_frame(id, "endpoint", *context), std::move(respond));
 }
 
 void Gateway::handle_app_function(const std::shared_ptr<Generation>& gen, std::size_t account, Request& request,
@@ -251,15 +252,16 @@ void Gateway::handle_app_function(const std::shared_ptr<Generation>& gen, std::s
   count_execution(account);
   Execution execution{gen, *index, request_id, "POST", std::string(request.target().substr(0, request.target().find('?'))),
                       util::unix_now_ms(), true};
-  run(std::move(execution), invoke_frame(next_invocation_id_++, "app", json::serialize(call->context)), std::move(respond));
+  std::uint64_t id = next_invocation_id_++;
+  run(std::move(execution), id, invoke_frame(id, "app", json::serialize(call->context)), std::move(respond));
 }
 
-void Gateway::run(Execution execution, std::string frame, Respond respond) {
+void Gateway::run(Execution execution, std::uint64_t invocation_id, std::string frame, Respond respond) {
   std::size_t index = execution.function_index;
   auto& dispatcher = *execution.generation->dispatcher;
   ++in_flight_;
   last_exchange_ = std::chrono::steady_clock::now();
-  dispatcher.invoke(index, std::move(frame),
+  dispatcher.invoke(index, invocation_id, std::move(frame),
                      [this, execution = std::move(execution), respond = std::move(respond)](InvocationReport report) {
                        --in_flight_;
                        last_exchange_ = std::chrono::steady_clock::now();
@@ -305,7 +307,15 @@ Response Gateway::endpoint_answer(const Execution& e, const InvocationReport& re
       auto mapped = map_function_response(answer->get_object());
       if (!mapped) {
         note(notes, "ERROR", "Invalid response: " + mapped.error());
-        return error_response(500, "INVALID_RESPONSE", "The function's response could not be sent: " + mapped.error(), id);
+        // The reason quotes what the function sent, which may hold a secret or be huge: the
+        // client gets it redacted and cut short; the log (redacted when stored) has it whole.
+        std::string why = secrets::redact(mapped.error(), e.generation->dispatcher->exposed_secrets(e.function_index));
+        if (why.size() > 300) {
+          std::size_t cut = 300;
+          while (cut > 0 && (static_cast<unsigned char>(why[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+          why = why.substr(0, cut) + "…";
+        }
+        return error_response(500, "INVALID_RESPONSE", "The function's response could not be sent: " + why, id);
       }
       for (auto& w : mapped->warnings) note(notes, "WARN", std::move(w));
       if (mapped->response.body().size() > kMaxResponseBytes) {

@@ -65,7 +65,7 @@ class Gateway final : public RequestHandler {
   std::optional<Response> refuse_if_budget_spent(std::size_t account, const std::string& request_id);
   void count_execution(std::size_t account);
   Limits current_limits(const Generation& gen, std::size_t function_index);
-  void run(Execution execution, std::string frame, Respond respond);
+  void run(Execution execution, std::uint64_t invocation_id, std::string frame, Respond respond);
   Response endpoint_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
   Response app_answer(const Execution& e, const runtime::InvocationReport& report, std::vector<runtime::LogLine>& notes);
   // Takes the report's and the notes' lines (moved into the record).

@@ -1,12 +1,14 @@
 #include "runtime/dependencies.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "util/unique_fd.h"
@@ -40,7 +42,17 @@ bool up_to_date(const fs::path& folder) {
   return true;
 }
 
+std::mutex installs_mutex;
+pid_t running_install = 0;  // its process group
+bool installs_stopped = false;
+
 }  // namespace
+
+void stop_dependency_installs() {
+  std::lock_guard lock(installs_mutex);
+  installs_stopped = true;
+  if (running_install > 0) ::kill(-running_install, SIGKILL);
+}
 
 Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folder, const fs::path& npm) {
   fs::path manifest = folder / "package.json";
@@ -56,15 +68,20 @@ Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folde
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::unique_lock lock(installs_mutex);
+  if (installs_stopped) return Unexpected{std::string("the server is stopping: npm install was not run")};
   pid_t pid = ::fork();
   if (pid < 0) return Unexpected{std::string("cannot start npm")};
   if (pid == 0) {
+    ::setsid();  // its own group: a stop ends npm and its install scripts together
     ::dup2(write_end.get(), 1);
     ::dup2(write_end.get(), 2);
     if (::chdir(dir.c_str()) != 0) ::_exit(126);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  running_install = pid;
+  lock.unlock();
   write_end.reset();
   std::string output;
   char buffer[4096];
@@ -72,6 +89,11 @@ Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folde
   while ((n = ::read(read_end.get(), buffer, sizeof buffer)) > 0) output.append(buffer, static_cast<std::size_t>(n));
   int status = 0;
   ::waitpid(pid, &status, 0);
+  {
+    std::lock_guard done(installs_mutex);
+    running_install = 0;
+    if (installs_stopped) return Unexpected{std::string("the server is stopping: npm install was stopped")};
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return Unexpected{fmt::format("{}: npm install failed ({}):\n{}", manifest.string(),
                                   WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "npm not found at " + npm_path : "see npm's output",

@@ -16,4 +16,8 @@ struct InstallOutcome {
 Expected<InstallOutcome, std::string> install_dependencies(const std::filesystem::path& folder,
                                                            const std::filesystem::path& npm = "/usr/bin/npm");
 
+// The server is stopping: an npm running now (and all it started) is killed, and later installs
+// fail at once, so that a stop never waits for one. Safe from any thread.
+void stop_dependency_installs();
+
 }  // namespace sprocket::runtime

@@ -184,7 +184,7 @@ std::chrono::milliseconds Dispatcher::time_limit(std::size_t function_index) con
              : limits.project_time_limit;
 }
 
-void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, FunctionPool::Completion done) {
+void Dispatcher::invoke(std::size_t function_index, std::uint64_t invocation_id, std::string invoke_frame, FunctionPool::Completion done) {
   auto& pool = pools_[function_index];
   if (!pool) {
     const auto& catalog = catalog_;
@@ -199,7 +199,7 @@ void Dispatcher::invoke(std::size_t function_index, std::string invoke_frame, Fu
           if (stray_logs_) stray_logs_(function_index, std::move(lines));
         });
   }
-  pool->submit(std::move(invoke_frame), std::move(done));
+  pool->submit(invocation_id, std::move(invoke_frame), std::move(done));
 }
 
 ExposedSecrets Dispatcher::compute_exposed(std::size_t function_index) const {

@@ -48,7 +48,7 @@ class Dispatcher {
              const config::Catalog& catalog, StrayLogHandler stray_logs);
   ~Dispatcher();
 
-  void invoke(std::size_t function_index, std::string invoke_frame, FunctionPool::Completion done);
+  void invoke(std::size_t function_index, std::uint64_t invocation_id, std::string invoke_frame, FunctionPool::Completion done);
   std::chrono::milliseconds time_limit(std::size_t function_index) const;
   void shutdown();  // kills every worker
   int instances() const;

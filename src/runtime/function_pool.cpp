@@ -12,6 +12,8 @@ constexpr double kPipelineWaitMs = 1;
 // Executions seen before the pipeline grows past 2: a burst that arrives before the function's
 // speed is known must not pile up behind a slow first invocation.
 constexpr int kSamplesBeforeDeepPipelines = 8;
+// How many times one request may come back from instances that stopped before running it.
+constexpr int kMaxRequeues = 10;
 
 double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -30,7 +32,7 @@ FunctionPool::~FunctionPool() {
   shutdown();
 }
 
-void FunctionPool::submit(std::string invoke_frame, Completion done) {
+void FunctionPool::submit(std::uint64_t invocation_id, std::string invoke_frame, Completion done) {
   auto now = std::chrono::steady_clock::now();
   auto frame = std::make_shared<const std::string>(std::move(invoke_frame));
   // A function that answers quickly is packed onto as few instances as its pipelines allow:
@@ -38,14 +40,14 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
   // crowd of processes. Slower functions get an instance per concurrent request, as on Lambda.
   if (auto worker = pipeline_target()) {
     std::erase(idle_, worker);
-    run(worker, Waiting{std::move(frame), std::move(done), now, now}, false);
+    run(worker, Waiting{std::move(frame), std::move(done), now, now, invocation_id}, false);
     return;
   }
   while (!idle_.empty()) {
     auto worker = std::move(idle_.back());
     idle_.pop_back();
     if (!worker->ready()) continue;  // being stopped (memory, a signal): its exit removes it
-    run(worker, Waiting{std::move(frame), std::move(done), now, now}, false);
+    run(worker, Waiting{std::move(frame), std::move(done), now, now, invocation_id}, false);
     return;
   }
   // Everyone waits for an instance when all are busy; past the bound, refuse at once.
@@ -57,7 +59,7 @@ void FunctionPool::submit(std::string invoke_frame, Completion done) {
     done(std::move(report));
     return;
   }
-  queue_.push_back(Waiting{std::move(frame), std::move(done), now, now});
+  queue_.push_back(Waiting{std::move(frame), std::move(done), now, now, invocation_id});
   if (queue_.size() == 1) arm_queue_deadline();
   start_instances_for_queue();
 }
@@ -215,11 +217,17 @@ void FunctionPool::run(const std::shared_ptr<Worker>& worker, Waiting waiting, b
   auto sent = std::chrono::steady_clock::now();
   std::weak_ptr<bool> alive = alive_;
   auto frame = waiting.frame;
-  worker->invoke(std::move(frame), settings_.time_limit,
+  std::uint64_t id = waiting.id;
+  worker->invoke(std::move(frame), id, settings_.time_limit,
                  [this, alive, worker, waiting = std::move(waiting), cold, sent](InvocationResult result) mutable {
-                   if (result.outcome == InvocationResult::Outcome::NotStarted) {
+                   // What a worker says about what it started could be forged (a function that
+                   // claims "nothing was running" and dies, again and again): a request comes
+                   // back a bounded number of times, within its queue timeout from arrival.
+                   if (result.outcome == InvocationResult::Outcome::NotStarted && waiting.requeues < kMaxRequeues &&
+                       std::chrono::steady_clock::now() - waiting.since < settings_.queue_timeout) {
                      // Its instance died before reaching it: it goes back to the head of the line.
                      if (alive.expired()) return;
+                     ++waiting.requeues;
                      // A fresh queue budget: otherwise every request that waited behind a slow
                      // invocation would expire the moment it came back.
                      waiting.waiting_since = std::chrono::steady_clock::now();

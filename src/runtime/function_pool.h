@@ -54,7 +54,8 @@ class FunctionPool {
   FunctionPool(const FunctionPool&) = delete;
   FunctionPool& operator=(const FunctionPool&) = delete;
 
-  void submit(std::string invoke_frame, Completion done);
+  // `invocation_id` is the id in the frame, which the worker's result must carry.
+  void submit(std::uint64_t invocation_id, std::string invoke_frame, Completion done);
   void stop_idle(std::chrono::steady_clock::time_point now);  // ends instances idle past the timeout
   void shutdown();                                             // kills every instance
   void enforce_rss_limits();                                   // when there are no cgroups
@@ -71,6 +72,8 @@ class FunctionPool {
     // Where its queue timeout counts from: its arrival, or when an instance that held it died
     // (the time it spent inside that instance is not its fault).
     std::chrono::steady_clock::time_point waiting_since;
+    std::uint64_t id = 0;
+    int requeues = 0;  // times it came back from an instance that stopped before running it
   };
 
   void start_instances_for_queue();

@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <fmt/format.h>
 #include <fstream>
 #include <sys/socket.h>
@@ -56,14 +57,19 @@ Worker::~Worker() {
 }
 
 void Worker::read_control() {
-  control_.async_read_some(asio::buffer(read_buffer_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-    if (ec) {
-      // EOF or error on the control socket: the worker is unusable; its exit is handled on the pidfd.
-      if (self->state_ != State::Dead) self->expect_exit();
+  // Wait for readability, then read with non-blocking recv: unread bytes stay in the kernel
+  // until this code reads them, never in a buffer of a read asio has already made. So a read
+  // at a deadline or at the process's exit (read_available_frames) sees every frame the worker
+  // wrote that has not been handled, in order.
+  control_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->state_ == State::Dead) return;  // closed: the exit is handled on the pidfd
+    bool open = self->read_available_frames();
+    if (self->state_ == State::Dead || !self->protocol_error_.empty()) return;
+    if (!open) {
+      // End of file: the worker is unusable; its exit is handled on the pidfd.
+      self->expect_exit();
       return;
     }
-    self->feed_frames(self->read_buffer_.data(), n);
-    if (self->state_ == State::Dead || !self->protocol_error_.empty()) return;
     self->read_control();
   });
 }
@@ -81,23 +87,25 @@ void Worker::feed_frames(const char* data, std::size_t size) {
 }
 
 bool Worker::read_available_frames() {
-  // Non-blocking reads straight from the socket. An asynchronous read may be pending on it:
-  // it finds nothing (or what arrives later) and waits on, so no byte is read twice or out of
-  // order. Its completion, if already queued, ran before this (callers post first).
-  if (!control_.is_open()) return protocol_error_.empty();
+  if (!control_.is_open()) return false;
   while (protocol_error_.empty() && state_ != State::Dead) {
     ssize_t n = ::recv(control_.native_handle(), read_buffer_.data(), read_buffer_.size(), MSG_DONTWAIT);
-    if (n <= 0) break;
-    feed_frames(read_buffer_.data(), static_cast<std::size_t>(n));
+    if (n > 0) {
+      feed_frames(read_buffer_.data(), static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);  // 0: end of file; else an error
   }
-  return protocol_error_.empty();
+  return true;
 }
 
 void Worker::expect_exit() {
   // The process is ending (its runtime closed the socket as it went). Under a launcher the
   // runtime's exit reaches us a moment later, through the launcher's own exit: a kill now would
   // turn "exited with code 3" into "killed by signal 9". Kill only a process that lingers.
-  doomed_ = true;
+  // Not doomed_: what it wrote before it went (an answer, its "exiting" frame) still counts.
+  closing_ = true;
   exit_grace_.expires_after(std::chrono::seconds(1));
   exit_grace_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (auto self = weak.lock(); self && !ec && self->state_ != State::Dead) self->process_.kill_group();
@@ -242,6 +250,12 @@ void Worker::handle_frame(std::string payload) {
     }
     auto fields = read_result_fields(object);
     if (!fields) return protocol_error("result: " + fields.error());
+    // Results come in order: one for another invocation would answer the wrong request.
+    const json::value* id = object.if_contains("id");
+    if (!id || !id->is_number() || !(id->is_uint64() || id->is_int64()) || id->to_number<std::uint64_t>() != pending_.front().id) {
+      return protocol_error(fmt::format("a result for invocation {} while {} runs", id ? json::serialize(*id).substr(0, 30) : "(none)",
+                                        pending_.front().id));
+    }
     InvocationResult result;
     result.outcome = object.contains("error") ? InvocationResult::Outcome::Threw : InvocationResult::Outcome::Answered;
     result.logs = std::move(fields->logs);
@@ -263,6 +277,7 @@ void Worker::handle_frame(std::string payload) {
     if (!running || !running->is_bool()) return protocol_error("exiting: running must be true or false");
     exiting_ = true;
     exited_idle_ = !running->get_bool();
+    expect_exit();  // it must now exit: one that says so and lingers is stopped
   } else if (kind == "ready" && state_ == State::Starting) {
     if (load_frame_.empty()) {
       state_ = State::Generic;
@@ -289,7 +304,8 @@ void Worker::handle_frame(std::string payload) {
   }
 }
 
-void Worker::invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done) {
+void Worker::invoke(std::shared_ptr<const std::string> invoke_frame, std::uint64_t invocation_id, std::chrono::milliseconds time_limit,
+                    ResultHandler done) {
   if (!ready()) {
     InvocationResult result;
     result.outcome = InvocationResult::Outcome::NotStarted;
@@ -297,7 +313,7 @@ void Worker::invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono
     done(std::move(result));
     return;
   }
-  pending_.push_back(Pending{std::move(done), time_limit, std::chrono::steady_clock::now(), {}});
+  pending_.push_back(Pending{std::move(done), invocation_id, time_limit, std::chrono::steady_clock::now(), {}});
   send(std::move(invoke_frame));
   if (pending_.size() == 1) start_head();
 }
@@ -335,7 +351,8 @@ void Worker::time_out_head(std::uint64_t generation) {
   if (pending_.empty() || generation != deadline_generation_ || doomed_) return;
   // An answer found now ends the invocation; the next one (if any) has only just started,
   // since the worker writes a result before it starts the next invocation.
-  if (!read_available_frames() || generation != deadline_generation_ || pending_.empty()) return;
+  read_available_frames();
+  if (!protocol_error_.empty() || generation != deadline_generation_ || pending_.empty()) return;
   timed_out_ = true;
   terminate();  // the only way to stop code that ignores the deadline
   InvocationResult result;
@@ -465,9 +482,11 @@ void Worker::flush_writes() {
   asio::async_write(control_, write_buffers_, [self = shared_from_this(), count](boost::system::error_code ec, std::size_t) {
     self->write_queue_.erase(self->write_queue_.begin(), self->write_queue_.begin() + static_cast<long>(count));
     if (ec) {
+      // The worker closed its end: it is exiting (e.g. process.exit() right after answering).
+      // Its exit, and what it wrote before, are handled as it comes.
       self->write_queue_.clear();
       self->writing_ = false;
-      self->terminate();
+      self->expect_exit();
       return;
     }
     self->flush_writes();

@@ -68,11 +68,13 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Sends one invocation; `done` is called exactly once. The worker runs one invocation at a
   // time; further ones wait inside it (pipelining saves a round trip each), and the time limit
   // of each runs from the moment the previous one answered.
-  void invoke(std::shared_ptr<const std::string> invoke_frame, std::chrono::milliseconds time_limit, ResultHandler done);
+  // `invocation_id` is the id in the frame: a result with another id is a protocol error.
+  void invoke(std::shared_ptr<const std::string> invoke_frame, std::uint64_t invocation_id, std::chrono::milliseconds time_limit,
+              ResultHandler done);
   // Turns a generic worker into an instance of one function; the handlers replace the old ones.
   void specialize(std::string load_frame, StartedHandler on_started, ExitHandler on_exit, LogHandler on_stray_logs,
                   std::chrono::milliseconds load_limit);
-  bool generic() const { return state_ == State::Generic && !doomed_; }
+  bool generic() const { return state_ == State::Generic && !doomed_ && !closing_; }
   void send_frame(std::string frame);  // e.g. an "env" frame; queued behind the load if still starting
   void terminate();  // kills the process; any invocation in flight completes as Crashed/TimedOut
   // Without a cgroup: kill the worker when its resident memory is over the limit.
@@ -81,12 +83,12 @@ class Worker : public std::enable_shared_from_this<Worker> {
   pid_t pid() const { return process_.pid(); }
   const ChildProcess& process() const { return process_; }
   std::size_t depth() const { return pending_.size(); }  // invocations sent and not answered
-  bool ready() const { return state_ == State::Ready && !doomed_ && !exiting_; }
+  bool ready() const { return state_ == State::Ready && !doomed_ && !exiting_ && !closing_; }
   // When the invocation running now started (the epoch when idle).
   std::chrono::steady_clock::time_point running_since() const {
     return pending_.empty() ? std::chrono::steady_clock::time_point{} : pending_.front().started;
   }
-  bool dead() const { return state_ == State::Dead || doomed_; }  // dead or being killed
+  bool dead() const { return state_ == State::Dead || doomed_ || closing_; }  // dead, being killed, or exiting
   std::chrono::steady_clock::time_point last_used() const { return last_used_; }
 
  private:
@@ -99,8 +101,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
                  const char* level);
   void wait_exit();
   void handle_frame(std::string payload);
-  // Reads and handles what the worker has written but the loop has not read yet; false once
-  // the worker is stopped (it broke the protocol).
+  // Reads and handles what the worker has written and this has not read yet; false at end of
+  // file or on a socket error.
   bool read_available_frames();
   void feed_frames(const char* data, std::size_t size);
   // A frame that breaks the protocol (docs/protocol.md): logged, and the instance is stopped;
@@ -144,6 +146,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   LogHandler on_stray_logs_;
   struct Pending {
     ResultHandler done;
+    std::uint64_t id = 0;
     std::chrono::milliseconds time_limit{0};
     std::chrono::steady_clock::time_point sent;
     std::chrono::steady_clock::time_point started;  // epoch: still waiting behind another
@@ -153,6 +156,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool timed_out_ = false;
   std::string protocol_error_;  // set when the worker broke the protocol
   bool exiting_ = false;         // the process said it is exiting (its code called process.exit)
+  bool closing_ = false;         // its socket closed: the process is on its way out
   bool exited_idle_ = false;     // ... with no invocation running: none it was sent had started
   bool doomed_ = false;
   bool load_timed_out_ = false;

@@ -2,6 +2,8 @@
 neighbours that hold the event loop, frames forged by user code on fd 3 (issue 12, items 2, 3, 5).
 Each must end with every request answered once, and nothing run twice."""
 import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 import socket
 
 import pytest
@@ -130,3 +132,71 @@ def test_forged_action_frames_do_not_use_up_the_action_slots(start_sprocket, tmp
         assert "broke the frame protocol" in json.dumps(e), e
     fine = wait_final(server, enqueue(server, "fine")["id"])
     assert fine["state"] == "succeeded", fine
+
+
+@pytest.mark.parametrize("kb,clients,total", [(500, 1, 20), (0, 3, 150), (60, 3, 90)])
+def test_answer_then_exit_is_answered_whatever_its_size_and_traffic(start_sprocket, kb, clients, total):
+    # A large answer does not fit the socket at once: it must still be whole before the exit; and
+    # a request sent to the instance while it exits runs elsewhere.
+    server = start_sprocket([FAULTS])
+
+    def one(_):
+        r = server.get(f"/_hcms/api/answer-then-exit?kb={kb}", timeout=60)
+        return r.status_code, (len(r.json()["pad"]) if r.status_code == 200 else r.text[:300])
+
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(one, range(total)))
+    failures = [r for r in results if r != (200, kb * 1024)]
+    assert not failures, failures[:3]
+
+
+def test_strings_cut_inside_a_character_are_logged_and_answered(start_sprocket):
+    server = start_sprocket([FAULTS])
+    r = server.get("/_hcms/api/surrogate")
+    assert r.status_code == 200, r.text
+    # The body is JSON.stringify's text, as on HubSpot: the lone surrogate as a \\ud83d escape.
+    assert r.json() == {"cut": "héllo \ud83d"}
+    server.wait_for_log("INFO   preview: héllo \ufffd")
+
+
+def test_a_result_for_another_invocation_is_a_protocol_error_not_someone_elses_answer(start_sprocket):
+    server = start_sprocket([FAULTS], "--max-instances", "1")
+    assert server.get("/_hcms/api/forge").status_code == 200
+    with ThreadPoolExecutor(2) as pool:
+        forger = pool.submit(server.get, "/_hcms/api/forge?kind=wrong-id")
+        other = pool.submit(server.get, "/_hcms/api/forge?kind=none")
+        forged, second = forger.result(), other.result()
+    assert forged.status_code == 502 and "broke the frame protocol" in forged.json()["message"], forged.text
+    assert "forged" not in second.text
+    assert second.status_code == 200 and second.json()["kind"] == "none", second.text
+
+
+def test_a_forged_exiting_frame_never_reruns_a_started_request(start_sprocket, tmp_path):
+    server = start_sprocket([FAULTS], *SHARES_FILES_WITH_THE_TEST)
+    record = tmp_path / "runs"
+    r = server.get(f"/_hcms/api/forge?kind=exiting&marks={record}", timeout=60)
+    assert r.status_code == 502, r.text
+    # It claimed nothing was running, so it is tried again elsewhere: a few times, never for ever.
+    assert len(record.read_text().splitlines()) <= 11
+    assert server.get("/_hcms/api/forge").status_code == 200
+
+
+def test_an_exiting_frame_from_a_worker_that_stays_ends_that_instance(start_sprocket):
+    server = start_sprocket([FAULTS], "--max-instances", "1")
+    for _ in range(3):
+        server.get("/_hcms/api/forge?kind=exiting-live", timeout=30)
+    # The lone instance was told to go; a new one serves, instead of 503 for every request.
+    wait_for(lambda: server.get("/_hcms/api/forge", timeout=30).status_code == 200, timeout=20,
+             message="a new instance to serve")
+
+
+def test_a_secret_quoted_in_an_invalid_status_code_does_not_reach_the_client(start_sprocket, tmp_path):
+    folder = tmp_path / "faults.functions"
+    shutil.copytree(FAULTS, folder)
+    (folder / ".env").write_text("FAULT_SECRET=sk-fault-9f8e7d\n")
+    server = start_sprocket([folder])
+    r = server.get("/_hcms/api/leaky-status")
+    assert r.status_code == 500
+    assert r.json()["category"] == "INVALID_RESPONSE"
+    assert "sk-fault-9f8e7d" not in r.text
+    assert "[REDACTED:FAULT_SECRET]" in r.text
