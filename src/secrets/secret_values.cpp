@@ -41,7 +41,18 @@ void redact_json_strings(boost::json::value& v, const std::vector<std::pair<std:
   } else if (v.is_array()) {
     for (auto& item : v.get_array()) redact_json_strings(item, secrets);
   } else if (v.is_object()) {
-    for (auto& member : v.get_object()) redact_json_strings(member.value(), secrets);
+    // Keys too: `{[secret]: …}` would otherwise print the secret as a name.
+    auto& object = v.get_object();
+    bool renamed = false;
+    for (auto& member : object) {
+      redact_json_strings(member.value(), secrets);
+      renamed = renamed || redact(member.key(), secrets) != member.key();
+    }
+    if (renamed) {
+      boost::json::object redacted;
+      for (auto& member : object) redacted[redact(member.key(), secrets)] = std::move(member.value());
+      object = std::move(redacted);
+    }
   }
 }
 
