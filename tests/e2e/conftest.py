@@ -36,9 +36,9 @@ def wait_for(condition, timeout=10.0, interval=0.02, message="condition"):
 class Sprocket:
     """One `sprocket serve` process; its stderr is collected line by line."""
 
-    def __init__(self, paths, *args, data_dir, env=None, command="serve", cwd=None):
+    def __init__(self, paths, *args, data_dir, env=None, command="serve", cwd=None, binary=BINARY):
         self.data_dir = data_dir
-        cmd = [str(BINARY), command, *map(str, paths), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+        cmd = [str(binary), command, *map(str, paths), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
                "--data-dir", str(data_dir), *args]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                         env={**os.environ, **(env or {})}, cwd=cwd)

@@ -1,11 +1,14 @@
 """A hostile function in the sandbox (issue 13, docs/security.md): everything it tries past its own
 folder, its packages and its /tmp is refused with an ordinary error, and the node keeps serving.
 Each test also runs with `--sandbox off`, where the attempt must succeed: so each can fail."""
+import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
-from conftest import FIXTURES, wait_for
+from conftest import BINARY, FIXTURES, Sprocket, wait_for
 
 HOSTILE = FIXTURES / "hostile.functions"
 NEIGHBOUR = FIXTURES / "neighbour.functions"
@@ -153,3 +156,36 @@ def test_readyz_says_whether_workers_are_sandboxed(node):
     if not node.sandboxed:
         assert "not sandboxed" in ready["warning"]
         node.wait_for_log(r"WARNING: workers are not sandboxed")
+
+
+@pytest.mark.parametrize("network", [True, False])
+def test_an_account_without_network_cannot_connect_anywhere(start_sprocket, tmp_path, network):
+    config = tmp_path / "sprocket.json"
+    config.write_text(json.dumps({"limits": {"network": network}}))
+    s = start_sprocket([HOSTILE], "--config", config)
+    outcome = probe(s, "fetch", url=s.admin_url + "/healthz")
+    if network:
+        assert outcome == {"ok": True, "result": 200, "instance": outcome["instance"]}, outcome
+    else:
+        assert not outcome["ok"] and outcome["code"] in ("ENETUNREACH", "ECONNREFUSED"), outcome
+
+
+def test_serve_refuses_to_start_unsandboxed_unless_told(tmp_path):
+    # A sprocket binary without its sprocket-enter beside it cannot make a sandbox.
+    lone = tmp_path / "bin" / "sprocket"
+    lone.parent.mkdir()
+    shutil.copy(BINARY, lone)
+    args = [str(lone), "serve", str(HOSTILE), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            "--data-dir", str(tmp_path / "data")]
+    refused = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "workers cannot be sandboxed on this machine" in refused.stderr
+    assert "sprocket-enter" in refused.stderr and "--sandbox off" in refused.stderr
+    # Told, it serves, and says so at start-up and in /readyz.
+    s = Sprocket([HOSTILE], "--sandbox", "off", data_dir=tmp_path / "data2", binary=lone)
+    try:
+        s.wait_for_log(r"WARNING: workers are not sandboxed")
+        assert s.admin("GET", "/readyz", token="").json()["sandbox"] == "off"
+        assert probe(s, "whoami")["ok"]
+    finally:
+        s.stop()
