@@ -201,6 +201,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
     stdout_ = std::move(other.stdout_);
     stderr_ = std::move(other.stderr_);
     pidfd_ = std::move(other.pidfd_);
+    lease_ = std::move(other.lease_);
   }
   return *this;
 }

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,11 @@ class ChildProcess {
   util::UniqueFd stdout_;
   util::UniqueFd stderr_;
   util::UniqueFd pidfd_;
+  std::shared_ptr<void> lease_;  // what the process holds while it lives (e.g. its sandbox uid)
+
+ public:
+  // Keeps `lease` until this process has been killed and reaped.
+  void hold(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
 };
 
 std::string describe_wait_status(int wait_status);

@@ -14,7 +14,10 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <fstream>
+#include <mutex>
+#include <system_error>
 #include <thread>
+#include <vector>
 
 #include "util/unique_fd.h"
 
@@ -32,8 +35,38 @@ constexpr const char* kEtcFiles[] = {"/etc/ssl", "/etc/ca-certificates", "/etc/r
                                      "/etc/host.conf", "/etc/gai.conf", "/etc/localtime", "/etc/mime.types"};
 
 // Each worker gets a host uid of its own, from a range of 4,096 per node (by its pid), far above
-// the uids of real users: not root, not the gateway's, not another worker's.
-unsigned first_worker_uid() { return (1u << 30) + static_cast<unsigned>(::getpid() % 65536) * 4096u; }
+// the uids of real users: not root, not the gateway's, not another live worker's. A uid goes
+// back to the pool when its worker has been reaped.
+constexpr unsigned kUidsPerNode = 4096;
+unsigned first_worker_uid() { return (1u << 30) + static_cast<unsigned>(::getpid() % 65536) * kUidsPerNode; }
+
+class UidPool : public std::enable_shared_from_this<UidPool> {
+ public:
+  explicit UidPool(unsigned first) : first_(first), in_use_(kUidsPerNode, false) {}
+  // A free uid, held by the returned lease; throws when all are in use.
+  std::pair<unsigned, std::shared_ptr<void>> take() {
+    std::lock_guard lock(mutex_);
+    for (unsigned i = 0; i < kUidsPerNode; ++i) {
+      unsigned slot = (next_ + i) % kUidsPerNode;
+      if (in_use_[slot]) continue;
+      in_use_[slot] = true;
+      next_ = slot + 1;
+      auto self = shared_from_this();
+      return {first_ + slot, std::shared_ptr<void>(nullptr, [self, slot](void*) { self->give_back(slot); })};
+    }
+    throw std::system_error(EAGAIN, std::generic_category(), fmt::format("all {} sandbox uids are in use", kUidsPerNode));
+  }
+
+ private:
+  void give_back(unsigned slot) {
+    std::lock_guard lock(mutex_);
+    in_use_[slot] = false;
+  }
+  unsigned first_;
+  std::mutex mutex_;
+  std::vector<bool> in_use_;
+  unsigned next_ = 0;
+};
 
 // The sandboxed process tree's first process: bwrap's child in the new namespaces.
 std::optional<pid_t> first_child(pid_t pid) {
@@ -64,7 +97,7 @@ int enter_and_mount(void* arg) {
 class SandboxLauncher final : public WorkerLauncher {
  public:
   SandboxLauncher(GuestInstall guest, SandboxSettings settings)
-      : guest_(std::move(guest)), settings_(std::move(settings)), first_uid_(first_worker_uid()) {}
+      : guest_(std::move(guest)), settings_(std::move(settings)), uids_(std::make_shared<UidPool>(first_worker_uid())) {}
 
   ChildProcess start(const WorkerImage& image, const std::string& cgroup_procs_file) override {
     ProcessSpec spec;
@@ -99,7 +132,7 @@ class SandboxLauncher final : public WorkerLauncher {
     a.insert(a.end(), {"--chdir", image.code_folder.empty() ? "/" : std::string(kSandboxTaskDir)});
     // Only what sprocket-enter needs to take the worker's own uid; it gives them up at once.
     a.insert(a.end(), {"--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"});
-    unsigned uid = first_uid_ + (next_worker_++ % 4096u);
+    auto [uid, uid_lease] = uids_->take();
     a.insert(a.end(), {std::string(kEnterInside), "--uid", std::to_string(uid), "--nproc", std::to_string(settings_.processes), "--nofile",
                        std::to_string(settings_.open_files), "--fsize", std::to_string(settings_.file_bytes), "--", runtime});
     std::string guest(kGuestInside);
@@ -114,7 +147,9 @@ class SandboxLauncher final : public WorkerLauncher {
       spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", "NODE_PATH=" + guest + packages};
     }
     spec.env.insert(spec.env.end(), image.extra_env.begin(), image.extra_env.end());
-    return ChildProcess::start(spec);
+    auto child = ChildProcess::start(spec);
+    child.hold(std::move(uid_lease));
+    return child;
   }
 
   fs::path worker_path(const fs::path& folder, const fs::path& host_path) const override {
@@ -171,8 +206,7 @@ class SandboxLauncher final : public WorkerLauncher {
 
   GuestInstall guest_;
   SandboxSettings settings_;
-  unsigned first_uid_;
-  unsigned next_worker_ = 0;
+  std::shared_ptr<UidPool> uids_;
 };
 
 }  // namespace
