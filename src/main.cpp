@@ -206,8 +206,21 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own words ("action is required") name no command and exit 100-something: say
+    // which command, what is wrong, and where the help is; exit 2 as for every usage error.
+    std::string command = "sprocket";
+    for (CLI::App* group = &app; group;) {
+      auto parsed = group->get_subcommands([](CLI::App* c) { return c->parsed(); });
+      group = parsed.empty() ? nullptr : parsed.front();
+      if (group) command += " " + group->get_name();
+    }
+    fmt::print(stderr, "sprocket: {}: {} ({} --help says more)\n", command, e.what(), command);
+    return 2;
   }
   return exit_code;
 }

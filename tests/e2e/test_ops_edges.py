@@ -239,3 +239,13 @@ def test_an_unknown_command_is_named_with_the_commands_there_are():
     out = run()
     assert out.returncode != 0 and "sprocket needs a command: serve, dev" in out.stderr, out.stderr
     assert run("versions", "--help").returncode == 0  # options still reach CLI11
+
+
+def test_a_usage_error_names_its_command_and_exits_2():
+    out = run("secrets")
+    assert out.returncode == 2
+    assert "sprocket secrets: action is required (sprocket secrets --help says more)" in out.stderr, out.stderr
+    out = run("secrets", "bogus")
+    assert out.returncode == 2 and "sprocket secrets: action: bogus not in" in out.stderr, out.stderr
+    out = run("serve", "--listen")
+    assert out.returncode == 2 and "sprocket serve: --listen" in out.stderr, out.stderr
