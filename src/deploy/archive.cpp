@@ -102,7 +102,9 @@ Expected<std::size_t, std::string> unpack_archive(std::string_view in, const fs:
     out.write(in.data(), static_cast<std::streamsize>(size));
     if (!out) return Unexpected{fmt::format("cannot write {}", target.string())};
     out.close();
-    ::chmod(target.c_str(), static_cast<mode_t>(mode & 0755));
+    // Readable by everyone: sandboxed workers run as uids of their own (docs/security.md), and a
+    // deployed folder is read-only to them anyway. Execute bits are kept.
+    ::chmod(target.c_str(), static_cast<mode_t>((mode & 0755) | 0444));
     in.remove_prefix(size);
     ++count;
   }

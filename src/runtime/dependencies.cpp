@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "util/unique_fd.h"
@@ -46,6 +47,37 @@ std::mutex installs_mutex;
 pid_t running_install = 0;  // its process group
 bool installs_stopped = false;
 
+// Local dependencies (file:, link:, a path) must stay inside the folder: npm would otherwise
+// link or copy whatever host path they name into node_modules, where the function reads it.
+std::optional<std::string> dependency_outside(const fs::path& package_json, const fs::path& folder) {
+  std::ifstream in(package_json);
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  json::value v = json::parse(text.str(), ec);
+  if (ec || !v.is_object()) return std::nullopt;  // npm reports what is wrong with it
+  const json::value* deps = v.get_object().if_contains("dependencies");
+  if (!deps || !deps->is_object()) return std::nullopt;
+  fs::path root = fs::weakly_canonical(folder);
+  for (const auto& [name, spec_value] : deps->get_object()) {
+    if (!spec_value.is_string()) continue;
+    std::string spec(spec_value.get_string());
+    std::string path;
+    for (std::string_view prefix : {"file:", "link:"}) {
+      if (spec.rfind(prefix, 0) == 0) path = spec.substr(prefix.size());
+    }
+    if (path.empty() && (spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0 || spec.rfind("/", 0) == 0 || spec.rfind("~/", 0) == 0)) path = spec;
+    if (path.empty()) continue;
+    fs::path target = fs::weakly_canonical(path.front() == '/' ? fs::path(path) : folder / path);
+    auto relative = target.lexically_relative(root);
+    if (path.rfind("~/", 0) == 0 || relative.empty() || *relative.begin() == "..") {
+      return fmt::format("{}: dependency \"{}\" is \"{}\", outside the folder; a local dependency must live inside it "
+                         "(e.g. \"file:./lib/{}\")", package_json.string(), std::string(name), spec, std::string(name));
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void stop_dependency_installs() {
@@ -59,15 +91,30 @@ Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folde
   std::error_code ec;
   if (!fs::is_regular_file(manifest, ec) || !declares_dependencies(manifest) || up_to_date(folder)) return InstallOutcome{};
 
+  if (auto outside = dependency_outside(manifest, folder)) return Unexpected{*outside};
+
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Unexpected{std::string("cannot create a pipe for npm")};
   util::UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
   std::string npm_path = npm.string();
   std::string dir = folder.string();
-  std::vector<std::string> args = {npm_path, "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"};
+  // --ignore-scripts: npm runs outside the sandbox, as sprocket's user; a package's install
+  // scripts (or the folder's own) would run there with the node's data directory in reach.
+  std::vector<std::string> args = {npm_path, "install", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Nothing of the gateway's environment (tokens an operator exported, proxies aside).
+  // npm's own cache and config home: not the operator's ~/.npm, not the served folder.
+  fs::path npm_home = fs::temp_directory_path() / "sprocket-npm";
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + npm_home.string(),
+                                  "npm_config_update_notifier=false"};
+  for (const char* name : {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "npm_config_registry"}) {
+    if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   std::unique_lock lock(installs_mutex);
   if (installs_stopped) return Unexpected{std::string("the server is stopping: npm install was not run")};
   pid_t pid = ::fork();
@@ -76,8 +123,9 @@ Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folde
     ::setsid();  // its own group: a stop ends npm and its install scripts together
     ::dup2(write_end.get(), 1);
     ::dup2(write_end.get(), 2);
+    ::close_range(3, ~0U, 0);  // none of the gateway's sockets, database or key file
     if (::chdir(dir.c_str()) != 0) ::_exit(126);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   running_install = pid;

@@ -79,15 +79,26 @@ std::optional<pid_t> first_child(pid_t pid) {
 struct MountInto {
   int namespace_fd;
   int tree_fd;
+  int empty_file_fd;  // -1: the folder has no .env to cover
   int error = 0;
 };
+
+// A folder's .env holds the secrets of every function in it, each of which may read only its
+// own (they reach it in its load frame): inside, the file is empty.
+constexpr std::string_view kDotenvInside = "/var/task/.env";
+bool has_dotenv(const fs::path& folder) {
+  std::error_code ec;
+  return fs::is_regular_file(folder / ".env", ec);
+}
 
 // Runs in a child that shares the gateway's memory but not its file-system context (no
 // CLONE_FS), which setns into a mount namespace requires: system calls only.
 int enter_and_mount(void* arg) {
   auto& job = *static_cast<MountInto*>(arg);
   if (::setns(job.namespace_fd, CLONE_NEWNS) != 0 ||
-      ::syscall(SYS_move_mount, job.tree_fd, "", AT_FDCWD, kSandboxTaskDir.data(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      ::syscall(SYS_move_mount, job.tree_fd, "", AT_FDCWD, kSandboxTaskDir.data(), MOVE_MOUNT_F_EMPTY_PATH) != 0 ||
+      (job.empty_file_fd >= 0 &&
+       ::syscall(SYS_move_mount, job.empty_file_fd, "", AT_FDCWD, kDotenvInside.data(), MOVE_MOUNT_F_EMPTY_PATH) != 0)) {
     job.error = errno;
     ::_exit(1);
   }
@@ -97,7 +108,15 @@ int enter_and_mount(void* arg) {
 class SandboxLauncher final : public WorkerLauncher {
  public:
   SandboxLauncher(GuestInstall guest, SandboxSettings settings)
-      : guest_(std::move(guest)), settings_(std::move(settings)), uids_(std::make_shared<UidPool>(first_worker_uid())) {}
+      : guest_(std::move(guest)), settings_(std::move(settings)), uids_(std::make_shared<UidPool>(first_worker_uid())),
+        empty_file_(fs::temp_directory_path() / fmt::format("sprocket-{}-empty", ::getpid())) {
+    // What covers a folder's .env inside (a device node would not open on the nodev mount).
+    util::UniqueFd created(::open(empty_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
+  }
+  ~SandboxLauncher() override {
+    std::error_code ec;
+    fs::remove(empty_file_, ec);
+  }
 
   ChildProcess start(const WorkerImage& image, const std::string& cgroup_procs_file) override {
     ProcessSpec spec;
@@ -128,7 +147,10 @@ class SandboxLauncher final : public WorkerLauncher {
     std::string runtime = inside_runtime(image.runtime == WorkerRuntime::Python ? guest_.python : guest_.node, a);
     // The function's own folder (with its node_modules), read-only; a spare gets it at load.
     a.insert(a.end(), {"--perms", "0755", "--dir", std::string(kSandboxTaskDir)});
-    if (!image.code_folder.empty()) a.insert(a.end(), {"--ro-bind", image.code_folder.string(), std::string(kSandboxTaskDir)});
+    if (!image.code_folder.empty()) {
+      a.insert(a.end(), {"--ro-bind", image.code_folder.string(), std::string(kSandboxTaskDir)});
+      if (has_dotenv(image.code_folder)) a.insert(a.end(), {"--ro-bind", empty_file_.string(), std::string(kDotenvInside)});
+    }
     a.insert(a.end(), {"--chdir", image.code_folder.empty() ? "/" : std::string(kSandboxTaskDir)});
     // Only what sprocket-enter needs to take the worker's own uid; it gives them up at once.
     a.insert(a.end(), {"--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"});
@@ -172,7 +194,12 @@ class SandboxLauncher final : public WorkerLauncher {
     if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &read_only, sizeof read_only) != 0) {
       return Unexpected{fmt::format("cannot make the folder read-only: {}", std::strerror(errno))};
     }
-    MountInto job{ns.get(), tree.get()};
+    util::UniqueFd empty;
+    if (has_dotenv(folder)) {
+      empty.reset(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, empty_file_.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+      if (!empty.valid()) return Unexpected{fmt::format("cannot cover the folder's .env: {}", std::strerror(errno))};
+    }
+    MountInto job{ns.get(), tree.get(), empty.valid() ? empty.get() : -1};
     constexpr std::size_t kStack = 64 * 1024;
     void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return Unexpected{std::string("out of memory")};
@@ -207,6 +234,7 @@ class SandboxLauncher final : public WorkerLauncher {
   GuestInstall guest_;
   SandboxSettings settings_;
   std::shared_ptr<UidPool> uids_;
+  fs::path empty_file_;
 };
 
 }  // namespace

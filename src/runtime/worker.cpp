@@ -154,10 +154,21 @@ void Worker::take_pipe_lines(std::string& buffer, const char* level, bool flush_
   if (lines.empty()) return;
   // Output while starting or loading belongs to the load (its error message, if it fails).
   if (!pending_.empty() || state_ == State::Starting || state_ == State::Loading) {
-    for (auto& l : lines) pipe_logs_.push_back(std::move(l));
+    for (auto& l : lines) hold_line(std::move(l));
   } else if (on_stray_logs_) {
     on_stray_logs_(std::move(lines));
   }
+}
+
+void Worker::hold_line(LogLine line) {
+  // Output waits here until its invocation ends, and only its first few KB are kept then
+  // (docs/limits.md): a function that writes gigabytes must not make the gateway hold them.
+  if (held_log_bytes_ + line.text.size() > kMaxHeldLogBytes) {
+    dropped_held_bytes_ += static_cast<std::int64_t>(line.text.size());
+    return;
+  }
+  held_log_bytes_ += line.text.size();
+  pipe_logs_.push_back(std::move(line));
 }
 
 void Worker::drain_pipes() {
@@ -268,7 +279,7 @@ void Worker::handle_frame(std::string payload) {
     auto lines = read_log_lines(object.if_contains("logs"));
     if (!lines) return protocol_error("log: " + lines.error());
     if (!pending_.empty()) {
-      for (auto& l : *lines) pipe_logs_.push_back(std::move(l));
+      for (auto& l : *lines) hold_line(std::move(l));
     } else if (on_stray_logs_ && !lines->empty()) {
       on_stray_logs_(std::move(*lines));
     }
@@ -293,6 +304,7 @@ void Worker::handle_frame(std::string payload) {
     deadline_.cancel();
     if (!pipe_logs_.empty() && on_stray_logs_) on_stray_logs_(std::exchange(pipe_logs_, {}));
     pipe_logs_.clear();
+    held_log_bytes_ = 0;
     if (auto started = std::exchange(on_started_, nullptr)) started(std::nullopt);
   } else if (kind == "load_error" && state_ == State::Loading) {
     const json::value* m = object.if_contains("message");
@@ -385,6 +397,8 @@ void Worker::finish_invocation(InvocationResult result) {
   pending_.pop_front();
   result.execution_ms = std::chrono::duration<double, std::milli>(now - head.started).count();
   result.pipeline_wait_ms = std::chrono::duration<double, std::milli>(head.started - head.sent).count();
+  result.dropped_log_bytes += std::exchange(dropped_held_bytes_, 0);
+  held_log_bytes_ = 0;
   if (!pipe_logs_.empty()) {
     // Lines sent early (and raw process output) come before those in the result; then order
     // by time, keeping arrival order among lines written in the same millisecond.

@@ -153,6 +153,11 @@ class Worker : public std::enable_shared_from_this<Worker> {
   };
   std::deque<Pending> pending_;     // front: the invocation running now
   std::vector<LogLine> pipe_logs_;  // process output captured while an invocation runs
+  // At most this much of it is held: the execution keeps 4 KB by default; the rest is counted.
+  static constexpr std::size_t kMaxHeldLogBytes = 256 * 1024;
+  std::size_t held_log_bytes_ = 0;
+  std::int64_t dropped_held_bytes_ = 0;
+  void hold_line(LogLine line);
   bool timed_out_ = false;
   std::string protocol_error_;  // set when the worker broke the protocol
   bool exiting_ = false;         // the process said it is exiting (its code called process.exit)

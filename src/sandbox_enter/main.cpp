@@ -59,6 +59,12 @@ void refuse_dangerous_syscalls() {
       SCMP_SYS(quotactl), SCMP_SYS(syslog), SCMP_SYS(settimeofday), SCMP_SYS(clock_settime), SCMP_SYS(clock_adjtime),
       SCMP_SYS(adjtimex), SCMP_SYS(iopl), SCMP_SYS(ioperm), SCMP_SYS(lookup_dcookie), SCMP_SYS(vhangup),
       SCMP_SYS(pidfd_getfd), SCMP_SYS(personality),
+      // io_uring: a large kernel surface, and a way around any rule here (Docker refuses it too).
+      SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
+      // Servers: a function answers through sprocket, never on a port of its own. Workers share
+      // the host's network (outbound calls), where a listener could catch what clients send to
+      // a port sprocket or an operator's tool uses (e.g. the CLI's admin token).
+      SCMP_SYS(listen),
   };
   for (int call : refused) {
     if (seccomp_rule_add(filter, SCMP_ACT_ERRNO(EPERM), call, 0) != 0) fail("add a seccomp rule");

@@ -170,3 +170,15 @@ def test_scoped_admin_token_reaches_one_account_only(start_sprocket, tmp_path):
     assert s.admin("GET", "/metrics", token=token).status_code == 403
     assert [x["name"] for x in s.admin("GET", "/api/v1/secrets?account=222").json()["secrets"]] == ["API_KEY"]
     assert s.admin("GET", "/api/v1/secrets?account=111").json()["secrets"] == []
+
+
+def test_a_deployed_file_of_mode_0600_is_served_by_a_sandboxed_worker(start_sprocket, tmp_path):
+    # Workers run as uids of their own: what is deployed must be readable to them.
+    s = empty_node(start_sprocket, tmp_path)
+    folder = project(tmp_path / "private", "private", 1)
+    (folder / "src" / "app" / "app.functions" / "hello.js").chmod(0o600)
+    out = cli(s, "deploy", folder)
+    assert out.returncode == 0, out.stderr
+    r = s.get("/hs/serverless/hello")
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 1

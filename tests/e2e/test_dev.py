@@ -1,7 +1,9 @@
 """`sprocket dev`: an edit is served from the next request; a broken edit keeps the last good
 version serving."""
+import http.server
 import json
 import os
+import threading
 
 from conftest import wait_for
 
@@ -73,23 +75,69 @@ def npm_children(pid):
     return found
 
 
+class SlowRegistry:
+    """An npm registry on loopback that holds each request until released, then answers 404."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        registry = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                registry.release.wait(30)
+                self.send_response(404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"error":"not found"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+
+
 def test_requests_are_answered_while_a_reload_runs_npm(start_sprocket, tmp_path):
+    registry = SlowRegistry()
+    try:
+        folder = make_folder(tmp_path)
+        s = start_sprocket([folder], command="dev", env={"npm_config_registry": registry.url})
+        assert s.get("/_hcms/api/greet").json() == {"version": 1}
+        # A dependency from a registry that takes its time.
+        (folder / "package.json").write_text(json.dumps({"name": "live", "private": True, "dependencies": {"left-pad": "1.3.0"}}))
+        npm = wait_for(lambda: npm_children(s.process.pid), timeout=20, message="the reload to start npm")
+        # The event loop is not waiting for npm: a request is answered while npm still runs.
+        assert s.get("/_hcms/api/greet", timeout=30).json() == {"version": 1}
+        assert any(os.path.exists(f"/proc/{pid}") for pid in npm), "npm ended before the request was answered"
+        registry.release.set()
+        s.wait_for_log(r"npm install failed", timeout=60)
+        s.wait_for_log(r"the previous version keeps serving")
+        assert s.get("/_hcms/api/greet").json() == {"version": 1}
+    finally:
+        registry.close()
+
+
+def test_install_scripts_do_not_run_and_local_dependencies_stay_inside(start_sprocket, tmp_path):
     folder = make_folder(tmp_path)
-    s = start_sprocket([folder], command="dev")
-    assert s.get("/_hcms/api/greet").json() == {"version": 1}
-    # A dependency to install, and an install that takes its time (its postinstall script).
-    local = folder / "local-dep"
+    local = folder / "lib"
     local.mkdir()
-    (local / "package.json").write_text(json.dumps({"name": "local-dep", "version": "1.0.0", "main": "index.js"}))
-    (local / "index.js").write_text("module.exports = 'from local-dep';\n")
-    (folder / "package.json").write_text(json.dumps({
-        "name": "live", "private": True, "dependencies": {"local-dep": "file:./local-dep"},
-        "scripts": {"postinstall": "node -e \"setTimeout(() => {}, 3000)\""}}))
-    npm = wait_for(lambda: npm_children(s.process.pid), timeout=20, message="the reload to start npm")
-    # The event loop is not waiting for npm: a request is answered while npm still runs.
-    assert s.get("/_hcms/api/greet", timeout=30).json() == {"version": 1}
-    assert any(os.path.exists(f"/proc/{pid}") for pid in npm), "npm ended before the request was answered"
-    s.wait_for_log(r"sprocket: reloaded", timeout=60)
-    (folder / "greet.js").write_text("exports.main = async () => ({statusCode: 200, body: {version: require('local-dep')}});\n")
-    wait_for(lambda: s.get("/_hcms/api/greet").json() == {"version": "from local-dep"}, timeout=20,
-             message="the function to use the installed dependency")
+    marker = tmp_path / "script-ran"
+    (local / "package.json").write_text(json.dumps({"name": "lib", "version": "1.0.0",
+                                                    "scripts": {"install": f"touch {marker}"}}))
+    (local / "index.js").write_text("module.exports = 'lib';\n")
+    (folder / "package.json").write_text(json.dumps({"name": "live", "private": True, "dependencies": {"lib": "file:./lib"},
+                                                     "scripts": {"postinstall": f"touch {marker}"}}))
+    (folder / "greet.js").write_text("exports.main = async () => ({statusCode: 200, body: {version: require('lib')}});\n")
+    s = start_sprocket([folder], command="dev")
+    assert s.get("/_hcms/api/greet").json() == {"version": "lib"}
+    # npm runs outside the sandbox: no package's script, nor the folder's own, runs there.
+    assert not marker.exists()
+    # A local dependency outside the folder would bring a host path into node_modules.
+    (folder / "package.json").write_text(json.dumps({"name": "live", "private": True, "dependencies": {"data": "file:../../.."}}))
+    s.wait_for_log(r'dependency "data" is "file:\.\./\.\./\.\.", outside the folder')
+    assert s.get("/_hcms/api/greet").json() == {"version": "lib"}

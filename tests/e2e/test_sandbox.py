@@ -189,3 +189,33 @@ def test_serve_refuses_to_start_unsandboxed_unless_told(tmp_path):
         assert probe(s, "whoami")["ok"]
     finally:
         s.stop()
+
+
+def test_a_flood_of_output_is_counted_not_held(start_sprocket):
+    s = start_sprocket([HOSTILE])
+    assert probe(s, "flood", mb="300")["ok"]
+    # The gateway holds at most a few hundred KB of an execution's output, whatever it writes.
+    with open(f"/proc/{s.process.pid}/status") as f:
+        peak_kb = int(next(line for line in f if line.startswith("VmHWM:")).split()[1])
+    assert peak_kb < 150 * 1024, f"the gateway's memory peaked at {peak_kb // 1024} MB"
+    s.wait_for_log(r"Log output truncated: \d{9,} bytes dropped")
+
+
+def test_a_function_cannot_listen_on_a_port(node):
+    # On the host's network it could catch what clients send to a port of sprocket's (the CLI's
+    # admin token, for one).
+    expect_refused(node, probe(node, "listen", port="0"), "EPERM", "EACCES")
+
+
+@pytest.mark.parametrize("spare", [True, False])
+def test_the_folders_env_file_is_empty_inside(start_sprocket, tmp_path, spare):
+    # It holds the secrets of every function in the folder; each sees only those it declares.
+    folder = tmp_path / "hostile.functions"
+    shutil.copytree(HOSTILE, folder)
+    (folder / ".env").write_text("SOMEONE_ELSES_SECRET=sk-not-yours-5566\n")
+    args = [] if spare else ["--config", str(tmp_path / "no-spares.json")]
+    (tmp_path / "no-spares.json").write_text(json.dumps({"limits": {"network": False}}))  # starts without a spare
+    s = start_sprocket([folder], *args)
+    outcome = probe(s, "read", path="/var/task/.env")
+    assert outcome["ok"] and outcome["result"] == 0, outcome
+    assert probe(s, "list", path="/var/task")["ok"]
