@@ -219,3 +219,14 @@ def test_the_folders_env_file_is_empty_inside(start_sprocket, tmp_path, spare):
     outcome = probe(s, "read", path="/var/task/.env")
     assert outcome["ok"] and outcome["result"] == 0, outcome
     assert probe(s, "list", path="/var/task")["ok"]
+
+
+def test_another_accounts_folder_is_out_of_reach(start_sprocket, tmp_path):
+    # Account 777 serves the neighbour folder; the default account's prober cannot see it.
+    config = tmp_path / "sprocket.json"
+    config.write_text(json.dumps({"accounts": [{"id": 777, "domains": ["other.example"], "paths": [str(NEIGHBOUR)]}]}))
+    s = start_sprocket([HOSTILE], "--config", config)
+    assert s.get("/_hcms/api/neighbour", headers={"Host": "other.example"}).status_code == 200
+    for path in [NEIGHBOUR / "neighbour.js", NEIGHBOUR]:
+        outcome = probe(s, "read" if path.suffix else "list", path=str(path))
+        assert not outcome["ok"] and outcome["code"] == "ENOENT", outcome
