@@ -245,7 +245,12 @@ int run_serve(const ServeOptions& options) {
       }
       unsandboxed = *why;
     } else {
-      runtime_settings.launcher = runtime::make_sandbox_launcher(guest, sandbox);
+      try {
+        runtime_settings.launcher = runtime::make_sandbox_launcher(guest, sandbox);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "sprocket: cannot set up the sandbox: {}\n", e.what());
+        return 2;
+      }
     }
   }
   if (unsandboxed) runtime_settings.launcher = runtime::make_direct_launcher(guest);

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -49,33 +50,51 @@ bool installs_stopped = false;
 
 // Local dependencies (file:, link:, a path) must stay inside the folder: npm would otherwise
 // link or copy whatever host path they name into node_modules, where the function reads it.
-std::optional<std::string> dependency_outside(const fs::path& package_json, const fs::path& folder) {
+// Every section that names packages counts, and the package.json of each local package too.
+std::optional<std::string> local_spec_path(const std::string& spec) {
+  for (std::string_view prefix : {"file:", "link:"}) {
+    if (spec.rfind(prefix, 0) == 0) return spec.substr(prefix.size());
+  }
+  for (std::string_view prefix : {"./", "../", "/", "~"}) {
+    if (spec.rfind(prefix, 0) == 0) return spec;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> dependency_outside(const fs::path& package_json, const fs::path& root, int depth = 0) {
   std::ifstream in(package_json);
   std::stringstream text;
   text << in.rdbuf();
   boost::system::error_code ec;
   json::value v = json::parse(text.str(), ec);
   if (ec || !v.is_object()) return std::nullopt;  // npm reports what is wrong with it
-  const json::value* deps = v.get_object().if_contains("dependencies");
-  if (!deps || !deps->is_object()) return std::nullopt;
-  fs::path root = fs::weakly_canonical(folder);
-  for (const auto& [name, spec_value] : deps->get_object()) {
-    if (!spec_value.is_string()) continue;
-    std::string spec(spec_value.get_string());
-    std::string path;
-    for (std::string_view prefix : {"file:", "link:"}) {
-      if (spec.rfind(prefix, 0) == 0) path = spec.substr(prefix.size());
+  fs::path here = package_json.parent_path();
+  std::optional<std::string> problem;
+  // Walks a section: {name: spec} at any depth (overrides nest).
+  std::function<void(const json::value&, const std::string&)> check = [&](const json::value& section, const std::string& name) {
+    if (problem) return;
+    if (section.is_object()) {
+      for (const auto& [key, value] : section.get_object()) check(value, std::string(key));
+      return;
     }
-    if (path.empty() && (spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0 || spec.rfind("/", 0) == 0 || spec.rfind("~/", 0) == 0)) path = spec;
-    if (path.empty()) continue;
-    fs::path target = fs::weakly_canonical(path.front() == '/' ? fs::path(path) : folder / path);
+    if (!section.is_string()) return;
+    std::string spec(section.get_string());
+    auto path = local_spec_path(spec);
+    if (!path) return;
+    fs::path target = fs::weakly_canonical(path->front() == '/' ? fs::path(*path) : here / *path);
     auto relative = target.lexically_relative(root);
-    if (path.rfind("~/", 0) == 0 || relative.empty() || *relative.begin() == "..") {
-      return fmt::format("{}: dependency \"{}\" is \"{}\", outside the folder; a local dependency must live inside it "
-                         "(e.g. \"file:./lib/{}\")", package_json.string(), std::string(name), spec, std::string(name));
+    if (path->front() == '~' || relative.empty() || *relative.begin() == "..") {
+      problem = fmt::format("{}: dependency \"{}\" is \"{}\", outside the folder; a local dependency must live inside it "
+                            "(e.g. \"file:./lib/{}\")", package_json.string(), name, spec, name);
+    } else if (depth < 8 && fs::is_regular_file(target / "package.json", ec)) {
+      problem = dependency_outside(target / "package.json", root, depth + 1);
     }
+  };
+  for (const char* section : {"dependencies", "optionalDependencies", "peerDependencies", "devDependencies", "overrides",
+                              "bundleDependencies", "bundledDependencies"}) {
+    if (const json::value* s = v.get_object().if_contains(section)) check(*s, section);
   }
-  return std::nullopt;
+  return problem;
 }
 
 }  // namespace
@@ -91,7 +110,14 @@ Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folde
   std::error_code ec;
   if (!fs::is_regular_file(manifest, ec) || !declares_dependencies(manifest) || up_to_date(folder)) return InstallOutcome{};
 
-  if (auto outside = dependency_outside(manifest, folder)) return Unexpected{*outside};
+  // npm's project settings could point git, node or scripts at the folder's own programs,
+  // which would run here, outside the sandbox.
+  if (fs::exists(folder / ".npmrc", ec)) {
+    return Unexpected{fmt::format("{}: npm's settings files are not used (npm runs outside the sandbox); remove it. Registry "
+                                  "and proxy settings come from the server's environment (npm_config_registry, HTTPS_PROXY)",
+                                  (folder / ".npmrc").string())};
+  }
+  if (auto outside = dependency_outside(manifest, fs::weakly_canonical(folder))) return Unexpected{*outside};
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Unexpected{std::string("cannot create a pipe for npm")};
@@ -105,10 +131,22 @@ Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folde
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   // Nothing of the gateway's environment (tokens an operator exported, proxies aside).
-  // npm's own cache and config home: not the operator's ~/.npm, not the served folder.
-  fs::path npm_home = fs::temp_directory_path() / "sprocket-npm";
+  // npm's own cache and config home, private to this install: not the operator's ~/.npm, not
+  // the served folder, not a shared path another user could prepare.
+  std::string home_template = (fs::temp_directory_path() / "sprocket-npm-XXXXXX").string();
+  if (!::mkdtemp(home_template.data())) return Unexpected{std::string("cannot create a home folder for npm")};
+  fs::path npm_home = home_template;
+  struct RemoveHome {
+    fs::path path;
+    ~RemoveHome() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } remove_home{npm_home};
   std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + npm_home.string(),
                                   "npm_config_update_notifier=false"};
+  env.push_back("npm_config_userconfig=" + (npm_home / "npmrc").string());
+  env.push_back("npm_config_globalconfig=" + (npm_home / "npmrc-global").string());
   for (const char* name : {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "npm_config_registry"}) {
     if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
   }

@@ -13,7 +13,7 @@ constexpr double kPipelineWaitMs = 1;
 // speed is known must not pile up behind a slow first invocation.
 constexpr int kSamplesBeforeDeepPipelines = 8;
 // How many times one request may come back from instances that stopped before running it.
-constexpr int kMaxRequeues = 10;
+constexpr int kMaxRequeues = 50;
 
 double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -223,11 +223,13 @@ void FunctionPool::run(const std::shared_ptr<Worker>& worker, Waiting waiting, b
                    // What a worker says about what it started could be forged (a function that
                    // claims "nothing was running" and dies, again and again): a request comes
                    // back a bounded number of times, within its queue timeout from arrival.
-                   if (result.outcome == InvocationResult::Outcome::NotStarted && waiting.requeues < kMaxRequeues &&
-                       std::chrono::steady_clock::now() - waiting.since < settings_.queue_timeout) {
+                   bool bounded = result.not_started_on_the_workers_word;
+                   if (result.outcome == InvocationResult::Outcome::NotStarted &&
+                       (!bounded || (waiting.requeues < kMaxRequeues &&
+                                     std::chrono::steady_clock::now() - waiting.since < settings_.queue_timeout))) {
                      // Its instance died before reaching it: it goes back to the head of the line.
                      if (alive.expired()) return;
-                     ++waiting.requeues;
+                     if (bounded) ++waiting.requeues;
                      // A fresh queue budget: otherwise every request that waited behind a slow
                      // invocation would expire the moment it came back.
                      waiting.waiting_since = std::chrono::steady_clock::now();

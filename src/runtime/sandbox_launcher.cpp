@@ -108,14 +108,18 @@ int enter_and_mount(void* arg) {
 class SandboxLauncher final : public WorkerLauncher {
  public:
   SandboxLauncher(GuestInstall guest, SandboxSettings settings)
-      : guest_(std::move(guest)), settings_(std::move(settings)), uids_(std::make_shared<UidPool>(first_worker_uid())),
-        empty_file_(fs::temp_directory_path() / fmt::format("sprocket-{}-empty", ::getpid())) {
-    // What covers a folder's .env inside (a device node would not open on the nodev mount).
-    util::UniqueFd created(::open(empty_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
+      : guest_(std::move(guest)), settings_(std::move(settings)), uids_(std::make_shared<UidPool>(first_worker_uid())) {
+    // What covers a folder's .env inside (a device node would not open on the nodev mount), in
+    // a folder of its own that nobody else can have prepared.
+    std::string dir = (fs::temp_directory_path() / "sprocket-cover-XXXXXX").string();
+    if (!::mkdtemp(dir.data())) throw std::system_error(errno, std::generic_category(), "cannot create a private temporary folder");
+    empty_file_ = fs::path(dir) / "empty";
+    util::UniqueFd created(::open(empty_file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444));
+    if (!created.valid()) throw std::system_error(errno, std::generic_category(), "cannot create " + empty_file_.string());
   }
   ~SandboxLauncher() override {
     std::error_code ec;
-    fs::remove(empty_file_, ec);
+    fs::remove_all(empty_file_.parent_path(), ec);
   }
 
   ChildProcess start(const WorkerImage& image, const std::string& cgroup_procs_file) override {
@@ -197,7 +201,9 @@ class SandboxLauncher final : public WorkerLauncher {
     util::UniqueFd empty;
     if (has_dotenv(folder)) {
       empty.reset(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, empty_file_.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
-      if (!empty.valid()) return Unexpected{fmt::format("cannot cover the folder's .env: {}", std::strerror(errno))};
+      if (!empty.valid() || ::syscall(SYS_mount_setattr, empty.get(), "", AT_EMPTY_PATH, &read_only, sizeof read_only) != 0) {
+        return Unexpected{fmt::format("cannot cover the folder's .env: {}", std::strerror(errno))};
+      }
     }
     MountInto job{ns.get(), tree.get(), empty.valid() ? empty.get() : -1};
     constexpr std::size_t kStack = 64 * 1024;

@@ -222,7 +222,8 @@ void Worker::handle_exit() {
   }
   if (!pending_.empty() && exited_idle_ && !timed_out_ && protocol_error_.empty()) {
     // It ended itself between invocations: what it was sent after its last answer never ran.
-    abandon_waiting();
+    // The one at the head runs again only on the worker's word, which could be forged.
+    abandon_waiting(true);
   } else if (!pending_.empty()) {
     InvocationResult result;
     if (timed_out_) {
@@ -374,7 +375,7 @@ void Worker::time_out_head(std::uint64_t generation) {
   abandon_waiting();
 }
 
-void Worker::abandon_waiting() {
+void Worker::abandon_waiting(bool head_on_the_workers_word) {
   // Invocations queued inside a dying worker never started: they are run elsewhere.
   auto waiting = std::move(pending_);
   pending_.clear();
@@ -384,6 +385,7 @@ void Worker::abandon_waiting() {
     InvocationResult result;
     result.outcome = InvocationResult::Outcome::NotStarted;
     result.detail = "its instance stopped before running it";
+    result.not_started_on_the_workers_word = head_on_the_workers_word && it == std::prev(waiting.rend());
     p.done(std::move(result));
   }
 }

@@ -41,6 +41,9 @@ struct InvocationResult {
   std::string detail;
   std::int64_t max_rss_kb = 0;         // the instance's peak resident memory, as the worker saw it
   std::int64_t dropped_log_bytes = 0;  // output the worker dropped past the per-execution limit
+  // NotStarted only because the worker said nothing was running (its "exiting" frame): a
+  // hostile function could say so mid-invocation, so such re-runs are bounded.
+  bool not_started_on_the_workers_word = false;
   double execution_ms = 0;      // from the moment the worker started it to its answer
   double pipeline_wait_ms = 0;  // sent to the worker, waiting behind an earlier invocation
 };
@@ -115,7 +118,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void flush_writes();
   void finish_invocation(InvocationResult result);
   void start_head();
-  void abandon_waiting();
+  void abandon_waiting(bool head_on_the_workers_word = false);
   void take_pipe_lines(std::string& buffer, const char* level, bool flush_partial);
   void drain_pipes();
 

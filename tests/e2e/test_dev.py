@@ -141,3 +141,18 @@ def test_install_scripts_do_not_run_and_local_dependencies_stay_inside(start_spr
     (folder / "package.json").write_text(json.dumps({"name": "live", "private": True, "dependencies": {"data": "file:../../.."}}))
     s.wait_for_log(r'dependency "data" is "file:\.\./\.\./\.\.", outside the folder')
     assert s.get("/_hcms/api/greet").json() == {"version": "lib"}
+
+
+def test_npm_settings_and_hidden_local_dependencies_are_refused(start_sprocket, tmp_path):
+    folder = make_folder(tmp_path)
+    s = start_sprocket([folder], command="dev")
+    # npm's project settings could point git or node at the folder's own programs.
+    (folder / ".npmrc").write_text("git=./g.sh\n")
+    (folder / "package.json").write_text(json.dumps({"name": "live", "private": True, "dependencies": {"x": "1.0.0"}}))
+    s.wait_for_log(r"\.npmrc: npm's settings files are not used")
+    (folder / ".npmrc").unlink()
+    # A local dependency outside the folder, named in a section other than "dependencies".
+    (folder / "package.json").write_text(json.dumps({"name": "live", "private": True, "dependencies": {"ok": "file:./ok"},
+                                                     "optionalDependencies": {"victim": "file:../.."}}))
+    s.wait_for_log(r'dependency "victim" is "file:\.\./\.\.", outside the folder')
+    assert s.get("/_hcms/api/greet").json() == {"version": 1}

@@ -177,7 +177,7 @@ def test_a_forged_exiting_frame_never_reruns_a_started_request(start_sprocket, t
     r = server.get(f"/_hcms/api/forge?kind=exiting&marks={record}", timeout=60)
     assert r.status_code == 502, r.text
     # It claimed nothing was running, so it is tried again elsewhere: a few times, never for ever.
-    assert len(record.read_text().splitlines()) <= 11
+    assert len(record.read_text().splitlines()) <= 51
     assert server.get("/_hcms/api/forge").status_code == 200
 
 
