@@ -144,6 +144,8 @@ class SandboxLauncher final : public WorkerLauncher {
     }
     a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
     a.insert(a.end(), {"--size", std::to_string(settings_.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"});
+    // POSIX shared memory and semaphores (Python's multiprocessing locks) live in /dev/shm.
+    a.insert(a.end(), {"--size", std::to_string(settings_.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"});
     // The guest side of the protocol with the preloaded packages, and the runtimes when they
     // live outside /usr.
     a.insert(a.end(), {"--ro-bind", guest_.guest_dir.string(), std::string(kGuestInside)});

@@ -230,3 +230,14 @@ def test_another_accounts_folder_is_out_of_reach(start_sprocket, tmp_path):
     for path in [NEIGHBOUR / "neighbour.js", NEIGHBOUR]:
         outcome = probe(s, "read" if path.suffix else "list", path=str(path))
         assert not outcome["ok"] and outcome["code"] == "ENOENT", outcome
+
+
+def test_python_multiprocessing_locks_work_in_the_sandbox(start_sprocket, tmp_path):
+    # POSIX semaphores live in /dev/shm, which the sandbox gives each worker.
+    from test_action_queue import enqueue, wait_final, write_actions
+    root = write_actions(tmp_path / "project", {"pool": {"language": "python", "file": "pool.py", "outputFields": {"n": {"type": "number"}}}},
+                         {"pool.py": "import multiprocessing\n\ndef main(event):\n    with multiprocessing.Lock():\n"
+                                     "        return {'outputFields': {'n': 1}}\n"})
+    s = start_sprocket([root])
+    e = wait_final(s, enqueue(s, "pool")["id"])
+    assert e["state"] == "succeeded", e
