@@ -130,6 +130,12 @@ class ChildStack {
 
 }  // namespace
 
+pid_t clone_borrowing_memory(int (*child)(void*), void* argument) {
+  ChildStack stack;
+  AllSignalsBlocked blocked;
+  return ::clone(child, stack.top(), CLONE_VM | CLONE_VFORK | SIGCHLD, argument);
+}
+
 ChildProcess ChildProcess::start(const ProcessSpec& spec) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) throw_errno("socketpair");
@@ -154,12 +160,7 @@ ChildProcess ChildProcess::start(const ProcessSpec& spec) {
   // clone(CLONE_VM | CLONE_VFORK) rather than fork(): the child borrows the gateway's memory
   // until it execs, instead of copying its page tables (a cold start must not cost time in
   // proportion to the gateway's size), and the gateway waits only for that short moment.
-  pid_t pid;
-  {
-    ChildStack stack;
-    AllSignalsBlocked blocked;
-    pid = ::clone(run_child, stack.top(), CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
-  }
+  pid_t pid = clone_borrowing_memory(run_child, &plan);
   if (pid < 0) throw_errno("clone");
   if (plan.failed_step) {
     int status;

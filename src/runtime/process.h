@@ -55,6 +55,14 @@ class ChildProcess {
 
 std::string describe_wait_status(int wait_status);
 
+// Runs `child(argument)` in a new process that borrows this one's memory until it execs or
+// exits (clone with CLONE_VM | CLONE_VFORK, every signal blocked meanwhile, so none of this
+// process's handlers runs in it); returns once it has, with its pid (-1 and errno when clone
+// fails; std::system_error when no stack can be mapped for it).
+// The child may only make system calls: it must not allocate, lock, or return from `child`
+// into this process's code except by _exit.
+pid_t clone_borrowing_memory(int (*child)(void*), void* argument);
+
 inline constexpr int kExitCannotJoinCgroup = 125;
 
 }  // namespace sprocket::runtime

@@ -1,22 +1,20 @@
 #include "runtime/sandbox_launcher.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <fmt/format.h>
 #include <fstream>
 #include <mutex>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 #include "util/unique_fd.h"
@@ -162,19 +160,11 @@ class SandboxLauncher final : public WorkerLauncher {
     a.insert(a.end(), {"--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"});
     auto [uid, uid_lease] = uids_->take();
     a.insert(a.end(), {std::string(kEnterInside), "--uid", std::to_string(uid), "--nproc", std::to_string(settings_.processes), "--nofile",
-                       std::to_string(settings_.open_files), "--fsize", std::to_string(settings_.file_bytes), "--", runtime});
-    std::string guest(kGuestInside);
-    if (image.runtime == WorkerRuntime::Python) {
-      a.push_back(guest + "/python/bootstrap.py");
-      spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp"};
-    } else {
-      int heap_mb = std::max(16, image.memory_limit_mb * 3 / 4);  // as in the direct launcher
-      a.push_back(fmt::format("--max-old-space-size={}", heap_mb));
-      a.push_back(guest + "/node/bootstrap.js");
-      std::string packages = image.packages == PreloadedPackages::Functions ? "/node/node_modules" : "/node-actions/node_modules";
-      spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/tmp", "NODE_PATH=" + guest + packages};
-    }
-    spec.env.insert(spec.env.end(), image.extra_env.begin(), image.extra_env.end());
+                       std::to_string(settings_.open_files), "--fsize", std::to_string(settings_.file_bytes), "--"});
+    auto command = runtime_command(image, runtime, fs::path(kGuestInside));
+    a.insert(a.end(), command.argv.begin(), command.argv.end());
+    spec.env = std::move(command.env);
+    spec.env.push_back("HOME=/tmp");
     auto child = ChildProcess::start(spec);
     child.hold(std::move(uid_lease));
     return child;
@@ -208,14 +198,10 @@ class SandboxLauncher final : public WorkerLauncher {
       }
     }
     MountInto job{ns.get(), tree.get(), empty.valid() ? empty.get() : -1};
-    constexpr std::size_t kStack = 64 * 1024;
-    void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return Unexpected{std::string("out of memory")};
-    pid_t pid = ::clone(enter_and_mount, static_cast<char*>(stack) + kStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &job);
-    int status = 0;
-    if (pid > 0) ::waitpid(pid, &status, 0);
-    ::munmap(stack, kStack);
+    pid_t pid = clone_borrowing_memory(enter_and_mount, &job);
     if (pid < 0) return Unexpected{fmt::format("cannot start the mount helper: {}", std::strerror(errno))};
+    int status = 0;
+    ::waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Unexpected{fmt::format("cannot mount the folder: {}", std::strerror(job.error))};
     return nullptr;
   }
@@ -265,11 +251,11 @@ std::optional<std::string> sandbox_unavailable(const SandboxSettings& settings) 
   try {
     SandboxLauncher launcher(guest, settings);
     auto child = launcher.start(image, "");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    // Its pidfd turns readable when it exits.
+    pollfd exited{child.exit_fd().get(), POLLIN, 0};
     int status = 0;
-    while (!child.reap(status)) {
-      if (std::chrono::steady_clock::now() > deadline) return std::string("a sandboxed test process did not finish within 10 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (::poll(&exited, 1, 10'000) <= 0 || !child.reap(status)) {
+      return std::string("a sandboxed test process did not finish within 10 s");
     }
     std::string output;
     char buffer[512];

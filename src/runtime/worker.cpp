@@ -263,10 +263,8 @@ void Worker::handle_frame(std::string payload) {
     auto fields = read_result_fields(object);
     if (!fields) return protocol_error("result: " + fields.error());
     // Results come in order: one for another invocation would answer the wrong request.
-    const json::value* id = object.if_contains("id");
-    if (!id || !id->is_number() || !(id->is_uint64() || id->is_int64()) || id->to_number<std::uint64_t>() != pending_.front().id) {
-      return protocol_error(fmt::format("a result for invocation {} while {} runs", id ? json::serialize(*id).substr(0, 30) : "(none)",
-                                        pending_.front().id));
+    if (static_cast<std::uint64_t>(fields->id) != pending_.front().id) {
+      return protocol_error(fmt::format("a result for invocation {} while {} runs", fields->id, pending_.front().id));
     }
     InvocationResult result;
     result.outcome = object.contains("error") ? InvocationResult::Outcome::Threw : InvocationResult::Outcome::Answered;

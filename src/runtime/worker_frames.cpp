@@ -59,6 +59,10 @@ Expected<std::vector<LogLine>, std::string> read_log_lines(const json::value* lo
 
 Expected<ResultFields, std::string> read_result_fields(const json::object& frame) {
   ResultFields fields;
+  if (!frame.contains("id")) return Unexpected{std::string("a result must carry the id of its invocation")};
+  auto id = non_negative_integer(frame, "id");
+  if (!id) return Unexpected{id.error()};
+  fields.id = *id;
   auto logs = read_log_lines(frame.if_contains("logs"));
   if (!logs) return Unexpected{logs.error()};
   fields.logs = std::move(*logs);

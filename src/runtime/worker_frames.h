@@ -22,6 +22,7 @@ struct LogLine {
 // The checked fields of a "result" frame; the answer itself (response, valueJson or error)
 // stays in the frame, checked for its type here and for its content by whoever maps it.
 struct ResultFields {
+  std::int64_t id = 0;  // the invocation it answers (required)
   std::vector<LogLine> logs;
   std::int64_t max_rss_kb = 0;
   std::int64_t dropped_log_bytes = 0;

@@ -16,6 +16,24 @@ fs::path default_guest_dir() {
   return fs::path(SPROCKET_SOURCE_DIR) / "guest";
 }
 
+RuntimeCommand runtime_command(const WorkerImage& image, const std::string& program, const fs::path& guest_dir) {
+  RuntimeCommand command;
+  if (image.runtime == WorkerRuntime::Python) {
+    command.argv = {program, (guest_dir / "python" / "bootstrap.py").string()};
+    command.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"};
+  } else {
+    // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the
+    // heap at three quarters of the limit so that most overruns end in Node's own readable error.
+    int heap_mb = std::max(16, image.memory_limit_mb * 3 / 4);
+    command.argv = {program, fmt::format("--max-old-space-size={}", heap_mb), (guest_dir / "node" / "bootstrap.js").string()};
+    // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
+    const char* packages = image.packages == PreloadedPackages::Functions ? "node" : "node-actions";
+    command.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "NODE_PATH=" + (guest_dir / packages / "node_modules").string()};
+  }
+  command.env.insert(command.env.end(), image.extra_env.begin(), image.extra_env.end());
+  return command;
+}
+
 namespace {
 
 class DirectLauncher final : public WorkerLauncher {
@@ -26,18 +44,10 @@ class DirectLauncher final : public WorkerLauncher {
     ProcessSpec spec;
     spec.cwd = image.code_folder.empty() ? fs::path("/") : image.code_folder;
     spec.cgroup_procs_file = cgroup_procs_file;
-    if (image.runtime == WorkerRuntime::Python) {
-      spec.argv = {guest_.python.string(), guest_.python_bootstrap().string()};
-      spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"};
-    } else {
-      // V8 sizes its heap from the machine, not from the 128 MB the function may use: cap the
-      // heap at three quarters of the limit so that most overruns end in Node's own readable error.
-      int heap_mb = std::max(16, image.memory_limit_mb * 3 / 4);
-      spec.argv = {guest_.node.string(), fmt::format("--max-old-space-size={}", heap_mb), guest_.node_bootstrap().string()};
-      // The preloaded packages resolve after the function's own node_modules, as on HubSpot.
-      spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "NODE_PATH=" + guest_.packages(image.packages).string()};
-    }
-    spec.env.insert(spec.env.end(), image.extra_env.begin(), image.extra_env.end());
+    auto command = runtime_command(image, (image.runtime == WorkerRuntime::Python ? guest_.python : guest_.node).string(),
+                                   guest_.guest_dir);
+    spec.argv = std::move(command.argv);
+    spec.env = std::move(command.env);
     return ChildProcess::start(spec);
   }
 

@@ -31,16 +31,19 @@ struct GuestInstall {
   std::filesystem::path node = "/usr/bin/node";
   std::filesystem::path python = "/usr/bin/python3";  // the real interpreter: 7 ms to start, not 77
   std::filesystem::path guest_dir;  // holds node/bootstrap.js, python/bootstrap.py and the packages
-  std::filesystem::path node_bootstrap() const { return guest_dir / "node" / "bootstrap.js"; }
-  std::filesystem::path python_bootstrap() const { return guest_dir / "python" / "bootstrap.py"; }
-  std::filesystem::path packages(PreloadedPackages which) const {
-    return guest_dir / (which == PreloadedPackages::Functions ? "node" : "node-actions") / "node_modules";
-  }
 };
 
 // guest/ beside the binary's build folder (build/sprocket -> guest), or where the sources were
 // when it was built; SPROCKET_GUEST_DIR overrides both.
 std::filesystem::path default_guest_dir();
+
+// The runtime's command line and environment for `image`, as a launcher runs it: `program` is
+// the interpreter and `guest_dir` holds the guest code, both as the worker sees them.
+struct RuntimeCommand {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+};
+RuntimeCommand runtime_command(const WorkerImage& image, const std::string& program, const std::filesystem::path& guest_dir);
 
 class WorkerLauncher {
  public:

@@ -19,15 +19,16 @@ TEST(WorkerFrames, AcceptsWhatTheBootstrapsSend) {
   EXPECT_EQ(fields->dropped_log_bytes, 12);
   ASSERT_EQ(fields->logs.size(), 2u);
   EXPECT_EQ(fields->logs[1].level, "DEBUG");
-  EXPECT_TRUE(read_result_fields(frame(R"({"type":"result","valueJson":"{}"})")));
-  EXPECT_TRUE(read_result_fields(frame(R"({"type":"result","error":{"name":"Error","message":"m","stack":"s","retry":"HTTP 429"}})")));
+  EXPECT_EQ(fields->id, 3);
+  EXPECT_TRUE(read_result_fields(frame(R"({"type":"result","id":1,"valueJson":"{}"})")));
+  EXPECT_TRUE(read_result_fields(frame(R"({"type":"result","id":1,"error":{"name":"Error","message":"m","stack":"s","retry":"HTTP 429"}})")));
 }
 
 TEST(WorkerFrames, RefusesCountsThatAreNotNonNegativeIntegers) {
   for (const char* bad : {R"("maxRssKb":1.5)", R"("maxRssKb":-1)", R"("maxRssKb":"12")", R"("maxRssKb":1e300)",
                           R"("maxRssKb":18446744073709551615)", R"("droppedLogBytes":-1)", R"("droppedLogBytes":0.5)",
                           R"("droppedLogBytes":null)"}) {
-    auto text = std::string(R"({"type":"result","valueJson":"1",)") + bad + "}";
+    auto text = std::string(R"({"type":"result","id":1,"valueJson":"1",)") + bad + "}";
     auto fields = read_result_fields(frame(text));
     EXPECT_FALSE(fields) << text;
     if (!fields) {
@@ -39,7 +40,7 @@ TEST(WorkerFrames, RefusesCountsThatAreNotNonNegativeIntegers) {
 TEST(WorkerFrames, RefusesMalformedLogLines) {
   for (const char* logs : {R"("x")", R"([["1","INFO","t"]])", R"([[1.5,"INFO","t"]])", R"([[1,"LOUD","t"]])", R"([[1,"INFO",5]])",
                            R"([[1,"INFO"]])", R"([1])", R"({"a":1})", R"([[-1e300,"INFO","t"]])"}) {
-    auto text = std::string(R"({"type":"result","valueJson":"1","logs":)") + logs + "}";
+    auto text = std::string(R"({"type":"result","id":1,"valueJson":"1","logs":)") + logs + "}";
     EXPECT_FALSE(read_result_fields(frame(text))) << text;
     auto holder = frame(R"({"logs":)" + std::string(logs) + "}");
     EXPECT_FALSE(read_log_lines(&holder.at("logs"))) << logs;
@@ -47,9 +48,11 @@ TEST(WorkerFrames, RefusesMalformedLogLines) {
 }
 
 TEST(WorkerFrames, ResultCarriesExactlyOneAnswerOfTheRightType) {
-  for (const char* bad : {R"({"type":"result"})", R"({"type":"result","response":{},"error":{}})", R"({"type":"result","response":"x"})",
-                          R"({"type":"result","valueJson":{}})", R"({"type":"result","error":"boom"})",
-                          R"({"type":"result","error":{"stack":7}})"}) {
+  for (const char* bad : {R"({"type":"result","id":1})", R"({"type":"result","id":1,"response":{},"error":{}})",
+                          R"({"type":"result","id":1,"response":"x"})", R"({"type":"result","id":1,"valueJson":{}})",
+                          R"({"type":"result","id":1,"error":"boom"})", R"({"type":"result","id":1,"error":{"stack":7}})",
+                          R"({"type":"result","valueJson":"1"})", R"({"type":"result","id":-1,"valueJson":"1"})",
+                          R"({"type":"result","id":"1","valueJson":"1"})"}) {
     EXPECT_FALSE(read_result_fields(frame(bad))) << bad;
   }
 }
