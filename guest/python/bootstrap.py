@@ -13,6 +13,12 @@ import sys
 import time
 import traceback
 
+# Newer libraries than Debian 12 has (scripts/python-packages) come before the system's.
+_PACKAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "packages")
+if os.path.isdir(_PACKAGES):
+    _system = next((i for i, p in enumerate(sys.path) if p.endswith("dist-packages")), len(sys.path))
+    sys.path.insert(_system, _PACKAGES)
+
 channel = os.fdopen(3, "r+b", buffering=0)
 
 

@@ -223,3 +223,42 @@ exports.main = async (context) => {
     assert r.status_code == 502 and r.json()["category"] == "MEMORY_LIMIT_EXCEEDED", r.text
     s.wait_for_log(r"ERROR  Memory limit of 128 MB exceeded")
     assert s.get("/_hcms/api/alloc?mb=50").status_code == 200  # a new instance serves
+
+
+# ---- Python libraries ------------------------------------------------------------------------
+
+LIBRARIES_PYTHON = """
+import importlib.util
+import googleapiclient.version
+import google.auth
+import pymysql
+import requests
+from googleapiclient.discovery import build
+
+def main(event):
+    # The discovery documents ship with the client (2.x): this needs no network.
+    sheets = build("sheets", "v4", developerKey="k", static_discovery=True)
+    uri = sheets.spreadsheets().values().get(spreadsheetId="abc", range="A1:B2").uri
+    return {"outputFields": {
+        "googleapi": googleapiclient.version.__version__, "auth": google.auth.__version__,
+        "pymysql": pymysql.__version__, "requests": requests.__version__, "uri": uri,
+        "connector": str(importlib.util.find_spec("mysql") is not None)}}
+"""
+
+
+def test_python_actions_get_google_api_client_2_from_debian_13(tmp_path, start_sprocket):
+    folder = tmp_path / "crm.actions"
+    folder.mkdir()
+    (folder / "libs.py").write_text(LIBRARIES_PYTHON)
+    names = ["googleapi", "auth", "pymysql", "requests", "uri", "connector"]
+    (folder / "actions.json").write_text(json.dumps({"actions": {"libs": {
+        "language": "python", "file": "libs.py", "outputFields": {n: {"type": "string"} for n in names}}}}))
+    expected = {"googleapi": "2.166.0", "auth": "2.28.2", "pymysql": "1.0.2", "requests": "2.28.1",
+                "uri": "https://sheets.googleapis.com/v4/spreadsheets/abc/values/A1%3AB2?key=k&alt=json",
+                "connector": "False"}  # docs/compatibility.md: no mysql-connector in Debian
+    code, status, out = actions_test(tmp_path, "libs", {})
+    assert code == 0 and status == "Status: SUCCESS", out
+    assert json.loads(next(l for l in out.splitlines() if l.startswith("Outputs: "))[9:]) == expected
+    s = start_sprocket([tmp_path])  # sandboxed: the libraries are inside the worker's view
+    e = queued(s, "libs", {})
+    assert e["state"] == "succeeded" and e["outputs"] == expected, e
