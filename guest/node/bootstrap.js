@@ -9,6 +9,9 @@ const util = require('util');
 const path = require('path');
 const { pathToFileURL } = require('url');
 
+// Read by glibc at start-up (src/runtime/worker_launcher.cpp); not part of the function's environment.
+delete process.env.GLIBC_TUNABLES;
+
 // ---- frames -------------------------------------------------------------------------------
 
 // The channel's bytes arrive in one reused buffer (`onread`), not through a Readable stream:

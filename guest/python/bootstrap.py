@@ -19,6 +19,9 @@ if os.path.isdir(_PACKAGES):
     _system = next((i for i, p in enumerate(sys.path) if p.endswith("dist-packages")), len(sys.path))
     sys.path.insert(_system, _PACKAGES)
 
+# Read by glibc at start-up (src/runtime/worker_launcher.cpp); not part of the action's environment.
+os.environ.pop("GLIBC_TUNABLES", None)
+
 channel = os.fdopen(3, "r+b", buffering=0)
 
 

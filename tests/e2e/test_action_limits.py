@@ -190,16 +190,20 @@ def test_queued_runs_enforce_the_same_limit(tmp_path, start_sprocket, name, kind
 @pytest.mark.parametrize("name", ["alloc-node", "alloc-python"])
 def test_a_warm_worker_carries_state_but_not_garbage(tmp_path, start_sprocket, name):
     s = start_sprocket([actions_root(tmp_path)])
-    big = queued(s, name, {"mb": 80})
+    big = queued(s, name, {"mb": 70})
     assert big["state"] == "succeeded", big
-    # The next execution runs in the same process: the 80 MB it left as garbage are not counted
+    # The next execution runs in the same process: the 70 MB it left as garbage are not counted
     # against it, and its Max Memory Used is its own peak, not the instance's.
     small = queued(s, name, {"mb": 10})
     assert small["state"] == "succeeded", small
     assert small["outputs"]["pid"] == big["outputs"]["pid"]
     assert small["attempts"][-1]["memoryMb"] < big["attempts"][-1]["memoryMb"] - 40, (small, big)
-    after = queued(s, name, {"mb": 60})
-    assert after["state"] == "succeeded" and after["outputs"]["pid"] == big["outputs"]["pid"], after
+    # ... nor is the small one's (glibc would keep it resident: docs/limits.md), ten times over.
+    for _ in range(10):
+        again = queued(s, name, {"mb": 70})
+        assert again["state"] == "succeeded", again
+        assert abs(again["attempts"][-1]["memoryMb"] - big["attempts"][-1]["memoryMb"]) <= 4, (again, big)
+        assert queued(s, name, {"mb": 10})["state"] == "succeeded"
     # What module state keeps is the instance's, as on HubSpot: it counts against what follows.
     kept = queued(s, name, {"mb": 50, "keep": True})
     assert kept["state"] == "succeeded", kept
