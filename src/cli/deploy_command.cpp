@@ -80,8 +80,10 @@ int run_deploy(const DeployOptions& o) {
                                          url_encode(name), url_encode(o.message), url_encode(deploy_id));
   auto reply = admin_exchange(*endpoint, "POST", target, *archive, "application/octet-stream");
   bool maybe_received = !reply && reply.error().maybe_received;
+  // A node that was not reached at all did nothing: say so now. Once it may have received the
+  // upload, retries with the same id are safe and tell what happened.
   for (auto delay : kRetryDelays) {
-    if (reply) break;
+    if (reply || !maybe_received) break;
     fmt::print(stderr, "sprocket: {}; trying again with the same deploy id\n", reply.error().message);
     std::this_thread::sleep_for(delay);
     reply = admin_exchange(*endpoint, "POST", target, *archive, "application/octet-stream");
