@@ -54,9 +54,13 @@ std::optional<std::string> own_cgroup(std::string_view controller) {
   return std::nullopt;
 }
 
-// Parents named sprocket-PID whose gateway is gone (killed with -9): their workers died with
-// it (PR_SET_PDEATHSIG), so the cgroups are empty and can go.
-void remove_abandoned_parents(const fs::path& base) {
+void kill_members(const fs::path& dir, bool v2);
+
+// Parents named sprocket-PID whose gateway is gone (killed with -9). Its workers died with it
+// (PR_SET_PDEATHSIG), but not what they started in sessions of their own, nor a sandbox whose
+// launcher died before it could ask for the signal: whatever is still in them is killed now.
+// A cgroup the kernel has not emptied yet is kept for `later`.
+void remove_abandoned_parents(const fs::path& base, bool v2, std::vector<fs::path>& later) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(base, ec)) {
     std::string name = entry.path().filename().string();
@@ -69,9 +73,12 @@ void remove_abandoned_parents(const fs::path& base) {
     }
     if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
     for (const auto& child : fs::directory_iterator(entry.path(), ec)) {
-      if (child.is_directory(ec)) ::rmdir(child.path().c_str());
+      if (!child.is_directory(ec)) continue;
+      if (::rmdir(child.path().c_str()) == 0 || errno != EBUSY) continue;
+      kill_members(child.path(), v2);
+      if (::rmdir(child.path().c_str()) != 0 && errno == EBUSY) later.push_back(child.path());
     }
-    ::rmdir(entry.path().c_str());
+    if (::rmdir(entry.path().c_str()) != 0 && errno == EBUSY) later.push_back(entry.path());
   }
 }
 
@@ -93,15 +100,22 @@ bool try_parent(const fs::path& dir) {
 
 WorkerCgroup::~WorkerCgroup() {
   // The worker is reaped by now; anything the function started in a session of its own may
-  // still be in the cgroup. Kill it; the cgroup goes once the kernel has reaped it, which this
+  // still be in the cgroups. Kill it; a cgroup goes once the kernel has reaped it, which this
   // must not wait for on the event loop: the parent retries later.
-  if (::rmdir(dir_.c_str()) == 0 || errno != EBUSY) return;
-  kill_members(dir_, v2_);
-  if (::rmdir(dir_.c_str()) == 0 || errno != EBUSY) return;
-  parent_->remove_later(dir_);
+  for (const fs::path* dir : {&pids_dir_, &dir_}) {
+    if (dir->empty() || (dir == &pids_dir_ && v2_)) continue;
+    if (::rmdir(dir->c_str()) == 0 || errno != EBUSY) continue;
+    kill_members(*dir, v2_);
+    if (::rmdir(dir->c_str()) == 0 || errno != EBUSY) continue;
+    parent_->remove_later(*dir);
+  }
 }
 
-std::string WorkerCgroup::procs_file() const { return (dir_ / "cgroup.procs").string(); }
+std::vector<std::string> WorkerCgroup::procs_files() const {
+  std::vector<std::string> files{(dir_ / "cgroup.procs").string()};
+  if (!pids_dir_.empty() && !v2_) files.push_back((pids_dir_ / "cgroup.procs").string());
+  return files;
+}
 
 bool WorkerCgroup::oom_killed() const {
   if (v2_) return keyed_value(read_file(dir_ / "memory.events"), "oom_kill") > 0;
@@ -145,11 +159,15 @@ std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
   if (auto path = own_cgroup(""); path && fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
     fs::path base = fs::path("/sys/fs/cgroup") / fs::path(*path).relative_path();
     std::string controllers = read_file(base / "cgroup.subtree_control");
-    remove_abandoned_parents(base);
+    std::vector<fs::path> later;
+    remove_abandoned_parents(base, true, later);
     if (controllers.find("memory") != std::string::npos && try_parent(base / name)) {
       write_file(base / name / "cgroup.subtree_control", "+memory");
       if (read_file(base / name / "cgroup.subtree_control").find("memory") != std::string::npos) {
-        return std::shared_ptr<MemoryCgroups>(new MemoryCgroups(base / name, true));
+        auto made = std::shared_ptr<MemoryCgroups>(new MemoryCgroups(base / name, true));
+        for (auto& dir : later) made->remove_later(std::move(dir));
+        made->set_up_pids();
+        return made;
       }
       ::rmdir((base / name).c_str());
     }
@@ -157,9 +175,13 @@ std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
   // cgroup v1's memory hierarchy.
   if (auto path = own_cgroup("memory"); path && fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
     fs::path base = fs::path("/sys/fs/cgroup/memory") / fs::path(*path).relative_path();
-    remove_abandoned_parents(base);
+    std::vector<fs::path> later;
+    remove_abandoned_parents(base, false, later);
     if (try_parent(base / name) && fs::exists(base / name / "memory.limit_in_bytes")) {
-      return std::shared_ptr<MemoryCgroups>(new MemoryCgroups(base / name, false));
+      auto made = std::shared_ptr<MemoryCgroups>(new MemoryCgroups(base / name, false));
+      for (auto& dir : later) made->remove_later(std::move(dir));
+      made->set_up_pids();
+      return made;
     }
     why = fmt::format("cannot create a memory cgroup under {}", base.string());
     return nullptr;
@@ -168,12 +190,34 @@ std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
   return nullptr;
 }
 
+void MemoryCgroups::set_up_pids() {
+  std::string name = dir_.filename().string();
+  if (v2_) {
+    // The workers' cgroups are the memory ones: the controller only has to be enabled for them.
+    fs::path base = dir_.parent_path();
+    if (read_file(base / "cgroup.subtree_control").find("pids") == std::string::npos) return;
+    write_file(dir_ / "cgroup.subtree_control", "+pids");
+    pids_v2_ = read_file(dir_ / "cgroup.subtree_control").find("pids") != std::string::npos;
+    return;
+  }
+  auto path = own_cgroup("pids");
+  if (!path || !fs::exists("/sys/fs/cgroup/pids")) return;
+  fs::path base = fs::path("/sys/fs/cgroup/pids") / fs::path(*path).relative_path();
+  std::vector<fs::path> later;
+  remove_abandoned_parents(base, false, later);
+  for (auto& dir : later) remove_later(std::move(dir));
+  if (try_parent(base / name) && fs::exists(base / name / "pids.max")) pids_dir_ = base / name;
+}
+
 MemoryCgroups::~MemoryCgroups() {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    if (entry.is_directory(ec)) ::rmdir(entry.path().c_str());
+  for (const fs::path* parent : {&dir_, &pids_dir_}) {
+    if (parent->empty()) continue;
+    for (const auto& entry : fs::directory_iterator(*parent, ec)) {
+      if (entry.is_directory(ec)) ::rmdir(entry.path().c_str());
+    }
+    ::rmdir(parent->c_str());
   }
-  ::rmdir(dir_.c_str());
 }
 
 void MemoryCgroups::remove_later(fs::path dir) {
@@ -186,18 +230,29 @@ void MemoryCgroups::remove_leftovers() {
   std::erase_if(leftovers_, [](const fs::path& dir) { return ::rmdir(dir.c_str()) == 0 || errno != EBUSY; });
 }
 
-std::unique_ptr<WorkerCgroup> MemoryCgroups::make_worker_cgroup(const std::string& name, std::size_t limit_bytes) {
+std::unique_ptr<WorkerCgroup> MemoryCgroups::make_worker_cgroup(const std::string& name, std::size_t limit_bytes, int max_processes) {
   remove_leftovers();  // cgroups whose last process the kernel has reaped since
   fs::path dir = dir_ / name;
   std::error_code ec;
   fs::create_directory(dir, ec);
   if (ec) return nullptr;
-  auto cgroup = std::make_unique<WorkerCgroup>(dir, v2_, shared_from_this());
+  fs::path pids;
+  if (v2_ && pids_v2_) {
+    pids = dir;
+  } else if (!pids_dir_.empty()) {
+    pids = pids_dir_ / name;
+    fs::create_directory(pids, ec);
+    if (ec) pids.clear();
+  }
+  auto cgroup = std::make_unique<WorkerCgroup>(dir, pids, v2_, shared_from_this());
+  if (!pids.empty() && !write_file(pids / "pids.max", std::to_string(max_processes))) return nullptr;
   return write_limits(dir, v2_, limit_bytes) ? std::move(cgroup) : nullptr;
 }
 
 std::string MemoryCgroups::describe() const {
-  return fmt::format("memory cgroup {} ({})", dir_.string(), v2_ ? "v2" : "v1");
+  std::string pids = v2_ ? (pids_v2_ ? ", pids controller on" : "") : (pids_dir_.empty() ? "" : ", pids cgroup " + pids_dir_.string());
+  if (!limits_processes()) pids = "; no pids controller: processes per instance are bounded only by the sandbox's per-uid limit";
+  return fmt::format("memory cgroup {} ({}){}", dir_.string(), v2_ ? "v2" : "v1", pids);
 }
 
 }  // namespace sprocket::runtime

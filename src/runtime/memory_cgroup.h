@@ -1,6 +1,8 @@
 #pragma once
-// Kernel-enforced memory limits: one memory cgroup per worker process, under a parent cgroup
-// this gateway owns. cgroup v2 where its memory controller is available, else v1.
+// Kernel-enforced limits per worker: one memory cgroup each (and a pids cgroup, bounding the
+// processes and threads it may have), under parent cgroups this gateway owns. cgroup v2 where
+// its memory controller is available, else v1. Every process a worker starts is in them, so
+// all of them end with the worker, and with the gateway at its next start if it was killed.
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -15,13 +17,14 @@ class MemoryCgroups;
 
 class WorkerCgroup {
  public:
-  WorkerCgroup(std::filesystem::path dir, bool v2, std::shared_ptr<MemoryCgroups> parent)
-      : dir_(std::move(dir)), v2_(v2), parent_(std::move(parent)) {}
-  ~WorkerCgroup();  // removes the cgroup (it must be empty by then)
+  // `pids_dir` is empty where there is no pids controller (or, on v2, it is `dir` itself).
+  WorkerCgroup(std::filesystem::path dir, std::filesystem::path pids_dir, bool v2, std::shared_ptr<MemoryCgroups> parent)
+      : dir_(std::move(dir)), pids_dir_(std::move(pids_dir)), v2_(v2), parent_(std::move(parent)) {}
+  ~WorkerCgroup();  // kills what is left in it (detached children) and removes it
   WorkerCgroup(const WorkerCgroup&) = delete;
   WorkerCgroup& operator=(const WorkerCgroup&) = delete;
 
-  std::string procs_file() const;  // a process joins by writing its pid here
+  std::vector<std::string> procs_files() const;  // a process joins by writing its pid into each
   bool oom_killed() const;         // the kernel killed something in it for exceeding the limit
   std::size_t peak_bytes() const;  // highest usage seen
   std::size_t usage_bytes() const;  // what the kernel charges to it now
@@ -30,6 +33,7 @@ class WorkerCgroup {
 
  private:
   std::filesystem::path dir_;
+  std::filesystem::path pids_dir_;
   bool v2_;
   std::shared_ptr<MemoryCgroups> parent_;  // removed after the last of its children
 };
@@ -41,17 +45,24 @@ class MemoryCgroups : public std::enable_shared_from_this<MemoryCgroups> {
   static std::shared_ptr<MemoryCgroups> create(std::string& why);
   ~MemoryCgroups();
 
-  // A cgroup limited to `limit_bytes` (no swap); nullptr if the kernel refused.
-  std::unique_ptr<WorkerCgroup> make_worker_cgroup(const std::string& name, std::size_t limit_bytes);
+  // A cgroup limited to `limit_bytes` (no swap) and, where the pids controller is there, to
+  // `max_processes` processes and threads; nullptr if the kernel refused.
+  std::unique_ptr<WorkerCgroup> make_worker_cgroup(const std::string& name, std::size_t limit_bytes,
+                                                   int max_processes = kDefaultMaxProcesses);
   std::string describe() const;
+  bool limits_processes() const { return v2_ ? pids_v2_ : !pids_dir_.empty(); }
+  static constexpr int kDefaultMaxProcesses = 256;  // per instance, its threads included
   // A worker cgroup that was still busy when its worker went: removed at a later chance.
   void remove_later(std::filesystem::path dir);
 
  private:
   void remove_leftovers();
   MemoryCgroups(std::filesystem::path dir, bool v2) : dir_(std::move(dir)), v2_(v2) {}
+  void set_up_pids();
   std::filesystem::path dir_;
+  std::filesystem::path pids_dir_;  // v1: this gateway's parent in the pids hierarchy
   bool v2_;
+  bool pids_v2_ = false;            // v2: the pids controller is enabled for the workers' cgroups
   std::mutex leftovers_mutex_;
   std::vector<std::filesystem::path> leftovers_;
 };

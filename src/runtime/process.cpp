@@ -29,7 +29,7 @@ struct ChildPlan {
   char** argv;
   char** envp;
   const char* cwd;           // may be empty
-  const char* cgroup_procs;  // may be null
+  const char* cgroup_procs[2];  // the cgroups to join (memory, pids); null where none
   pid_t parent;
   int stdin_fd, stdout_fd, stderr_fd, control_fd;  // become 0, 1, 2 and 3
   // Written by the child when a step fails, read by the parent once the child has exec'd or
@@ -67,15 +67,16 @@ int run_child(void* arg) {
   // effort: where the policy cannot be set, the worker runs as before.
   struct sched_param no_priority {};
   ::sched_setscheduler(0, SCHED_BATCH, &no_priority);
-  if (plan.cgroup_procs) {
-    // Join the memory cgroup before exec, so that not one page escapes the limit.
+  // Join the cgroups before exec, so that not one page or process escapes the limits.
+  for (const char* procs : plan.cgroup_procs) {
+    if (!procs) continue;
     char digits[24];
     int n = 0;
     for (pid_t v = ::getpid(); v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
     char text[24];
     for (int i = 0; i < n; ++i) text[i] = digits[n - 1 - i];
-    int fd = ::open(plan.cgroup_procs, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || ::write(fd, text, static_cast<std::size_t>(n)) != n) child_fails(plan, "join its memory cgroup", kExitCannotJoinCgroup);
+    int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, text, static_cast<std::size_t>(n)) != n) child_fails(plan, "join its cgroups", kExitCannotJoinCgroup);
     ::close(fd);
   }
   // First out of the way (any of them may already be 0-3), then into place: dup2 onto another
@@ -154,7 +155,9 @@ ChildProcess ChildProcess::start(const ProcessSpec& spec) {
   for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   std::string cwd = spec.cwd.string();
-  ChildPlan plan{argv.data(), envp.data(), cwd.c_str(), spec.cgroup_procs_file.empty() ? nullptr : spec.cgroup_procs_file.c_str(),
+  if (spec.cgroup_procs_files.size() > 2) throw std::invalid_argument("a worker joins at most two cgroups");
+  auto procs = [&](std::size_t i) { return i < spec.cgroup_procs_files.size() ? spec.cgroup_procs_files[i].c_str() : nullptr; };
+  ChildPlan plan{argv.data(), envp.data(), cwd.c_str(), {procs(0), procs(1)},
                  ::getpid(), devnull.get(), out_write.get(), err_write.get(), theirs.get()};
 
   // clone(CLONE_VM | CLONE_VFORK) rather than fork(): the child borrows the gateway's memory
@@ -235,7 +238,7 @@ bool ChildProcess::reap(int& wait_status) {
 
 std::string describe_wait_status(int wait_status) {
   if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kExitCannotJoinCgroup) {
-    return "could not join its memory cgroup";
+    return "could not join its cgroups";
   }
   if (WIFEXITED(wait_status)) return fmt::format("exited with code {}", WEXITSTATUS(wait_status));
   if (WIFSIGNALED(wait_status)) {

@@ -16,7 +16,7 @@ struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is the executable path (no PATH search)
   std::vector<std::string> env;   // complete environment, "NAME=value"
   std::filesystem::path cwd;
-  std::string cgroup_procs_file;  // if set, the child joins this cgroup before it runs anything
+  std::vector<std::string> cgroup_procs_files;  // cgroups the child joins before it runs anything (at most 2)
 };
 
 class ChildProcess {

@@ -120,9 +120,9 @@ class SandboxLauncher final : public WorkerLauncher {
     fs::remove_all(empty_file_.parent_path(), ec);
   }
 
-  ChildProcess start(const WorkerImage& image, const std::string& cgroup_procs_file) override {
+  ChildProcess start(const WorkerImage& image, const std::vector<std::string>& cgroup_procs_files) override {
     ProcessSpec spec;
-    spec.cgroup_procs_file = cgroup_procs_file;
+    spec.cgroup_procs_files = cgroup_procs_files;
     spec.cwd = "/";
     auto& a = spec.argv;
     a = {settings_.bwrap.string(), "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent"};
@@ -250,7 +250,7 @@ std::optional<std::string> sandbox_unavailable(const SandboxSettings& settings) 
   image.runtime = WorkerRuntime::Python;
   try {
     SandboxLauncher launcher(guest, settings);
-    auto child = launcher.start(image, "");
+    auto child = launcher.start(image, {});
     // Its pidfd turns readable when it exits.
     pollfd exited{child.exit_fd().get(), POLLIN, 0};
     int status = 0;

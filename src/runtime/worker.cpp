@@ -33,7 +33,7 @@ Worker::Worker(asio::io_context& io, ChildProcess process, std::unique_ptr<Worke
 std::shared_ptr<Worker> Worker::launch(asio::io_context& io, WorkerLauncher& launcher, const WorkerImage& image, std::string load_frame,
                                        std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb, StartedHandler on_started,
                                        ExitHandler on_exit, LogHandler on_stray_logs, std::chrono::milliseconds load_limit) {
-  auto process = launcher.start(image, cgroup ? cgroup->procs_file() : std::string());
+  auto process = launcher.start(image, cgroup ? cgroup->procs_files() : std::vector<std::string>());
   auto worker = std::shared_ptr<Worker>(new Worker(io, std::move(process), std::move(cgroup), memory_limit_mb));
   worker->load_frame_ = std::move(load_frame);
   worker->load_limit_ = load_limit;

@@ -54,10 +54,10 @@ class DirectLauncher final : public WorkerLauncher {
  public:
   explicit DirectLauncher(GuestInstall guest) : guest_(std::move(guest)) {}
 
-  ChildProcess start(const WorkerImage& image, const std::string& cgroup_procs_file) override {
+  ChildProcess start(const WorkerImage& image, const std::vector<std::string>& cgroup_procs_files) override {
     ProcessSpec spec;
     spec.cwd = image.code_folder.empty() ? fs::path("/") : image.code_folder;
-    spec.cgroup_procs_file = cgroup_procs_file;
+    spec.cgroup_procs_files = cgroup_procs_files;
     auto command = runtime_command(image, (image.runtime == WorkerRuntime::Python ? guest_.python : guest_.node).string(),
                                    guest_.guest_dir);
     spec.argv = std::move(command.argv);

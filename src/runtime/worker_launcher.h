@@ -48,9 +48,9 @@ RuntimeCommand runtime_command(const WorkerImage& image, const std::string& prog
 class WorkerLauncher {
  public:
   virtual ~WorkerLauncher() = default;
-  // Starts the process (it joins `cgroup_procs_file` first, when given); throws
+  // Starts the process (it joins `cgroup_procs_files` first); throws
   // std::system_error when it cannot.
-  virtual ChildProcess start(const WorkerImage& image, const std::string& cgroup_procs_file) = 0;
+  virtual ChildProcess start(const WorkerImage& image, const std::vector<std::string>& cgroup_procs_files) = 0;
   // How a worker serving `folder` names `host_path` (a file in it, or the folder itself).
   virtual std::filesystem::path worker_path(const std::filesystem::path& folder, const std::filesystem::path& host_path) const = 0;
   // Lets a generic worker (a spare) see `folder`, before it loads a function from it.

@@ -1,0 +1,89 @@
+"""Hostile functions (issue 20): every process an instance starts ends with the instance — when
+it is replaced, and after a gateway kill -9 at the next start — and an instance has a bounded
+number of processes, with or without the sandbox."""
+import os
+import random
+import signal
+
+import pytest
+
+from conftest import FIXTURES, wait_for
+
+HOSTILE = FIXTURES / "hostile.functions"
+NEIGHBOUR = FIXTURES / "neighbour.functions"
+
+
+def probe(s, what, **params):
+    r = s.get("/_hcms/api/probe", params={"do": what, **params}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def sleepers(mark):
+    """Host pids of the `sleep MARK` processes, wherever they are."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if len(argv) >= 2 and argv[0].endswith(b"sleep") and argv[1] == mark.encode() and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def new_mark():
+    return f"{random.randint(100000, 999999)}.5"
+
+
+@pytest.fixture(params=["on", "off"])
+def sandbox(request):
+    return request.param
+
+
+def test_detached_children_end_with_their_instance(start_sprocket, sandbox):
+    s = start_sprocket([HOSTILE, NEIGHBOUR], "--sandbox", sandbox)
+    mark = new_mark()
+    outcome = probe(s, "detach", n="3", mark=mark)
+    assert outcome["ok"] and outcome["result"] == 3, outcome
+    # They may run on while the instance lives (docs/limits.md) ...
+    wait_for(lambda: len(sleepers(mark)) == 3, message="three detached sleepers")
+    # ... and end with it: the instance exits, and nothing it started is left.
+    probe(s, "exit")
+    wait_for(lambda: not sleepers(mark), timeout=10, message="the sleepers to end with their instance")
+    assert s.get("/_hcms/api/neighbour").status_code == 200
+    assert probe(s, "whoami")["ok"]  # a new instance serves
+
+
+def test_nothing_outlives_a_killed_gateway_past_its_next_start(start_sprocket, sandbox, tmp_path):
+    data = tmp_path / "data"
+    s = start_sprocket([HOSTILE, NEIGHBOUR], "--sandbox", sandbox, data_dir=data)
+    mark = new_mark()
+    assert probe(s, "detach", n="4", mark=mark)["ok"]
+    wait_for(lambda: len(sleepers(mark)) == 4, message="four detached sleepers")
+    s.stop(signal.SIGKILL)
+    if sandbox == "on":
+        # The sandbox's PID namespace ends with its first process, which dies with the gateway.
+        wait_for(lambda: not sleepers(mark), timeout=10, message="the sandboxed sleepers to end with the gateway")
+        return
+    # Unsandboxed, what a function detached survives its gateway's death (nothing in the kernel
+    # ties it to it), but not the next start: the leftover cgroups are emptied.
+    restarted = start_sprocket([HOSTILE, NEIGHBOUR], "--sandbox", sandbox, data_dir=data)
+    wait_for(lambda: not sleepers(mark), timeout=10, message="the next start to end the leftovers")
+    assert restarted.get("/_hcms/api/neighbour").status_code == 200
+
+
+def test_an_instance_has_at_most_256_processes(start_sprocket, sandbox):
+    s = start_sprocket([HOSTILE, NEIGHBOUR], "--sandbox", sandbox)
+    assert "pids" in s.log(), s.log()  # the start-up banner says the process limit is the kernel's
+    outcome = probe(s, "forkbomb", n="400")
+    assert not outcome["ok"] and outcome["code"] == "EAGAIN", outcome
+    # node and its threads count too: at most 256 started (the last one counted is the refused one).
+    assert outcome["started"] <= 256, outcome
+    assert s.get("/_hcms/api/neighbour").status_code == 200
+    assert probe(s, "whoami")["ok"]
