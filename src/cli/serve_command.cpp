@@ -355,6 +355,7 @@ int run_serve(const ServeOptions& options) {
                         http::ExecutionSinks{executor.get(), &metrics});
   generations.attach(gateway);
   metrics.set_instances_source([&] { return generations.instances(); });
+  metrics.set_delayed_starts_source([] { return runtime::delayed_instance_starts().load(); });
   admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments, action_runner,
                                                        [&log](std::function<void()> then) { log.after_stored(std::move(then)); },
                                                        unsandboxed}, token.value);

@@ -91,6 +91,9 @@ std::string Metrics::render() const {
   out += "# HELP sprocket_actions_running Workflow action attempts running now.\n";
   out += "# TYPE sprocket_actions_running gauge\n";
   out += fmt::format("sprocket_actions_running {}\n", actions_running_ ? actions_running_() : 0);
+  out += "# HELP sprocket_instance_starts_delayed_total Instance starts held back because a function's instances kept failing.\n";
+  out += "# TYPE sprocket_instance_starts_delayed_total counter\n";
+  out += fmt::format("sprocket_instance_starts_delayed_total {}\n", delayed_starts_ ? delayed_starts_() : 0);
   out += "# HELP sprocket_execution_records_dropped_total Execution records never stored (a store that refused them past the held limit, for good, or at a stop).\n";
   out += "# TYPE sprocket_execution_records_dropped_total counter\n";
   out += fmt::format("sprocket_execution_records_dropped_total {}\n", records_dropped_ ? records_dropped_() : 0);

@@ -35,6 +35,7 @@ class Metrics {
   // Gauges read when rendering.
   void set_instances_source(std::function<int()> source) { instances_ = std::move(source); }
   void set_actions_running_source(std::function<int()> source) { actions_running_ = std::move(source); }
+  void set_delayed_starts_source(std::function<std::uint64_t()> source) { delayed_starts_ = std::move(source); }
   // Execution records: never stored (a counter kept by the store's thread), and held for a store
   // that refuses them for now (a gauge).
   void set_execution_records_sources(std::function<std::uint64_t()> dropped, std::function<std::uint64_t()> held) {
@@ -58,6 +59,7 @@ class Metrics {
   std::function<int()> actions_running_;
   std::function<std::uint64_t()> records_dropped_;
   std::function<std::uint64_t()> records_held_;
+  std::function<std::uint64_t()> delayed_starts_;
 };
 
 // A Prometheus label value: backslash, quote and newline escaped.

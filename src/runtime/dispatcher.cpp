@@ -191,7 +191,8 @@ void Dispatcher::invoke(std::size_t function_index, std::uint64_t invocation_id,
     const auto& spec = catalog.functions[function_index];
     const auto& limits = limits_of(function_index);
     PoolSettings pool_settings{limits.max_instances_per_function, time_limit(function_index), settings_.idle_timeout,
-                               limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout, limits.pipeline_depth};
+                               limits.memory_mb, limits.max_queued_per_function, limits.queue_timeout, limits.pipeline_depth,
+                               spec.name};
     pool = std::make_unique<FunctionPool>(
         io_, *settings_.launcher, node_worker_recipe(spec, settings_, limits, exposed_secrets(function_index)),
         pool_settings, settings_.cgroups.get(), [this](int memory_mb, bool preloaded) { return take_spare(memory_mb, preloaded); },

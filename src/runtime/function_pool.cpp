@@ -24,7 +24,7 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 FunctionPool::FunctionPool(boost::asio::io_context& io, WorkerLauncher& launcher, WorkerRecipe recipe, PoolSettings settings,
                            MemoryCgroups* cgroups, SpareSource take_spare, StrayLogHandler stray_logs)
     : io_(io), launcher_(launcher), recipe_(std::move(recipe)), settings_(settings), cgroups_(cgroups), take_spare_(std::move(take_spare)),
-      queue_deadline_(io),
+      queue_deadline_(io), backoff_timer_(io),
       stray_logs_(std::move(stray_logs)) {}
 
 FunctionPool::~FunctionPool() {
@@ -134,8 +134,47 @@ void FunctionPool::start_instances_for_queue() {
   // the waiting requests, which may release the pool itself: check it is still there.
   std::weak_ptr<bool> alive = alive_;
   while (static_cast<std::size_t>(starting_) < queue_.size() && instances() < settings_.max_instances) {
+    if (held_back_by_failures()) return;
     start_instance();
     if (alive.expired()) return;
+  }
+}
+
+bool FunctionPool::held_back_by_failures() {
+  auto now = std::chrono::steady_clock::now();
+  if (backoff_.wait().count() == 0 || now >= backoff_.next_start()) return false;
+  if (backoff_armed_) return true;
+  backoff_armed_ = true;
+  ++delayed_instance_starts();
+  auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(backoff_.next_start() - now).count();
+  fmt::print(stderr, "sprocket: {}: {} instances in a row ended in failure (the last: {}); its next instance starts in {} ms\n",
+             settings_.name.empty() ? recipe_.image.code_folder.string() : settings_.name, backoff_.failures_in_a_row(), last_failure_,
+             wait_ms);
+  std::weak_ptr<bool> alive = alive_;
+  backoff_timer_.expires_at(backoff_.next_start());
+  backoff_timer_.async_wait([this, alive](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
+    backoff_armed_ = false;
+    start_instances_for_queue();
+  });
+  return true;
+}
+
+void FunctionPool::count_outcome(const InvocationResult& result) {
+  using Outcome = InvocationResult::Outcome;
+  switch (result.outcome) {
+    case Outcome::Answered:
+    case Outcome::Threw:  // the instance lives on
+      backoff_.succeeded();
+      break;
+    case Outcome::TimedOut:
+    case Outcome::OutOfMemory:
+    case Outcome::Crashed:
+      backoff_.failed(std::chrono::steady_clock::now());
+      last_failure_ = result.outcome == Outcome::TimedOut ? "timed out" : result.outcome == Outcome::OutOfMemory ? "out of memory" : "crashed";
+      break;
+    default:
+      break;
   }
 }
 
@@ -147,6 +186,8 @@ void FunctionPool::start_instance() {
     --starting_;
     auto self = holder->lock();
     if (load_error) {
+      backoff_.failed(std::chrono::steady_clock::now());
+      last_failure_ = "could not load the function";
       fail_queue(*load_error);
       return;
     }
@@ -238,6 +279,7 @@ void FunctionPool::run(const std::shared_ptr<Worker>& worker, Waiting waiting, b
                      start_instances_for_queue();
                      return;
                    }
+                   if (!alive.expired()) count_outcome(result);
                    typical_execution_ms_ = samples_ == 0 ? result.execution_ms : typical_execution_ms_ * 0.9 + result.execution_ms * 0.1;
                    if (samples_ < kSamplesBeforeDeepPipelines) ++samples_;
                    InvocationReport report;
@@ -284,6 +326,7 @@ void FunctionPool::enforce_rss_limits() {
 }
 
 void FunctionPool::shutdown() {
+  backoff_timer_.cancel();
   for (auto& worker : workers_) worker->terminate();
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/restart_backoff.h"
 #include "runtime/worker.h"
 
 namespace sprocket::runtime {
@@ -31,6 +32,7 @@ struct PoolSettings {
   // Most invocations sent to one instance at once (1: no pipelining); how many are, depends on
   // how fast the function answers (as many as fit in about 1 ms, at least 2).
   std::size_t pipeline_depth = 16;
+  std::string name;  // the function, as log lines name it
 };
 
 struct InvocationReport {
@@ -77,6 +79,9 @@ class FunctionPool {
   };
 
   void start_instances_for_queue();
+  // True when failures in a row hold back the next instance; a timer starts it later.
+  bool held_back_by_failures();
+  void count_outcome(const InvocationResult& result);
   void start_instance();
   void on_instance_free(const std::shared_ptr<Worker>& worker, bool cold);
   std::shared_ptr<Worker> pipeline_target() const;
@@ -96,6 +101,10 @@ class FunctionPool {
   MemoryCgroups* cgroups_;
   SpareSource take_spare_;
   boost::asio::steady_timer queue_deadline_;
+  RestartBackoff backoff_;
+  boost::asio::steady_timer backoff_timer_;
+  bool backoff_armed_ = false;
+  std::string last_failure_;  // how the last failed instance ended, for the log
   double typical_execution_ms_ = 0;  // moving average: pipelining is for functions that answer fast
   int samples_ = 0;                  // executions averaged so far (up to a few)
   StrayLogHandler stray_logs_;

@@ -2,6 +2,7 @@
 it is replaced, and after a gateway kill -9 at the next start — and an instance has a bounded
 number of processes, with or without the sandbox."""
 import os
+import re
 import random
 import signal
 
@@ -87,3 +88,25 @@ def test_an_instance_has_at_most_256_processes(start_sprocket, sandbox):
     assert outcome["started"] <= 256, outcome
     assert s.get("/_hcms/api/neighbour").status_code == 200
     assert probe(s, "whoami")["ok"]
+
+
+def test_a_function_that_keeps_crashing_is_restarted_on_a_back_off(start_sprocket):
+    s = start_sprocket([HOSTILE, NEIGHBOUR])
+    for _ in range(7):
+        r = s.get("/_hcms/api/probe", params={"do": "die"}, timeout=60)
+        assert r.status_code == 502, r.text
+        assert s.get("/_hcms/api/neighbour").status_code == 200  # the neighbour is served throughout
+    # Three failures in a row are free; then each start waits, twice as long each time.
+    waits = [int(m.group(1)) for m in re.finditer(r"probe: \d+ instances in a row ended in failure \(the last: crashed\); "
+                                                   r"its next instance starts in (\d+) ms", s.log())]
+    assert len(waits) == 4, s.log()
+    assert all(later > earlier for earlier, later in zip(waits, waits[1:])), waits
+    metrics = s.admin("GET", "/metrics").text
+    assert re.search(r"^sprocket_instance_starts_delayed_total 4$", metrics, re.M), metrics
+    # The next start waits too (a fifth line); its success ends the back-off: after one more
+    # crash, the instance that replaces it starts at once, with no new line.
+    assert probe(s, "whoami")["ok"]
+    assert len(re.findall(r"instances in a row ended in failure", s.log())) == 5
+    assert s.get("/_hcms/api/probe", params={"do": "die"}, timeout=60).status_code == 502
+    assert probe(s, "whoami")["ok"]
+    assert len(re.findall(r"instances in a row ended in failure", s.log())) == 5
