@@ -254,7 +254,7 @@ const waitingInvocations = [];
 let startScheduled = false;
 
 function startNextInvocation() {
-  if (active || startScheduled || waitingInvocations.length === 0) return;
+  if (active || startScheduled || collectingGarbage || waitingInvocations.length === 0) return;
   startScheduled = true;
   // A microtask: after whatever the previous invocation still runs synchronously, before I/O
   // (its result has left already: see sendFrame).
@@ -367,10 +367,18 @@ function executionPeakKb() {
 
 // Garbage an action left behind is collected before the next execution starts, so that one
 // execution's garbage is never counted against the next (module-level state is kept, as on
-// HubSpot). V8 exposes gc() only behind --expose-gc; the flag is set here, at run time, and
-// the function is taken from a fresh context so that user code never sees a global gc.
+// HubSpot). A function's instance collects when it holds more than half its memory limit: the
+// limit is on the whole process, which V8 knows nothing of, and a Buffer's memory is reclaimed
+// only by a collection V8 would start late. V8 exposes gc() only behind --expose-gc; the flag
+// is set here, at run time, and the function is taken from a fresh context so that user code
+// never sees a global gc.
+let memoryLimitBytes = 128 * 1048576;
+let collectingGarbage = false;  // the next invocation waits for it
+function underMemoryPressure() {
+  return process.memoryUsage.rss() > memoryLimitBytes / 2;
+}
 let collectGarbage = null;
-function collectGarbageAfterAction() {
+function collectGarbageNow() {
   if (collectGarbage === null) {
     try {
       require('v8').setFlagsFromString('--expose-gc');
@@ -388,7 +396,8 @@ function finish(invocation, message) {
   message.type = 'result';
   message.id = invocation.id;
   message.logs = currentLogs || [];
-  message.maxRssKb = invocation.mode === 'action' ? executionPeakKb() : peakRssKb(Date.now() - invocation.startedAt);
+  const ranForMs = Date.now() - invocation.startedAt;
+  message.maxRssKb = invocation.mode === 'action' ? executionPeakKb() : peakRssKb(ranForMs);
   if (droppedLogBytes > 0) message.droppedLogBytes = droppedLogBytes;
   if (active === invocation) {
     active = null;
@@ -401,7 +410,17 @@ function finish(invocation, message) {
     const error = new TypeError(`The function's response could not be converted to JSON: ${err.message}`);
     sendFrame({ type: 'result', id: invocation.id, logs: message.logs, error: describeError(error) });
   }
-  if (invocation.mode === 'action') collectGarbageAfterAction();  // after the answer has left
+  if (invocation.mode === 'action' || (ranForMs >= 1 && underMemoryPressure())) {
+    // After the answer has left, and once this turn's frames have returned: what the caller
+    // still holds (a thrown error with a response body attached, the value) is garbage then.
+    collectingGarbage = true;
+    setImmediate(() => {
+      collectGarbageNow();
+      collectingGarbage = false;
+      startNextInvocation();
+    });
+    return true;
+  }
   startNextInvocation();  // only now: the result is written
   return true;
 }
@@ -532,6 +551,7 @@ function handleMessage(message) {
       functionName = message.name || '';
       secretNames = Array.isArray(message.secretNames) ? message.secretNames : [];
       if (typeof message.logLimitBytes === 'number') logLimitBytes = message.logLimitBytes;
+      if (typeof message.memoryLimitMb === 'number') memoryLimitBytes = message.memoryLimitMb * 1048576;
       loadFunction(message.file).then(
         (fn) => {
           main = fn;
@@ -545,7 +565,7 @@ function handleMessage(message) {
       break;
     case 'invoke':
       // An idle worker starts at once; otherwise the invocation waits its turn.
-      if (!active && !startScheduled && waitingInvocations.length === 0) {
+      if (!active && !startScheduled && !collectingGarbage && waitingInvocations.length === 0) {
         invoke(message);
       } else {
         waitingInvocations.push(message);

@@ -80,7 +80,7 @@ AttemptOutcome interpret_attempt(const config::ActionSpec& action, const runtime
       if (ec == json::error::too_deep) {
         return failed("INVALID_OUTPUT", fmt::format("the action's result nests JSON more than {} levels deep", runtime::kMaxWorkerJsonDepth));
       }
-      if (ec) return failed("INVALID_OUTPUT", "the action's result is not valid JSON (NaN or Infinity in an output?)");
+      if (ec) return failed("INVALID_OUTPUT", "the action's result is not valid JSON (NaN or Infinity in an output, or a lone UTF-16 surrogate such as \\ud800?)");
       const json::value* fields = value.is_object() ? value.get_object().if_contains("outputFields") : nullptr;
       if (fields && fields->is_object()) out.outputs = fields->get_object();
       auto check = check_outputs(action, out.outputs);

@@ -148,6 +148,7 @@ int run_actions_test(const ActionTestOptions& o) {
   auto cgroups = runtime::MemoryCgroups::create(no_cgroups_reason);
   std::unique_ptr<runtime::WorkerCgroup> cgroup;
   if (cgroups) cgroup = cgroups->make_worker_cgroup("test", static_cast<std::size_t>(actions::kActionMemoryMb) * 1024 * 1024);
+  const bool worker_has_cgroup = cgroup != nullptr;
 
   boost::asio::io_context io;
   std::optional<runtime::InvocationResult> result;
@@ -182,7 +183,7 @@ int run_actions_test(const ActionTestOptions& o) {
           io.stop();
         },
         nullptr);
-    if (!cgroups) poll_rss();
+    if (!worker_has_cgroup) poll_rss();
   } catch (const std::exception& e) {
     fmt::print(stderr, "sprocket: cannot start the action's worker: {}\n", e.what());
     return 2;

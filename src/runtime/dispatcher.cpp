@@ -74,7 +74,8 @@ WorkerRecipe node_worker_recipe(const config::FunctionSpec& spec, const RuntimeS
                     {"cwd", settings.launcher->worker_path(spec.folder, spec.folder).string()},
                     {"env", env},
                     {"secretNames", exposed},
-                    {"logLimitBytes", limits.log_bytes_per_execution}};
+                    {"logLimitBytes", limits.log_bytes_per_execution},
+                    {"memoryLimitMb", limits.memory_mb}};
   recipe.load_frame.clear();
   append_frame(recipe.load_frame, json::serialize(load));
   return recipe;

@@ -151,6 +151,10 @@ std::size_t WorkerCgroup::peak_bytes() const { return number_in(dir_ / (v2_ ? "m
 
 std::size_t WorkerCgroup::usage_bytes() const { return number_in(dir_ / (v2_ ? "memory.current" : "memory.usage_in_bytes")); }
 
+std::size_t WorkerCgroup::mapped_file_bytes() const {
+  return keyed_value(read_file(dir_ / "memory.stat"), v2_ ? "file_mapped" : "mapped_file");
+}
+
 bool WorkerCgroup::set_limit_bytes(std::size_t limit_bytes) { return write_limits(dir_, v2_, limit_bytes); }
 
 std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {

@@ -28,6 +28,7 @@ class WorkerCgroup {
   bool oom_killed() const;         // the kernel killed something in it for exceeding the limit
   std::size_t peak_bytes() const;  // highest usage seen
   std::size_t usage_bytes() const;  // what the kernel charges to it now
+  std::size_t mapped_file_bytes() const;  // of that, file pages mapped by its processes
   // Moves the limit (no swap either way); false if the kernel refused.
   bool set_limit_bytes(std::size_t limit_bytes);
 

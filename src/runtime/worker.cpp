@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <fmt/format.h>
 #include <fstream>
+#include <sstream>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -236,8 +237,9 @@ void Worker::handle_exit() {
     }
     if (result.outcome == InvocationResult::Outcome::OutOfMemory) {
       result.detail = detail;
-      // What it had reached when it was stopped: at least the limit, as Lambda reports it.
-      result.max_rss_kb = std::max<std::int64_t>(peak_rss_kb_, static_cast<std::int64_t>(memory_limit_mb_) * 1024);
+      // Stopped at the limit: Max Memory Used is the limit, as Lambda reports it (what the
+      // worker said it had reached could be anything).
+      result.max_rss_kb = static_cast<std::int64_t>(memory_limit_mb_) * 1024;
     } else if (!protocol_error_.empty()) {
       result.detail = fmt::format("the worker process broke the frame protocol ({}) and was stopped", protocol_error_);
     } else {
@@ -274,7 +276,6 @@ void Worker::handle_frame(std::string payload) {
       // Lambda, whose limit is on the whole environment. Its output still reaches its log.
       for (auto& line : fields->logs) hold_line(std::move(line));
       rss_exceeded_ = true;
-      peak_rss_kb_ = fields->max_rss_kb;
       terminate();
       return;
     }
@@ -311,7 +312,6 @@ void Worker::handle_frame(std::string payload) {
     arm_load_deadline();
     send(std::make_shared<const std::string>(std::move(load_frame_)));
   } else if (kind == "loaded" && state_ == State::Loading) {
-    fit_cgroup_to_whole_process();  // the function's modules are mapped now
     state_ = State::Ready;
     ++deadline_generation_;
     deadline_.cancel();
@@ -448,6 +448,30 @@ std::size_t tree_resident_bytes(pid_t pid, int depth = 0) {
   return bytes;
 }
 
+// The file-backed resident memory (RssFile) of the process below `pid` that has the most: the
+// runtime. The launcher's processes share the same libraries, so a sum would count them twice.
+std::size_t largest_file_resident_bytes(pid_t pid, int depth = 0) {
+  std::size_t largest = 0;
+  {
+    std::ifstream status(fmt::format("/proc/{}/status", pid));
+    std::string key;
+    std::size_t kb = 0;
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("RssFile:", 0) == 0) {
+        std::istringstream(line.substr(8)) >> kb;
+        largest = kb * 1024;
+        break;
+      }
+    }
+  }
+  if (depth >= 16) return largest;
+  std::ifstream children(fmt::format("/proc/{}/task/{}/children", pid, pid));
+  pid_t child = 0;
+  while (children >> child) largest = std::max(largest, largest_file_resident_bytes(child, depth + 1));
+  return largest;
+}
+
 }  // namespace
 
 void Worker::fit_cgroup_to_whole_process() {
@@ -456,11 +480,14 @@ void Worker::fit_cgroup_to_whole_process() {
   // (node's binary and libraries, ~35 MB, docs/limits.md) is usually in memory already, charged
   // to whoever read it first, so the cgroup alone would let a function use 128 MB on top of
   // it. The limit is on the whole process, as on Lambda: the cgroup's share is what the limit
-  // leaves after the resident pages charged elsewhere.
+  // leaves after the runtime's file pages charged elsewhere. Measured once, when the runtime
+  // is up and before any user code ran: what a function maps later (and may unmap) is its own,
+  // and the peak check on each result covers it.
   const std::size_t limit = static_cast<std::size_t>(memory_limit_mb_) * 1024 * 1024;
-  const std::size_t resident = tree_resident_bytes(pid());
+  const std::size_t file_resident = largest_file_resident_bytes(pid());
+  const std::size_t file_charged = cgroup_->mapped_file_bytes();
   const std::size_t charged = cgroup_->usage_bytes();
-  const std::size_t elsewhere = resident > charged ? resident - charged : 0;
+  const std::size_t elsewhere = file_resident > file_charged ? file_resident - file_charged : 0;
   constexpr std::size_t kHeadroom = 4 * 1024 * 1024;  // never below what it holds now and a little
   const std::size_t fitted = std::max(limit > elsewhere ? limit - elsewhere : 0, charged + kHeadroom);
   cgroup_->set_limit_bytes(std::min(fitted, limit));
