@@ -253,7 +253,8 @@ def test_ambiguous_framing_is_400_and_the_connection_closes(node, framing):
     assert [status for status, _, _ in responses] == [400], responses
     error = json.loads(responses[0][2])
     assert error["category"] == "MALFORMED_REQUEST", error
-    assert "framing" in error["message"], error
+    # Some Beast refuses itself ("bad Transfer-Encoding"); the rest sprocket's framing check does.
+    assert re.search(r"Transfer-Encoding|Content-Length", error["message"]), error
     assert_normal_request_served(node)
 
 
