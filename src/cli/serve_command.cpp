@@ -386,6 +386,8 @@ int run_serve(const ServeOptions& options) {
     admin_settings.name = "admin";
     admin_settings.log = server_log;
     admin_settings.metrics = &metrics;
+    // Out of descriptors, the admin API's few connections are not worth closing: the gateway's are.
+    admin_settings.free_a_descriptor = [&] { return server->close_longest_idle(); };
     admin_server.emplace(io, admin_api, admin_settings);
     metrics.add_listener_source("gateway", [&] {
       return metrics::Metrics::ListenerGauges{server->open_connections(), server->unsent_response_bytes()};

@@ -134,7 +134,8 @@ asio::awaitable<void> HttpServer::accept_loop() {
         // stays in the backlog, so accepting again at once would spin. Free one, or wait.
         report("accept_failed", fmt::format("cannot accept a connection: {}; {} connections are open (the limit is {})",
                                             ec.message(), open_connections(), settings_.max_connections));
-        if (!close_longest_idle()) co_await pause_accepting();
+        bool freed = settings_.free_a_descriptor ? settings_.free_a_descriptor() : close_longest_idle();
+        if (!freed) co_await pause_accepting();
       }
       continue;  // keep serving the connections we have
     }

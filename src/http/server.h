@@ -32,6 +32,10 @@ struct ServerSettings {
   // sprocket's own lines (a newline is appended), and the counters; either may be empty.
   std::function<void(std::string_view)> log = nullptr;
   metrics::Metrics* metrics = nullptr;
+  // When accept() finds no descriptor free: frees one elsewhere (the admin listener asks the
+  // gateway, which holds most of them) and says whether it could; empty: this server's own
+  // longest-idle connection.
+  std::function<bool()> free_a_descriptor = nullptr;
 };
 
 class HttpServer {
@@ -44,6 +48,8 @@ class HttpServer {
   void start();
   // Stops accepting, closes idle connections, and calls `drained` once no request is in flight.
   void drain(std::function<void()> drained);
+  // Closes the connection idle for longest, freeing its descriptor now; false: every one is busy.
+  bool close_longest_idle();
 
  private:
   struct Connection;
@@ -58,7 +64,6 @@ class HttpServer {
   void unlist(Connection& connection);
   // Closes `connection` at once (its descriptor is free when this returns); its coroutine ends.
   void close_now(Connection& connection);
-  bool close_longest_idle();  // false: every connection is busy
   void refuse(boost::asio::ip::tcp::socket& socket);
   boost::asio::awaitable<void> pause_accepting();
   // Makes room for `bytes` more unsent response bytes by closing the connections whose clients

@@ -7,13 +7,14 @@ import json
 import os
 import re
 import resource
+import shutil
 import socket
 import time
 
 import pytest
 import requests
 
-from conftest import FIXTURES, Sprocket, wait_for
+from conftest import BINARY, FIXTURES, Sprocket, wait_for
 
 FUNCTIONS = FIXTURES / "hostile-clients.functions"
 HELLO = "/_hcms/api/hello"
@@ -228,6 +229,41 @@ def test_the_open_file_limit_is_raised_and_the_cap_derived_from_it(tmp_path):
         cap = min(65536, hard - reserve - admin)
         s.wait_for_log(rf"at most {cap} client connections \({hard} open files, {reserve} kept")
         assert_normal_request_served(s)
+    finally:
+        s.stop()
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_the_gateway_frees_one_and_does_not_spin(tmp_path):
+    # With 64 open files the reserve (16) is smaller than what the node itself holds, so accept()
+    # fails with EMFILE before the cap: it used to be retried at once, forever, at 100 % CPU.
+    prlimit = shutil.which("prlimit")
+    if not prlimit:
+        pytest.skip("no prlimit")
+    wrapper = tmp_path / "sprocket-64-files"
+    wrapper.write_text(f'#!/bin/sh\nexec {prlimit} --nofile=64:64 {BINARY} "$@"\n')
+    wrapper.chmod(0o755)
+    # The sandbox gives each worker 1,024 open files, more than this hard limit allows.
+    s = Sprocket([FUNCTIONS], "--sandbox", "off", data_dir=tmp_path / "data", binary=wrapper)
+    try:
+        pid = s.process.pid
+        assert_normal_request_served(s)
+        with contextlib.ExitStack() as stack:
+            for _ in range(100):
+                stack.enter_context(socket.create_connection(address(s)))
+            s.wait_for_log(r"WARN \[gateway\] cannot accept a connection: Too many open files")
+            assert events(s, "accept_failed") >= 1
+            assert open_fds(pid) <= 64
+            before = cpu_seconds(pid)
+            deadline = time.monotonic() + 1.0  # a measuring interval, spent serving requests
+            while time.monotonic() < deadline:
+                assert_normal_request_served(s)
+            used = cpu_seconds(pid) - before
+            assert used < 0.6, f"the gateway used {used:.2f} s of CPU in 1 s with its descriptors exhausted"
     finally:
         s.stop()
 
