@@ -144,7 +144,7 @@ def test_slow_readers_cannot_grow_the_gateway(start_sprocket):
     # Gone readers leave nothing behind.
     wait_for(lambda: metric(s, "sprocket_unsent_response_bytes", listener="gateway") == 0, timeout=10,
              message="unsent responses to be released")
-    wait_for(lambda: status_kb(pid, "VmRSS") < baseline_kb + 24 * 1024, timeout=10,
+    wait_for(lambda: status_kb(pid, "VmRSS") < baseline_kb + 16 * 1024, timeout=10,
              message=f"RSS back near its {baseline_kb} kB baseline (now {status_kb(pid, 'VmRSS')} kB)")
     assert_normal_request_served(s)
 
