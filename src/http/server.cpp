@@ -16,9 +16,9 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <vector>
 #include <charconv>
 #include <fmt/format.h>
+#include <vector>
 
 namespace sprocket::http {
 namespace asio = boost::asio;
@@ -195,9 +195,9 @@ void HttpServer::close_now(Connection& connection) {
 bool HttpServer::close_longest_idle() {
   if (idle_.empty()) return false;
   close_now(*idle_.front());
-  report("idle_closed", fmt::format("{} connections are open, the limit (--max-connections); the longest-idle one was closed "
-                                    "to admit a new one",
-                                    settings_.max_connections));
+  report("idle_closed", fmt::format("{} of at most {} connections open (--max-connections), or no descriptor free: the "
+                                    "longest-idle one was closed to admit a new one",
+                                    open_connections() + 1, settings_.max_connections));
   return true;
 }
 
