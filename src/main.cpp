@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
                         "for an otherwise idle core (0: never)")
         ->check(CLI::Range(0, 100000))
         ->capture_default_str();
+    command->add_option("--held-logs-limit", o.held_logs_limit,
+                        "Execution records kept in memory while the store refuses them (a full disk); past it the oldest are "
+                        "dropped and counted (64MB, 512KB…)")
+        ->capture_default_str();
     command->add_option("--action-concurrency", o.action_concurrency, "Workflow action attempts run at once on this node")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
@@ -151,6 +155,9 @@ int main(int argc, char** argv) {
   deploy_command->add_option("path", deploy.path, "The folder to deploy")->capture_default_str();
   deploy_command->add_option("--message,-m", deploy.message, "What this version changes");
   deploy_command->add_option("--name", deploy.name, "The deployment's name (default: hsproject.json name, else the folder's)");
+  deploy_command->add_option("--deploy-id", deploy.deploy_id,
+                             "Retry a deploy whose outcome is unknown with the id it printed: if it was committed, the node answers "
+                             "with its version and deploys nothing twice (default: a new id)");
   add_server_options(deploy_command);
   deploy_command->callback([&] { exit_code = cli::run_deploy(deploy); });
   auto* versions_command = app.add_subcommand("versions", "List the deployed versions, newest first");

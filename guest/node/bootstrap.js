@@ -9,6 +9,9 @@ const util = require('util');
 const path = require('path');
 const { pathToFileURL } = require('url');
 
+// Read by glibc at start-up (src/runtime/worker_launcher.cpp); not part of the function's environment.
+delete process.env.GLIBC_TUNABLES;
+
 // ---- frames -------------------------------------------------------------------------------
 
 // The channel's bytes arrive in one reused buffer (`onread`), not through a Readable stream:
@@ -330,17 +333,53 @@ function answer(invocation, kind, value) {
   return finish(invocation, message);
 }
 
-// The instance's peak resident memory (what Lambda reports as Max Memory Used), sampled at
-// most every 100 ms: the figure only grows, and getrusage on every invocation is not free.
+// The instance's peak resident memory (what Lambda reports as Max Memory Used). getrusage is
+// cheap but not free: an invocation that ran for under a millisecond cannot have grown the
+// process by much, so it reuses a sample up to 100 ms old; any longer one takes a fresh one.
 let peakRss = 0;
 let peakRssAt = 0;
-function peakRssKb() {
+function peakRssKb(ranForMs) {
   const now = Date.now();
-  if (now - peakRssAt >= 100) {
+  if (ranForMs >= 1 || now - peakRssAt >= 100) {
     peakRss = process.resourceUsage().maxRSS;
     peakRssAt = now;
   }
   return peakRss;
+}
+
+// Workflow actions report the peak of each execution on its own (docs/actions.md): the
+// kernel's high-water mark (VmHWM) is reset to the present resident size when one starts,
+// and read when it answers. Where /proc cannot be written, the instance's peak stands in.
+let peakResettable = true;
+function resetPeakMemory() {
+  if (!peakResettable) return;
+  try { fs.writeFileSync('/proc/self/clear_refs', '5'); } catch (_) { peakResettable = false; }
+}
+function executionPeakKb() {
+  if (peakResettable) {
+    try {
+      const match = /VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+      if (match) return Number(match[1]);
+    } catch (_) { /* fall through */ }
+  }
+  return process.resourceUsage().maxRSS;
+}
+
+// Garbage an action left behind is collected before the next execution starts, so that one
+// execution's garbage is never counted against the next (module-level state is kept, as on
+// HubSpot). V8 exposes gc() only behind --expose-gc; the flag is set here, at run time, and
+// the function is taken from a fresh context so that user code never sees a global gc.
+let collectGarbage = null;
+function collectGarbageAfterAction() {
+  if (collectGarbage === null) {
+    try {
+      require('v8').setFlagsFromString('--expose-gc');
+      collectGarbage = require('vm').runInNewContext('gc');
+    } catch (_) {
+      collectGarbage = () => {};
+    }
+  }
+  try { collectGarbage(); } catch (_) { /* nothing to collect with */ }
 }
 
 function finish(invocation, message) {
@@ -349,7 +388,7 @@ function finish(invocation, message) {
   message.type = 'result';
   message.id = invocation.id;
   message.logs = currentLogs || [];
-  message.maxRssKb = peakRssKb();
+  message.maxRssKb = invocation.mode === 'action' ? executionPeakKb() : peakRssKb(Date.now() - invocation.startedAt);
   if (droppedLogBytes > 0) message.droppedLogBytes = droppedLogBytes;
   if (active === invocation) {
     active = null;
@@ -362,6 +401,7 @@ function finish(invocation, message) {
     const error = new TypeError(`The function's response could not be converted to JSON: ${err.message}`);
     sendFrame({ type: 'result', id: invocation.id, logs: message.logs, error: describeError(error) });
   }
+  if (invocation.mode === 'action') collectGarbageAfterAction();  // after the answer has left
   startNextInvocation();  // only now: the result is written
   return true;
 }
@@ -394,12 +434,13 @@ function retryReason(err) {
 function invoke(message) {
   // 'app': the answer is a value for a UI extension; 'action': a workflow action's result.
   const mode = message.mode === 'app' || message.mode === 'action' ? message.mode : 'endpoint';
-  const invocation = { id: message.id, settled: false, mode };
+  const invocation = { id: message.id, settled: false, mode, startedAt: Date.now() };
   active = invocation;
   currentLogs = [];
   invocationLogBytes = 0;
   droppedLogBytes = 0;
   if (mode === 'action') {
+    resetPeakMemory();
     runAction(invocation, message.event || {});
     return;
   }

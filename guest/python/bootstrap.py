@@ -1,6 +1,7 @@
 """The Python side of a sprocket worker: the frame protocol of docs/protocol.md on fd 3, one
 workflow action loaded, one invocation at a time. print() and logging are captured per
 invocation; module state survives between invocations, as on HubSpot (AWS Lambda)."""
+import gc
 import importlib.util
 import io
 import json
@@ -11,6 +12,15 @@ import struct
 import sys
 import time
 import traceback
+
+# Newer libraries than Debian 12 has (scripts/python-packages) come before the system's.
+_PACKAGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "packages")
+if os.path.isdir(_PACKAGES):
+    _system = next((i for i, p in enumerate(sys.path) if p.endswith("dist-packages")), len(sys.path))
+    sys.path.insert(_system, _PACKAGES)
+
+# Read by glibc at start-up (src/runtime/worker_launcher.cpp); not part of the action's environment.
+os.environ.pop("GLIBC_TUNABLES", None)
 
 channel = os.fdopen(3, "r+b", buffering=0)
 
@@ -108,11 +118,41 @@ def retry_reason(error):
     return None
 
 
+_peak_resettable = True
+
+
+def reset_peak_memory():
+    """Each execution reports its own peak (docs/actions.md): the kernel's high-water mark
+    (VmHWM) is reset to the present resident size when one starts."""
+    global _peak_resettable
+    if not _peak_resettable:
+        return
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        _peak_resettable = False
+
+
+def peak_memory_kb():
+    if _peak_resettable:
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def invoke(message):
     global current_logs
+    reset_peak_memory()
     current_logs = []
     sys.stdout, sys.stderr = stdout_capture, stderr_capture
     result = {"type": "result", "id": message.get("id")}
+    value = None
     try:
         value = main(message.get("event") or {})
         # NaN and Infinity are not JSON: an output holding one fails the execution here.
@@ -127,8 +167,12 @@ def invoke(message):
         stderr_capture.flush()
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     result["logs"] = current_logs
-    result["maxRssKb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["maxRssKb"] = peak_memory_kb()
     send(result)
+    # An execution's garbage (reference cycles included) is not counted against the next one;
+    # module-level state stays, as on HubSpot.
+    del result, value
+    gc.collect()
 
 
 def serve():

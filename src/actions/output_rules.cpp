@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <regex>
 
+#include "util/text_length.h"
+
 namespace sprocket::actions {
 namespace json = boost::json;
 using config::OutputField;
@@ -34,11 +36,15 @@ OutputCheck check_outputs(const config::ActionSpec& action, const json::object& 
       check.fail_continue = v.is_string() && v.get_string() == "FAIL_CONTINUE";
       continue;
     }
-    if (v.is_string() && v.get_string().size() > kMaxStringOutputChars) {
-      check.failure = "OUTPUT_VALUES_TOO_LARGE";
-      check.problems.push_back(fmt::format("{} holds {} characters; string outputs hold at most {}", name, v.get_string().size(),
-                                           kMaxStringOutputChars));
-      continue;
+    // Characters as HubSpot counts them (UTF-16 code units, docs/actions.md), not UTF-8 bytes.
+    if (v.is_string()) {
+      const std::size_t characters = util::utf16_length(v.get_string());
+      if (characters > kMaxStringOutputChars) {
+        check.failure = "OUTPUT_VALUES_TOO_LARGE";
+        check.problems.push_back(
+            fmt::format("{} holds {} characters; string outputs hold at most {}", name, characters, kMaxStringOutputChars));
+        continue;
+      }
     }
     auto declared = action.output_fields.find(name);
     if (declared == action.output_fields.end()) {
@@ -82,7 +88,7 @@ OutputCheck check_outputs(const config::ActionSpec& action, const json::object& 
 std::optional<std::string> secret_budget_problem(const config::ActionSpec& action, const std::map<std::string, std::string>& values) {
   std::size_t total = 0;
   for (const auto& name : action.secrets) {
-    if (auto it = values.find(name); it != values.end()) total += it->second.size();
+    if (auto it = values.find(name); it != values.end()) total += util::utf16_length(it->second);
   }
   if (total <= kMaxSecretValueChars) return std::nullopt;
   return fmt::format("the secrets of action {} hold {} characters together; HubSpot allows {}", action.name, total, kMaxSecretValueChars);

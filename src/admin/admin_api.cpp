@@ -6,6 +6,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fmt/format.h>
 
@@ -288,7 +290,14 @@ void AdminApi::handle_deployments(http::Request& request, std::string_view rest,
   if ((rest.empty() || rest == "/") && method == beast_http::verb::post) {
     std::string name = first(params, "name");
     if (name.empty()) return respond(error_response(400, "INVALID_REQUEST", "name the deployment: ?name=PROJECT", ""));
-    return services_.deployments.deploy(*account, name, first(params, "message"), std::move(request.body()), reply);
+    std::string deploy_id = first(params, "deployId");
+    bool valid_id = deploy_id.size() <= 64 && std::all_of(deploy_id.begin(), deploy_id.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '-' || c == '_';
+    });
+    if (!valid_id) {
+      return respond(error_response(400, "INVALID_REQUEST", "deployId must be at most 64 letters, digits, '-' or '_'", ""));
+    }
+    return services_.deployments.deploy(*account, name, first(params, "message"), std::move(request.body()), std::move(deploy_id), reply);
   }
   if (rest == "/rollback" && method == beast_http::verb::post) {
     std::optional<std::int64_t> version;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "util/private_files.h"
 #include "util/unique_fd.h"
 
 namespace sprocket::admin {
@@ -20,7 +21,7 @@ AdminToken load_or_create_token(const std::filesystem::path& file) {
   std::string existing;
   if (in && std::getline(in, existing) && !existing.empty()) return {existing, false};
   std::string token = new_token();
-  util::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  util::UniqueFd fd = util::open_private_file(file, O_WRONLY | O_EXCL);
   if (!fd.valid()) {
     if (errno == EEXIST) return load_or_create_token(file);
     throw std::runtime_error(fmt::format("cannot create {}: {}", file.string(), std::strerror(errno)));

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
 #include <boost/json.hpp>
 #include <fstream>
 #include <optional>
@@ -140,15 +142,31 @@ int run_actions_test(const ActionTestOptions& o) {
   settings.launcher = runtime::make_direct_launcher(guest);
   auto recipe = actions::action_worker_recipe(*action, settings, secrets);
 
+  // The memory limit holds here as in a queued run: a memory cgroup where one can be made,
+  // else the worker's resident memory is polled (as `serve --memory-enforcement rss` does).
+  std::string no_cgroups_reason;
+  auto cgroups = runtime::MemoryCgroups::create(no_cgroups_reason);
+  std::unique_ptr<runtime::WorkerCgroup> cgroup;
+  if (cgroups) cgroup = cgroups->make_worker_cgroup("test", static_cast<std::size_t>(actions::kActionMemoryMb) * 1024 * 1024);
+
   boost::asio::io_context io;
   std::optional<runtime::InvocationResult> result;
   std::optional<std::string> load_error;
   std::shared_ptr<runtime::Worker> worker;
+  boost::asio::steady_timer rss_poll(io);
+  std::function<void()> poll_rss = [&] {
+    rss_poll.expires_after(std::chrono::milliseconds(100));
+    rss_poll.async_wait([&](boost::system::error_code ec) {
+      if (ec || !worker) return;
+      worker->enforce_rss_limit();
+      poll_rss();
+    });
+  };
   auto started_at = std::chrono::steady_clock::now();
   auto frame = std::make_shared<const std::string>(actions::invoke_frame(event, 1));
   try {
     worker = runtime::Worker::launch(
-        io, *settings.launcher, recipe.image, recipe.load_frame, nullptr, actions::kActionMemoryMb,
+        io, *settings.launcher, recipe.image, recipe.load_frame, std::move(cgroup), actions::kActionMemoryMb,
         [&](std::optional<std::string> error) {
           if (error) {
             load_error = error;
@@ -159,7 +177,12 @@ int run_actions_test(const ActionTestOptions& o) {
             worker->terminate();
           });
         },
-        [&](runtime::Worker&) { io.stop(); }, nullptr);
+        [&](runtime::Worker&) {
+          rss_poll.cancel();
+          io.stop();
+        },
+        nullptr);
+    if (!cgroups) poll_rss();
   } catch (const std::exception& e) {
     fmt::print(stderr, "sprocket: cannot start the action's worker: {}\n", e.what());
     return 2;

@@ -75,11 +75,11 @@ std::string lost_connection(const AdminEndpoint& e, const boost::system::error_c
 
 }  // namespace
 
-Expected<HttpReply, std::string> admin_request(const AdminEndpoint& e, const std::string& method, const std::string& target,
-                                               const std::string& body, const std::string& content_type) {
+Expected<HttpReply, TransportError> admin_exchange(const AdminEndpoint& e, const std::string& method, const std::string& target,
+                                                   const std::string& body, const std::string& content_type) {
   asio::io_context io;
   beast::tcp_stream stream(io);
-  if (auto connected = connect(stream, e); !connected) return Unexpected{connected.error()};
+  if (auto connected = connect(stream, e); !connected) return Unexpected{TransportError{connected.error(), false}};
   boost::system::error_code ec;
   auto req = make_request(e, beast_http::string_to_verb(method), target, body, content_type);
   beast_http::write(stream, req, ec);
@@ -87,10 +87,17 @@ Expected<HttpReply, std::string> admin_request(const AdminEndpoint& e, const std
   beast_http::response_parser<beast_http::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
   if (!ec) beast_http::read(stream, buffer, parser, ec);
-  if (ec) return Unexpected{lost_connection(e, ec)};
+  if (ec) return Unexpected{TransportError{lost_connection(e, ec), true}};
   auto res = parser.release();
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return HttpReply{res.result_int(), std::move(res.body())};
+}
+
+Expected<HttpReply, std::string> admin_request(const AdminEndpoint& e, const std::string& method, const std::string& target,
+                                               const std::string& body, const std::string& content_type) {
+  auto reply = admin_exchange(e, method, target, body, content_type);
+  if (!reply) return Unexpected{reply.error().message};
+  return std::move(*reply);
 }
 
 Expected<void*, std::string> admin_follow(const AdminEndpoint& e, const std::string& target,

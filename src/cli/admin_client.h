@@ -24,6 +24,16 @@ struct HttpReply {
 // not set, from DATA_DIR/admin.token (the token a local server made).
 Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& data_dir);
 
+// Why a request got no answer, and whether the node may have acted on it anyway: once connected,
+// (part of) the request may have reached it before the connection broke.
+struct TransportError {
+  std::string message;
+  bool maybe_received = false;
+};
+
+Expected<HttpReply, TransportError> admin_exchange(const AdminEndpoint& endpoint, const std::string& method, const std::string& target,
+                                                   const std::string& body, const std::string& content_type);
+
 Expected<HttpReply, std::string> admin_request(const AdminEndpoint& endpoint, const std::string& method, const std::string& target,
                                                const std::string& body = "", const std::string& content_type = "application/json");
 

@@ -1,10 +1,13 @@
 #include "cli/deploy_command.h"
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <random>
 #include <sstream>
+#include <thread>
 
 #include "cli/admin_client.h"
 #include "config/catalog.h"
@@ -37,6 +40,20 @@ Expected<AdminEndpoint, std::string> endpoint_for(const DeployOptions& o) {
   return admin_endpoint(o.server, o.data_dir);
 }
 
+// Names this upload for the node: a retry with the same id is answered as the deploy that
+// committed was, so that a broken connection never makes the same upload deploy twice.
+std::string new_deploy_id() {
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 4; ++i) id += fmt::format("{:08x}", random());
+  return id;
+}
+
+// Waits between attempts after a broken connection: a node restarting (kill -9, a supervisor
+// bringing it back) gets a few seconds.
+constexpr std::chrono::milliseconds kRetryDelays[] = {std::chrono::milliseconds(250), std::chrono::milliseconds(750),
+                                                      std::chrono::milliseconds(2000)};
+
 }  // namespace
 
 int run_deploy(const DeployOptions& o) {
@@ -58,20 +75,47 @@ int run_deploy(const DeployOptions& o) {
     return 2;
   }
   std::string name = deployment_name(o, folder);
-  auto reply = admin_request(*endpoint, "POST",
-                             fmt::format("/api/v1/deployments?account={}&name={}&message={}", o.account_id, url_encode(name),
-                                         url_encode(o.message)),
-                             *archive, "application/octet-stream");
+  const std::string deploy_id = o.deploy_id.empty() ? new_deploy_id() : o.deploy_id;
+  const std::string target = fmt::format("/api/v1/deployments?account={}&name={}&message={}&deployId={}", o.account_id,
+                                         url_encode(name), url_encode(o.message), url_encode(deploy_id));
+  auto reply = admin_exchange(*endpoint, "POST", target, *archive, "application/octet-stream");
+  bool maybe_received = !reply && reply.error().maybe_received;
+  // A node that was not reached at all did nothing: say so now. Once it may have received the
+  // upload, retries with the same id are safe and tell what happened.
+  for (auto delay : kRetryDelays) {
+    if (reply || !maybe_received) break;
+    fmt::print(stderr, "sprocket: {}; trying again with the same deploy id\n", reply.error().message);
+    std::this_thread::sleep_for(delay);
+    reply = admin_exchange(*endpoint, "POST", target, *archive, "application/octet-stream");
+    maybe_received = maybe_received || (!reply && reply.error().maybe_received);
+  }
   if (!reply) {
-    fmt::print(stderr, "sprocket: {}\n", reply.error());
-    return 1;
+    fmt::print(stderr, "sprocket: {}\n", reply.error().message);
+    if (!maybe_received) {
+      fmt::print(stderr, "sprocket: the node was not reached; nothing was deployed\n");
+      return 1;
+    }
+    // The node may have committed the deploy before the connection broke: say so, and how to
+    // find out, rather than call it a failure.
+    fmt::print(stderr,
+               "sprocket: the outcome of this deploy is unknown: the node may have committed it before the connection broke.\n"
+               "Check with `sprocket versions --server {} --account {}`, or run the same deploy again with --deploy-id {}: "
+               "if it was committed the node answers with its version and deploys nothing twice.\n",
+               o.server, o.account_id, deploy_id);
+    return 3;
   }
   if (reply->status != 201) {
     fmt::print(stderr, "{}\nsprocket: the deploy of {} was refused; what was serving keeps serving\n", error_message(*reply), o.path);
     return 1;
   }
   auto body = json::parse(reply->body).as_object();
-  fmt::print("Deployed {} as version {} to account {}\n", name, body.at("version").as_int64(), o.account_id);
+  const auto* replayed = body.if_contains("replayed");
+  if (replayed && replayed->is_bool() && replayed->as_bool()) {
+    fmt::print("Deployed {} as version {} to account {} (deploy {} was committed before; nothing was deployed twice)\n", name,
+               body.at("version").as_int64(), o.account_id, deploy_id);
+  } else {
+    fmt::print("Deployed {} as version {} to account {}\n", name, body.at("version").as_int64(), o.account_id);
+  }
   for (const auto& f : body.at("functions").as_array()) {
     const auto& fo = f.as_object();
     const auto& route = fo.at("route");

@@ -15,6 +15,7 @@ struct DeployOptions {
   std::string message;
   std::string name;                     // default: hsproject.json "name", else the folder's name
   std::optional<std::int64_t> version;  // rollback
+  std::string deploy_id;                // default: a new random one; the same id retries a deploy
 };
 
 int run_deploy(const DeployOptions& options);

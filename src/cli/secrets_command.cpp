@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "cli/admin_client.h"
+#include "cli/data_dir.h"
 #include "logs/log_format.h"
 #include "secrets/secret_box.h"
 #include "secrets/secrets_service.h"
@@ -113,8 +114,12 @@ int run_remote(const SecretsOptions& o) {
 }
 
 int run_local(const SecretsOptions& o) {
-  std::error_code ec;
-  fs::create_directories(o.data_dir, ec);
+  auto prepared = prepare_data_dir(o.data_dir);
+  if (!prepared) {
+    fmt::print(stderr, "sprocket: {}\n", prepared.error());
+    return 2;
+  }
+  for (const auto& note : *prepared) fmt::print(stderr, "sprocket: {}\n", note);
   auto store = store::open_sqlite_store(fs::path(o.data_dir) / "sprocket.db");
   if (o.action == "list") {
     for (const auto& s : store->secrets()) {

@@ -17,6 +17,7 @@
 #include "actions/action_runner.h"
 #include "admin/admin_api.h"
 #include "admin/admin_token.h"
+#include "cli/data_dir.h"
 #include "cli/network_errors.h"
 #include "config/catalog.h"
 #include "config/folder_watcher.h"
@@ -32,6 +33,7 @@
 #include "runtime/sandbox_launcher.h"
 #include "secrets/secrets_service.h"
 #include "store/store_executor.h"
+#include "util/byte_size.h"
 #include "util/duration.h"
 #include "util/clock.h"
 #include "util/unique_fd.h"
@@ -213,25 +215,31 @@ int run_serve(const ServeOptions& options) {
     fmt::print(stderr, "sprocket: {}: {}\n", listen ? "--admin-listen" : "--listen", listen ? admin_listen.error() : listen.error());
     return 2;
   }
+  auto held_limit = util::parse_byte_size(options.held_logs_limit);
+  if (!held_limit || *held_limit < 1024) {
+    fmt::print(stderr, "sprocket: --held-logs-limit must be a size of at least 1KB, such as 64MB or 512KB\n");
+    return 2;
+  }
   auto retention = util::parse_duration(options.log_retention);
   if (!retention || retention->count() <= 0) {
     fmt::print(stderr, "sprocket: --log-retention must be a duration such as 90d, 12h or 30s\n");
     return 2;
   }
   fs::path data_dir = options.data_dir;
-  std::error_code ec;
-  fs::create_directories(data_dir, ec);
-  if (ec) {
-    fmt::print(stderr, "sprocket: cannot create the data directory {}: {}\n", data_dir.string(), ec.message());
+  auto prepared = prepare_data_dir(data_dir);
+  if (!prepared) {
+    fmt::print(stderr, "sprocket: {}\n", prepared.error());
     return 2;
   }
-  fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  for (const auto& note : *prepared) fmt::print(stderr, "sprocket: {}\n", note);
   // One server per data directory: the action queue's "never two attempts of one execution at
   // once" rests on it. The kernel drops the lock when the process dies, however it dies.
-  util::UniqueFd lock(::open((data_dir / "serve.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    fmt::print(stderr, "sprocket: another sprocket server is using the data directory {}; stop it or pass another --data-dir\n",
-               data_dir.string());
+  auto lock = DataDirLock::acquire(data_dir, kDataDirLockPatience, [](const std::string& why) {
+    fmt::print(stderr, "sprocket: {}\n", why);
+    std::fflush(stderr);
+  });
+  if (!lock) {
+    fmt::print(stderr, "sprocket: {}\n", lock.error());
     return 2;
   }
 
@@ -280,7 +288,9 @@ int run_serve(const ServeOptions& options) {
   std::optional<secrets::SecretBox> box;
   admin::AdminToken token;
   try {
-    executor = std::make_unique<store::StoreExecutor>(store::open_sqlite_store(data_dir / "sprocket.db"));
+    store::StoreExecutorSettings store_settings;
+    store_settings.max_held_bytes = static_cast<std::size_t>(*held_limit);
+    executor = std::make_unique<store::StoreExecutor>(store::open_sqlite_store(data_dir / "sprocket.db"), store_settings);
     box = secrets::SecretBox::open_or_create(data_dir / "secret.key");
     token = admin::load_or_create_token(data_dir / "admin.token");
   } catch (const std::exception& e) {
@@ -327,6 +337,7 @@ int run_serve(const ServeOptions& options) {
   if (options.time_limit_ms > 0) action_settings.time_limit = std::chrono::milliseconds(options.time_limit_ms);
   actions::ActionRunner action_runner(io, *executor, *deployment, action_settings, log, metrics);
   metrics.set_actions_running_source([&] { return action_runner.running(); });
+  metrics.set_execution_records_sources([&] { return executor->dropped_records(); }, [&] { return executor->held_records(); });
   action_runner_ptr = &action_runner;
   try {
     if (auto requeued = action_runner.recover_interrupted()) {
@@ -452,8 +463,16 @@ int run_serve(const ServeOptions& options) {
     return fmt::format("http://{}:{}", host, e.port());
   };
   if (token.created) {
-    fmt::print(stderr, "sprocket: a new admin token was created; it is shown once and kept in {}:\n  {}\n",
-               (data_dir / "admin.token").string(), token.value);
+    // A terminal is read by the operator; anything else (a pipe, a file, journald) ends up in
+    // logs that others read and keep, so the token itself is shown only to a terminal.
+    if (::isatty(STDERR_FILENO)) {
+      fmt::print(stderr, "sprocket: a new admin token was created; it is shown once and kept in {}:\n  {}\n",
+                 (data_dir / "admin.token").string(), token.value);
+    } else {
+      fmt::print(stderr, "sprocket: a new admin token was created in {} (mode 0600; stderr is not a terminal, so it is not "
+                         "shown here): read it with `cat {}` as the user sprocket runs as\n",
+                 (data_dir / "admin.token").string(), (data_dir / "admin.token").string());
+    }
   }
   fmt::print(stderr, "sprocket admin API on {}\n", url(admin_server->local_endpoint()));
   fmt::print(stderr, "sprocket listening on {}\n", url(server->local_endpoint()));
@@ -486,14 +505,17 @@ int run_serve(const ServeOptions& options) {
       log.flush();
       io.stop();
     };
-    // Requests in flight and action attempts running both finish first; then everything stops.
-    auto waiting = std::make_shared<int>(2);
+    // Requests in flight, admin requests (a deploy's answer) and action attempts running all
+    // finish first; then everything stops. A deploy that has not committed yet is refused
+    // rather than committed with an answer the loop might stop before writing.
+    deployments->stop_committing();
+    auto waiting = std::make_shared<int>(3);
     auto one_done = [waiting, stop] {
       if (--*waiting == 0) stop();
     };
     server->drain(one_done);
     action_runner.drain(one_done);
-    admin_server->drain([] {});
+    admin_server->drain(one_done);
     drain_deadline.expires_after(std::max(longest_time_limit, action_settings.time_limit) + std::chrono::seconds(1));
     drain_deadline.async_wait([&, stop](boost::system::error_code ec) {
       if (!ec) stop();

@@ -5,13 +5,19 @@
 #include <fmt/format.h>
 
 #include "admin/admin_token.h"
+#include "cli/data_dir.h"
 #include "store/store.h"
 
 namespace sprocket::cli {
 
 int run_tokens_create(const TokensOptions& o) {
   try {
-    std::filesystem::create_directories(o.data_dir);
+    auto prepared = prepare_data_dir(o.data_dir);
+    if (!prepared) {
+      fmt::print(stderr, "sprocket: {}\n", prepared.error());
+      return 2;
+    }
+    for (const auto& note : *prepared) fmt::print(stderr, "sprocket: {}\n", note);
     auto store = store::open_sqlite_store(std::filesystem::path(o.data_dir) / "sprocket.db");
     std::string token = admin::new_token();
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();

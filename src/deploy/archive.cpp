@@ -108,6 +108,12 @@ Expected<std::size_t, std::string> unpack_archive(std::string_view in, const fs:
     in.remove_prefix(size);
     ++count;
   }
+  // Folders inside as readable as the files, whatever the umask made them; `destination` itself
+  // is the caller's to set (it stays private until it is moved into place).
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(destination, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0755);
+  }
   return count;
 }
 

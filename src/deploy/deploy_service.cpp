@@ -16,6 +16,7 @@
 #include "logs/log_format.h"
 #include "runtime/dependencies.h"
 #include "util/clock.h"
+#include "util/private_files.h"
 
 namespace sprocket::deploy {
 namespace fs = std::filesystem;
@@ -41,6 +42,23 @@ std::string manifest_key(const fs::path& folder) {
   return hex;
 }
 
+// Sandboxed workers run as uids of their own and see their version's folder through a bind
+// mount: the folder itself must let them in. The folders above it (0700) keep everyone else out.
+constexpr fs::perms kServedFolderPerms = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                         fs::perms::others_read | fs::perms::others_exec;
+
+// What an upload or an unpacking that did not finish leaves: `incoming-*` staging folders, a
+// version's `.incoming` folder, an npm cache entry's `.tmp` copy.
+bool is_partial(const fs::path& path) {
+  std::string name = path.filename().string();
+  auto ends_with = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return name.rfind("incoming-", 0) == 0 || ends_with(".incoming") || ends_with(".tmp");
+}
+
+constexpr const char* kShuttingDown = "the node is shutting down: nothing was deployed; deploy again once it is back";
+
 DeployOutcome refused(unsigned status, std::string message) { return {status, json::object{{"message", std::move(message)}}}; }
 
 void replace_all(std::string& text, std::string_view from, std::string_view to) {
@@ -59,14 +77,17 @@ std::string in_upload_terms(std::string text, const fs::path& unpacked) {
   return text;
 }
 
-// The folder an upload is unpacked and validated in: gone when the deploy ends, whether it
-// was refused or its files moved on into the version's own folder.
+// The folder an upload is unpacked and validated in (0700: only its own folder, once moved into
+// place, is readable by the sandboxed workers): gone when the deploy ends, whether it was
+// refused or its files moved on into the version's own folder. What a crash leaves behind goes
+// at the next start (DeployService::restore).
 class StagingFolder {
  public:
   explicit StagingFolder(fs::path path) : path_(std::move(path)) {}
   ~StagingFolder() {
     std::error_code ec;
     fs::remove_all(path_, ec);
+    if (ec) fmt::print(stderr, "sprocket: cannot remove the partial upload {}: {}; the next start tries again\n", path_.string(), ec.message());
   }
   StagingFolder(const StagingFolder&) = delete;
   StagingFolder& operator=(const StagingFolder&) = delete;
@@ -108,10 +129,18 @@ Expected<fs::path, std::string> DeployService::materialise(std::int64_t account_
   if (!archive) return Unexpected{fmt::format("version {} of account {} is not stored", version, account_id)};
   fs::path incoming = folder.string() + ".incoming";
   fs::remove_all(incoming, ec);
+  private_folder(incoming.parent_path());
   auto unpacked = unpack_archive(*archive, incoming);
-  if (!unpacked) return Unexpected{unpacked.error()};
+  if (!unpacked) {
+    fs::remove_all(incoming, ec);
+    return Unexpected{unpacked.error()};
+  }
   fs::rename(incoming, folder, ec);
-  if (ec) return Unexpected{fmt::format("cannot move {} into place: {}", folder.string(), ec.message())};
+  if (!ec) fs::permissions(folder, kServedFolderPerms, fs::perm_options::replace, ec);
+  if (ec) {
+    fs::remove_all(incoming, ec);
+    return Unexpected{fmt::format("cannot move {} into place: {}", folder.string(), ec.message())};
+  }
   return folder;
 }
 
@@ -126,6 +155,7 @@ Expected<void*, std::string> DeployService::install(const config::Catalog& catal
     std::error_code ec;
     if (!fs::exists(folder / "package.json", ec) || fs::exists(folder / "node_modules", ec)) continue;
     fs::path cached = root_ / ".npm-cache" / manifest_key(folder) / "node_modules";
+    private_folder(root_ / ".npm-cache");
     if (fs::is_directory(cached, ec)) {
       fs::copy(cached, folder / "node_modules", fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
       if (!ec) continue;
@@ -143,10 +173,38 @@ Expected<void*, std::string> DeployService::install(const config::Catalog& catal
   return nullptr;
 }
 
+void DeployService::private_folder(const fs::path& folder) {
+  std::error_code ec;
+  util::create_private_directories(folder, ec);
+  if (ec) fmt::print(stderr, "sprocket: cannot make the folder {}: {}\n", folder.string(), ec.message());
+}
+
+void DeployService::remove_partial_uploads() {
+  std::error_code ec;
+  std::vector<fs::path> partial;
+  for (const auto& account : fs::directory_iterator(root_, ec)) {
+    if (!account.is_directory(ec)) continue;
+    for (const auto& entry : fs::directory_iterator(account.path(), ec)) {
+      if (is_partial(entry.path())) partial.push_back(entry.path());
+    }
+  }
+  for (const auto& path : partial) {
+    fs::remove_all(path, ec);
+    if (ec) {
+      fmt::print(stderr, "sprocket: cannot remove the partial upload {}: {}\n", path.string(), ec.message());
+    } else {
+      fmt::print(stderr, "sprocket: removed {}, left by an upload or unpacking that did not finish\n", path.string());
+    }
+  }
+}
+
+void DeployService::stop_committing() { stopping_ = true; }
+
 Expected<std::vector<accounts::DeployedSource>, std::string> DeployService::restore() {
   std::promise<Expected<std::vector<accounts::DeployedSource>, std::string>> result;
   thread_.post([&] {
     try {
+      remove_partial_uploads();
       auto sources = on_store<std::vector<store::ActiveSource>>([](store::Store& s) { return s.active_sources(); });
       std::vector<accounts::DeployedSource> active;
       for (const auto& source : sources) {
@@ -207,6 +265,7 @@ Expected<void*, std::string> DeployService::move_into_place(const fs::path& unpa
   std::error_code ec;
   fs::remove_all(folder, ec);  // what a deploy that failed before its activation may have left
   if (!ec) fs::rename(unpacked, folder, ec);
+  if (!ec) fs::permissions(folder, kServedFolderPerms, fs::perm_options::replace, ec);
   if (!ec) return nullptr;
   // The path is the node's business (its log), the reason the deployer's.
   std::string why = ec.message();
@@ -215,9 +274,9 @@ Expected<void*, std::string> DeployService::move_into_place(const fs::path& unpa
   return Unexpected{fmt::format("the node could not put the new version's files in place ({}); its log names the folder", why)};
 }
 
-Expected<void*, std::string> DeployService::activate_in_store(std::int64_t account_id, std::int64_t version) {
+Expected<void*, std::string> DeployService::activate_in_store(std::int64_t account_id, std::int64_t version, const std::string& outcome) {
   try {
-    if (on_store<bool>([&](store::Store& s) { return s.activate_deployment(account_id, version); })) return nullptr;
+    if (on_store<bool>([&](store::Store& s) { return s.activate_deployment(account_id, version, outcome); })) return nullptr;
     return Unexpected{fmt::format("version {} of account {} is no longer stored", version, account_id)};
   } catch (const std::exception& e) {
     return Unexpected{fmt::format("the store could not mark version {} active: {}", version, e.what())};
@@ -234,14 +293,38 @@ void DeployService::forget_version(std::int64_t account_id, std::int64_t version
   }
 }
 
-void DeployService::deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, Done done_) {
-  guarded(std::move(done_), [this, account_id, name = std::move(name), message = std::move(message),
-                             archive = std::move(archive)](Done& done) mutable {
+std::optional<DeployOutcome> DeployService::replay(std::int64_t account_id, const std::string& name, const std::string& archive,
+                                                   const std::string& deploy_id) {
+  if (deploy_id.empty()) return std::nullopt;
+  auto committed = on_store<std::optional<store::CommittedDeploy>>([&](store::Store& s) { return s.committed_deploy(account_id, deploy_id); });
+  if (!committed) return std::nullopt;
+  if (committed->name != name || committed->archive != archive) {
+    return refused(409, fmt::format("deploy id {} was already used for another upload (version {} of {}); a retry must send the "
+                                    "same folder, and a new deploy a new id",
+                                    deploy_id, committed->version, committed->name));
+  }
+  boost::system::error_code ec;
+  auto body = json::parse(committed->outcome, ec);
+  if (ec || !body.is_object()) return refused(500, fmt::format("the answer stored for deploy id {} cannot be read", deploy_id));
+  body.as_object()["replayed"] = true;
+  return DeployOutcome{201, std::move(body.as_object())};
+}
+
+void DeployService::deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, std::string deploy_id,
+                           Done done_) {
+  guarded(std::move(done_), [this, account_id, name = std::move(name), message = std::move(message), archive = std::move(archive),
+                             deploy_id = std::move(deploy_id)](Done& done) mutable {
     auto index = deployment_.index_of(account_id);
     if (!index) return finish(std::move(done), refused(400, fmt::format("account {} is not served here", account_id)));
+    // A retry of an upload that was committed (its answer lost with the connection) gets that
+    // answer: the same upload is never deployed twice.
+    if (auto replayed = replay(account_id, name, archive, deploy_id)) return finish(std::move(done), std::move(*replayed));
+    if (stopping_) return finish(std::move(done), refused(503, kShuttingDown));
     // Unpack beside the versions and validate everything there, as it will be served, before
     // anything is stored or activated: a refused deploy changes nothing.
+    private_folder(root_ / std::to_string(account_id));
     StagingFolder staging(root_ / std::to_string(account_id) / fmt::format("incoming-{}", util::unix_now_ms()));
+    private_folder(staging.path());
     auto refuse = [&](unsigned status, const std::string& why) {
       finish(std::move(done), refused(status, in_upload_terms(why, staging.path())));
     };
@@ -268,7 +351,8 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     // active a version the node does not serve (a restart would switch to it).
     std::int64_t version = 0;
     try {
-      version = on_store<std::int64_t>([&](store::Store& s) { return s.store_deployment(account_id, name, message, archive, util::unix_now_ms()); });
+      version = on_store<std::int64_t>(
+          [&](store::Store& s) { return s.store_deployment(account_id, name, message, archive, util::unix_now_ms(), deploy_id); });
     } catch (const std::exception& e) {
       return refuse(500, fmt::format("the deployment could not be stored: {}", e.what()));
     }
@@ -284,11 +368,6 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
       forget_version(account_id, version, folder);
       return refuse(500, in_upload_terms(config::format_errors(final_catalog.error()), folder));
     }
-    if (auto activated = activate_in_store(account_id, version); !activated) {
-      forget_version(account_id, version, folder);
-      return refuse(500, activated.error());
-    }
-    active_ = candidate;
     json::array routes;
     for (const auto& f : final_catalog->functions) {
       if (f.account_index == *index && f.deployed_version == version) {
@@ -301,9 +380,28 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     }
     DeployOutcome outcome{201, json::object{{"version", version}, {"name", name}, {"accountId", account_id}, {"functions", routes},
                                             {"actions", deployed_actions}, {"shadowed", shadows}, {"warnings", warnings}}};
+    // The commit point. A node that is stopping does not commit: its answer might never be
+    // written, and the deployer could not tell a deploy that happened from one that did not.
+    if (stopping_) {
+      forget_version(account_id, version, folder);
+      return refuse(503, kShuttingDown);
+    }
+    if (auto activated = activate_in_store(account_id, version, json::serialize(outcome.body)); !activated) {
+      forget_version(account_id, version, folder);
+      return refuse(500, activated.error());
+    }
+    active_ = candidate;
     boost::asio::post(io_, [this, catalog = std::move(*final_catalog), sources = active_, done = std::move(done),
                             outcome = std::move(outcome)]() mutable {
-      activate_(std::move(catalog), std::move(sources));
+      // Committed: whatever happens now, the deployer hears that it was.
+      try {
+        activate_(std::move(catalog), std::move(sources));
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "sprocket: version {} is active in the store but this node could not switch to it: {}\n",
+                   outcome.body.at("version").as_int64(), e.what());
+        outcome.body["warnings"].as_array().emplace_back(
+            fmt::format("the node could not switch to this version ({}); it serves it from its next start", e.what()));
+      }
       done(std::move(outcome));
     });
   });

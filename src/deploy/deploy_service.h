@@ -4,6 +4,7 @@
 // restore what was active after a restart. The slow work runs on its own thread.
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -38,9 +39,14 @@ class DeployService {
   Expected<std::vector<accounts::DeployedSource>, std::string> restore();
 
   using Done = std::function<void(DeployOutcome)>;  // called on the event loop
-  void deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, Done done);
+  // `deploy_id`: the client's id for this upload; a retry with the same id and upload is answered
+  // as the deploy that committed was, and deploys nothing (empty: no retry is recognised).
+  void deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, std::string deploy_id, Done done);
   void rollback(std::int64_t account_id, std::optional<std::int64_t> version, Done done);
   void versions(std::int64_t account_id, Done done);
+  // The node is stopping: deploys not committed yet are refused (503) rather than committed
+  // with an answer that might never be written.
+  void stop_committing();
 
  private:
   struct Refusal {
@@ -54,7 +60,11 @@ class DeployService {
   Expected<void*, std::string> install(const config::Catalog& catalog);
   std::optional<Refusal> vet(const config::Catalog& catalog);  // asks the event loop
   Expected<void*, std::string> move_into_place(const std::filesystem::path& unpacked, const std::filesystem::path& folder);
-  Expected<void*, std::string> activate_in_store(std::int64_t account_id, std::int64_t version);
+  Expected<void*, std::string> activate_in_store(std::int64_t account_id, std::int64_t version, const std::string& outcome = "");
+  std::optional<DeployOutcome> replay(std::int64_t account_id, const std::string& name, const std::string& archive,
+                                      const std::string& deploy_id);
+  void private_folder(const std::filesystem::path& folder);  // 0700, made if missing
+  void remove_partial_uploads();                              // start-up: what a crash left behind
   // Undoes a stored version that never became active: its row, and its folder when it got one.
   void forget_version(std::int64_t account_id, std::int64_t version, const std::filesystem::path& folder);
   void finish(Done done, DeployOutcome outcome);
@@ -67,6 +77,7 @@ class DeployService {
   Activate activate_;
   Vet vet_;
   std::vector<accounts::DeployedSource> active_;  // owned by the deploy thread once started
+  std::atomic<bool> stopping_{false};
   util::TaskThread thread_;  // last: stopped (joined) first
 };
 

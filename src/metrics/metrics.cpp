@@ -113,6 +113,12 @@ std::string Metrics::render() const {
   for (const auto& [listener, source] : listeners_) {
     out += fmt::format("sprocket_unsent_response_bytes{{listener=\"{}\"}} {}\n", label_value(listener), source().unsent_bytes);
   }
+  out += "# HELP sprocket_execution_records_dropped_total Execution records never stored (a store that refused them past the held limit, for good, or at a stop).\n";
+  out += "# TYPE sprocket_execution_records_dropped_total counter\n";
+  out += fmt::format("sprocket_execution_records_dropped_total {}\n", records_dropped_ ? records_dropped_() : 0);
+  out += "# HELP sprocket_execution_records_held Execution records held in memory for a store that refuses them for now.\n";
+  out += "# TYPE sprocket_execution_records_held gauge\n";
+  out += fmt::format("sprocket_execution_records_held {}\n", records_held_ ? records_held_() : 0);
   return out;
 }
 

@@ -47,6 +47,12 @@ class Metrics {
   }
   void set_instances_source(std::function<int()> source) { instances_ = std::move(source); }
   void set_actions_running_source(std::function<int()> source) { actions_running_ = std::move(source); }
+  // Execution records: never stored (a counter kept by the store's thread), and held for a store
+  // that refuses them for now (a gauge).
+  void set_execution_records_sources(std::function<std::uint64_t()> dropped, std::function<std::uint64_t()> held) {
+    records_dropped_ = std::move(dropped);
+    records_held_ = std::move(held);
+  }
 
   std::string render() const;
 
@@ -64,6 +70,8 @@ class Metrics {
   std::function<int()> actions_running_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> connection_events_;
   std::map<std::string, std::function<ListenerGauges()>> listeners_;
+  std::function<std::uint64_t()> records_dropped_;
+  std::function<std::uint64_t()> records_held_;
 };
 
 // A Prometheus label value: backslash, quote and newline escaped.

@@ -108,14 +108,36 @@ bool WorkerCgroup::oom_killed() const {
   return keyed_value(read_file(dir_ / "memory.oom_control"), "oom_kill") > 0;
 }
 
-std::size_t WorkerCgroup::peak_bytes() const {
-  std::string text = read_file(dir_ / (v2_ ? "memory.peak" : "memory.max_usage_in_bytes"));
+namespace {
+std::size_t number_in(const fs::path& file) {
+  std::string text = read_file(file);
   try {
     return text.empty() ? 0 : std::stoull(text);
   } catch (...) {
     return 0;
   }
 }
+
+// The limit and the no-swap limit together. cgroup v1 wants memsw >= limit at every moment,
+// so which is written first depends on the direction of the move.
+bool write_limits(const fs::path& dir, bool v2, std::size_t limit_bytes) {
+  std::string limit = std::to_string(limit_bytes);
+  if (v2) {
+    bool ok = write_file(dir / "memory.max", limit);
+    write_file(dir / "memory.swap.max", "0");
+    return ok;
+  }
+  if (!fs::exists(dir / "memory.memsw.limit_in_bytes")) return write_file(dir / "memory.limit_in_bytes", limit);
+  if (write_file(dir / "memory.limit_in_bytes", limit)) return write_file(dir / "memory.memsw.limit_in_bytes", limit);
+  return write_file(dir / "memory.memsw.limit_in_bytes", limit) && write_file(dir / "memory.limit_in_bytes", limit);
+}
+}  // namespace
+
+std::size_t WorkerCgroup::peak_bytes() const { return number_in(dir_ / (v2_ ? "memory.peak" : "memory.max_usage_in_bytes")); }
+
+std::size_t WorkerCgroup::usage_bytes() const { return number_in(dir_ / (v2_ ? "memory.current" : "memory.usage_in_bytes")); }
+
+bool WorkerCgroup::set_limit_bytes(std::size_t limit_bytes) { return write_limits(dir_, v2_, limit_bytes); }
 
 std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
   std::string name = fmt::format("sprocket-{}", ::getpid());
@@ -171,16 +193,7 @@ std::unique_ptr<WorkerCgroup> MemoryCgroups::make_worker_cgroup(const std::strin
   fs::create_directory(dir, ec);
   if (ec) return nullptr;
   auto cgroup = std::make_unique<WorkerCgroup>(dir, v2_, shared_from_this());
-  std::string limit = std::to_string(limit_bytes);
-  bool ok = false;
-  if (v2_) {
-    ok = write_file(dir / "memory.max", limit);
-    write_file(dir / "memory.swap.max", "0");
-  } else {
-    ok = write_file(dir / "memory.limit_in_bytes", limit);
-    if (fs::exists(dir / "memory.memsw.limit_in_bytes")) write_file(dir / "memory.memsw.limit_in_bytes", limit);
-  }
-  return ok ? std::move(cgroup) : nullptr;
+  return write_limits(dir, v2_, limit_bytes) ? std::move(cgroup) : nullptr;
 }
 
 std::string MemoryCgroups::describe() const {

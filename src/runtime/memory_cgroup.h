@@ -24,6 +24,9 @@ class WorkerCgroup {
   std::string procs_file() const;  // a process joins by writing its pid here
   bool oom_killed() const;         // the kernel killed something in it for exceeding the limit
   std::size_t peak_bytes() const;  // highest usage seen
+  std::size_t usage_bytes() const;  // what the kernel charges to it now
+  // Moves the limit (no swap either way); false if the kernel refused.
+  bool set_limit_bytes(std::size_t limit_bytes);
 
  private:
   std::filesystem::path dir_;

@@ -236,6 +236,8 @@ void Worker::handle_exit() {
     }
     if (result.outcome == InvocationResult::Outcome::OutOfMemory) {
       result.detail = detail;
+      // What it had reached when it was stopped: at least the limit, as Lambda reports it.
+      result.max_rss_kb = std::max<std::int64_t>(peak_rss_kb_, static_cast<std::int64_t>(memory_limit_mb_) * 1024);
     } else if (!protocol_error_.empty()) {
       result.detail = fmt::format("the worker process broke the frame protocol ({}) and was stopped", protocol_error_);
     } else {
@@ -266,6 +268,16 @@ void Worker::handle_frame(std::string payload) {
     if (static_cast<std::uint64_t>(fields->id) != pending_.front().id) {
       return protocol_error(fmt::format("a result for invocation {} while {} runs", fields->id, pending_.front().id));
     }
+    if (fields->max_rss_kb > static_cast<std::int64_t>(memory_limit_mb_) * 1024) {
+      // The process was larger than an instance may be (part of what it maps, the runtime's
+      // shared code, is charged to no cgroup of ours): the execution fails as it would have on
+      // Lambda, whose limit is on the whole environment. Its output still reaches its log.
+      for (auto& line : fields->logs) hold_line(std::move(line));
+      rss_exceeded_ = true;
+      peak_rss_kb_ = fields->max_rss_kb;
+      terminate();
+      return;
+    }
     InvocationResult result;
     result.outcome = object.contains("error") ? InvocationResult::Outcome::Threw : InvocationResult::Outcome::Answered;
     result.logs = std::move(fields->logs);
@@ -289,6 +301,7 @@ void Worker::handle_frame(std::string payload) {
     exited_idle_ = !running->get_bool();
     expect_exit();  // it must now exit: one that says so and lingers is stopped
   } else if (kind == "ready" && state_ == State::Starting) {
+    fit_cgroup_to_whole_process();
     if (load_frame_.empty()) {
       state_ = State::Generic;
       if (auto started = std::exchange(on_started_, nullptr)) started(std::nullopt);
@@ -298,6 +311,7 @@ void Worker::handle_frame(std::string payload) {
     arm_load_deadline();
     send(std::make_shared<const std::string>(std::move(load_frame_)));
   } else if (kind == "loaded" && state_ == State::Loading) {
+    fit_cgroup_to_whole_process();  // the function's modules are mapped now
     state_ = State::Ready;
     ++deadline_generation_;
     deadline_.cancel();
@@ -435,6 +449,22 @@ std::size_t tree_resident_bytes(pid_t pid, int depth = 0) {
 }
 
 }  // namespace
+
+void Worker::fit_cgroup_to_whole_process() {
+  if (!cgroup_) return;
+  // A memory cgroup is charged for the pages its processes fault in first; the runtime's code
+  // (node's binary and libraries, ~35 MB, docs/limits.md) is usually in memory already, charged
+  // to whoever read it first, so the cgroup alone would let a function use 128 MB on top of
+  // it. The limit is on the whole process, as on Lambda: the cgroup's share is what the limit
+  // leaves after the resident pages charged elsewhere.
+  const std::size_t limit = static_cast<std::size_t>(memory_limit_mb_) * 1024 * 1024;
+  const std::size_t resident = tree_resident_bytes(pid());
+  const std::size_t charged = cgroup_->usage_bytes();
+  const std::size_t elsewhere = resident > charged ? resident - charged : 0;
+  constexpr std::size_t kHeadroom = 4 * 1024 * 1024;  // never below what it holds now and a little
+  const std::size_t fitted = std::max(limit > elsewhere ? limit - elsewhere : 0, charged + kHeadroom);
+  cgroup_->set_limit_bytes(std::min(fitted, limit));
+}
 
 void Worker::enforce_rss_limit() {
   if (dead()) return;

@@ -98,6 +98,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
   enum class State { Starting, Generic, Loading, Ready, Dead };
   Worker(boost::asio::io_context& io, ChildProcess process, std::unique_ptr<WorkerCgroup> cgroup, int memory_limit_mb);
   bool memory_exceeded() const;
+  // Lowers the memory cgroup's limit by what the process maps that the cgroup is not charged
+  // for, so that the limit bounds the whole process (called when it is ready and loaded).
+  void fit_cgroup_to_whole_process();
 
   void read_control();
   void read_pipe(boost::asio::posix::stream_descriptor& pipe, std::array<char, 4096>& chunk, std::string& buffer,
@@ -126,6 +129,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::unique_ptr<WorkerCgroup> cgroup_;  // outlives process_, which is reaped first
   int memory_limit_mb_;
   bool rss_exceeded_ = false;
+  std::int64_t peak_rss_kb_ = 0;  // the peak a result reported past the limit
   bool heap_exhausted_ = false;  // V8 said "heap out of memory" on stderr
   ChildProcess process_;
   boost::asio::local::stream_protocol::socket control_;

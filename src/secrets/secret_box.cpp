@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "util/private_files.h"
 #include "util/unique_fd.h"
 
 namespace sprocket::secrets {
@@ -31,7 +32,7 @@ SecretBox SecretBox::open_or_create(const std::filesystem::path& key_file) {
     return box;
   }
   randombytes_buf(box.key_.data(), box.key_.size());
-  util::UniqueFd out(::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  util::UniqueFd out = util::open_private_file(key_file, O_WRONLY | O_EXCL);
   if (!out.valid()) {
     // Another process created it first: use theirs.
     if (errno == EEXIST) return open_or_create(key_file);

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <sqlite3.h>
 
 #include <boost/json.hpp>
@@ -10,6 +11,7 @@
 
 #include "store/store.h"
 #include "util/json_text.h"
+#include "util/private_files.h"
 
 namespace sprocket::store {
 namespace {
@@ -130,6 +132,13 @@ const char* const kMigrations[] = {
     );
     CREATE TABLE execution_sequence (next_id INTEGER NOT NULL);
     INSERT INTO execution_sequence (next_id) SELECT COALESCE(MAX(id), 0) + 1 FROM executions;
+    )sql",
+    // A client's id for each upload and the answer its deploy got, so that a retry after a
+    // broken connection gets that answer instead of deploying the same upload twice.
+    R"sql(
+    ALTER TABLE deployments ADD COLUMN deploy_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE deployments ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX deployments_by_deploy_id ON deployments (account_id, deploy_id) WHERE deploy_id <> '';
     )sql",
 };
 constexpr int kPagedExecutionsVersion = 5;  // after this migration, the old rows move into pages
@@ -351,6 +360,9 @@ bool matches(const ExecutionRecord& r, const ExecutionQuery& q) {
 class SqliteStore final : public Store {
  public:
   SqliteStore(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout) {
+    // Created 0600 before SQLite sees it: SQLite would make it 0644 less the umask, and gives
+    // the -wal and -shm files it creates later the database file's mode.
+    if (file.string() != ":memory:") util::open_private_file(file, O_RDWR);
     if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
       std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
@@ -469,16 +481,25 @@ class SqliteStore final : public Store {
   }
 
   std::int64_t store_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
-                                const std::string& archive, std::int64_t created_ms) override {
+                                const std::string& archive, std::int64_t created_ms, const std::string& deploy_id) override {
     return in_transaction([&] {
+      if (!deploy_id.empty()) {
+        // An earlier attempt of this upload that stopped before its activation (and whose undo
+        // failed too) gives way; a committed one never reaches here (committed_deploy answers).
+        Statement st(db_, R"sql(DELETE FROM deployments WHERE account_id = ?1 AND deploy_id = ?2 AND outcome = ''
+                                AND NOT EXISTS (SELECT 1 FROM active_sources a WHERE a.account_id = ?1 AND a.version = deployments.version))sql");
+        st.bind(1, account_id).bind(2, deploy_id);
+        st.step();
+      }
       std::int64_t version = 1;
       {
         Statement st(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM deployments WHERE account_id = ?1");
         st.bind(1, account_id);
         if (st.step()) version = st.integer(0);
       }
-      Statement insert(db_, "INSERT INTO deployments (account_id, version, name, message, created_ms, archive) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-      insert.bind(1, account_id).bind(2, version).bind(3, name).bind(4, message).bind(5, created_ms).bind_blob(6, archive);
+      Statement insert(db_, R"sql(INSERT INTO deployments (account_id, version, name, message, created_ms, archive, deploy_id)
+                                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql");
+      insert.bind(1, account_id).bind(2, version).bind(3, name).bind(4, message).bind(5, created_ms).bind_blob(6, archive).bind(7, deploy_id);
       insert.step();
       return version;
     });
@@ -509,7 +530,7 @@ class SqliteStore final : public Store {
     return st.text(0);
   }
 
-  bool activate_deployment(std::int64_t account_id, std::int64_t version) override {
+  bool activate_deployment(std::int64_t account_id, std::int64_t version, const std::string& outcome) override {
     return in_transaction([&] {
       std::string name;
       {
@@ -519,8 +540,22 @@ class SqliteStore final : public Store {
         name = st.text(0);
       }
       set_active(account_id, name, version);
+      if (!outcome.empty()) {
+        Statement st(db_, "UPDATE deployments SET outcome = ?3 WHERE account_id = ?1 AND version = ?2");
+        st.bind(1, account_id).bind(2, version).bind(3, outcome);
+        st.step();
+      }
       return true;
     });
+  }
+
+  std::optional<CommittedDeploy> committed_deploy(std::int64_t account_id, const std::string& deploy_id) override {
+    if (deploy_id.empty()) return std::nullopt;
+    Statement st(db_, R"sql(SELECT version, name, archive, outcome FROM deployments
+                            WHERE account_id = ?1 AND deploy_id = ?2 AND outcome <> '')sql");
+    st.bind(1, account_id).bind(2, deploy_id);
+    if (!st.step()) return std::nullopt;
+    return CommittedDeploy{st.integer(0), st.text(1), st.text(2), st.text(3)};
   }
 
   std::vector<ActiveSource> active_sources() override {

@@ -68,6 +68,14 @@ struct DeploymentRecord {
   bool active = false;
 };
 
+// A deploy that was committed (made active) under a client's deploy id: what answered it.
+struct CommittedDeploy {
+  std::int64_t version = 0;
+  std::string name;
+  std::string archive;
+  std::string outcome;  // the JSON answer, as the deployer was (or should have been) told
+};
+
 struct ActiveSource {
   std::int64_t account_id = 0;
   std::string name;
@@ -132,14 +140,20 @@ class Store {
   // Stores a deployment as the account's next version, not active: activate_deployment() makes
   // it so once its files are in place and load, so that the store never names as active a
   // version the node could not serve (a restart serves what the store says).
+  // `deploy_id`, when not empty, is the client's id for this upload (a retry sends it again); a
+  // version stored under it earlier that never became active is replaced.
   virtual std::int64_t store_deployment(std::int64_t account_id, const std::string& name, const std::string& message,
-                                        const std::string& archive, std::int64_t created_ms) = 0;
+                                        const std::string& archive, std::int64_t created_ms, const std::string& deploy_id = "") = 0;
   // Undoes store_deployment() for a version that never became active; false if it is unknown or active.
   virtual bool remove_inactive_deployment(std::int64_t account_id, std::int64_t version) = 0;
   virtual std::vector<DeploymentRecord> deployments(std::int64_t account_id) = 0;  // newest first
   virtual std::optional<std::string> deployment_archive(std::int64_t account_id, std::int64_t version) = 0;
   // Makes `version` the active version of its name (a deploy, a rollback); false if unknown.
-  virtual bool activate_deployment(std::int64_t account_id, std::int64_t version) = 0;
+  // A deploy's `outcome` (its JSON answer) is kept with it in the same transaction: a retry of
+  // the same upload is answered with it (committed_deploy).
+  virtual bool activate_deployment(std::int64_t account_id, std::int64_t version, const std::string& outcome = "") = 0;
+  // The deploy committed under `deploy_id`, if there is one.
+  virtual std::optional<CommittedDeploy> committed_deploy(std::int64_t account_id, const std::string& deploy_id) = 0;
   virtual std::vector<ActiveSource> active_sources() = 0;  // oldest activation first
 
   // Admin tokens scoped to one account, kept as hashes (the token itself is shown once).

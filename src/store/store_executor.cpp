@@ -12,7 +12,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kBatch = 1024;  // bigger transactions cost less per record
 constexpr auto kBatchDelay = std::chrono::milliseconds(100);
 constexpr auto kFlushPatience = std::chrono::seconds(10);  // a stop waits this long for a store that refuses records
-constexpr auto kReportEvery = std::chrono::seconds(60);    // while records are dropped, how often that is said
 
 std::size_t approximate_bytes(const ExecutionRecord& r) {
   std::size_t bytes = sizeof(ExecutionRecord) + r.request_id.size() + r.function.size() + r.method.size() + r.path.size() +
@@ -30,7 +29,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 }  // namespace
 
 StoreExecutor::StoreExecutor(std::unique_ptr<Store> store, StoreExecutorSettings settings)
-    : store_(std::move(store)), settings_(settings), thread_([this] { run(); }) {}
+    : store_(std::move(store)), settings_(settings), drop_report_(settings.report_interval), thread_([this] { run(); }) {}
 
 StoreExecutor::~StoreExecutor() {
   {
@@ -115,6 +114,7 @@ void StoreExecutor::run() {
     lock.lock();
     busy_ = false;
     held_records_ = held_.records.size();
+    held_count_.store(held_records_, std::memory_order_relaxed);
     idle_.notify_all();  // flush() may be waiting
   }
 }
@@ -128,11 +128,9 @@ void StoreExecutor::write_records(std::vector<ExecutionRecord>&& records, bool s
   if (outage && !stopping && Clock::now() < held_.next_attempt) return;
   try {
     store_->append_executions(held_.records);
-    if (outage) {
-      fmt::print(stderr, "sprocket: stored {} held execution records after {:.1f} s{}\n", held_.records.size(), seconds_since(held_.since),
-                 held_.dropped ? fmt::format("; {} were dropped while the store refused them", held_.dropped) : "");
-    }
+    if (outage) fmt::print(stderr, "sprocket: stored {} held execution records after {:.1f} s\n", held_.records.size(), seconds_since(held_.since));
     held_ = Held{};
+    if (auto line = drop_report_.stored(Clock::now())) fmt::print(stderr, "{}\n", *line);
   } catch (const StoreError& e) {
     if (!e.transient || stopping) return drop_held(e.what(), stopping);
     note_refusal(e.what());
@@ -180,24 +178,23 @@ void StoreExecutor::enforce_bound() {
   std::size_t count = 0;
   while (count < held_.records.size() && held_.bytes > target) held_.bytes -= approximate_bytes(held_.records[count++]);
   held_.records.erase(held_.records.begin(), held_.records.begin() + static_cast<std::ptrdiff_t>(count));
-  held_.dropped += count;
   dropped_records_ += count;
-  if (held_.dropped == count || Clock::now() - held_.last_report >= kReportEvery) {
-    held_.last_report = Clock::now();
-    fmt::print(stderr,
-               "sprocket: the store has refused execution records for {:.0f} s ({}): {} dropped so far, the oldest first; {} "
-               "held\n",
-               seconds_since(held_.since), held_.last_error, held_.dropped, held_.records.size());
-  }
+  auto why = fmt::format("the store has refused them for {:.0f} s: {}; at most {} are held, the oldest go first",
+                         seconds_since(held_.since), held_.last_error, size_text(settings_.max_held_bytes));
+  if (auto line = drop_report_.dropped(count, why, Clock::now())) fmt::print(stderr, "{}\n", *line);
 }
 
 void StoreExecutor::drop_held(const std::string& why, bool stopping) {
   std::size_t count = held_.records.size();
   dropped_records_ += count;
-  fmt::print(stderr, "sprocket: {} execution records could not be stored and are dropped{}: {}{}\n", count,
-             stopping ? " (stopping)" : "", why,
-             held_.dropped ? fmt::format("; {} more were dropped before, while the store refused them", held_.dropped) : "");
   held_ = Held{};
+  if (stopping) {
+    // The last word: said whatever the rate limit, since nothing comes after it.
+    fmt::print(stderr, "sprocket: {} execution records could not be stored and are dropped (stopping): {}; {} were dropped in all\n",
+               count, why, dropped_records());
+    return;
+  }
+  if (auto line = drop_report_.dropped(count, fmt::format("refused for good: {}", why), Clock::now())) fmt::print(stderr, "{}\n", *line);
 }
 
 }  // namespace sprocket::store

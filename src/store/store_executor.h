@@ -3,7 +3,8 @@
 // are batched (one transaction per batch) so that logging costs the request path one enqueue.
 // Records the store refuses for a while (another connection holds the database's lock, the
 // disk is full) are held and tried again with a growing delay, up to a memory bound; past it
-// the oldest are dropped, counted and reported on stderr, never silently.
+// the oldest are dropped, counted (dropped_records, /metrics) and reported on stderr, never
+// silently and never a line per batch (DropReport).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/drop_report.h"
 #include "store/store.h"
 
 namespace sprocket::store {
@@ -24,6 +26,7 @@ struct StoreExecutorSettings {
   std::size_t max_held_bytes = 64 << 20;  // execution records held while the store refuses them
   std::chrono::milliseconds first_retry_delay{50};
   std::chrono::milliseconds max_retry_delay{2000};  // plus the store's own busy timeout per attempt
+  std::chrono::seconds report_interval{60};  // while records are dropped, the log says so at most this often
 };
 
 class StoreExecutor {
@@ -43,6 +46,8 @@ class StoreExecutor {
   bool flush();
   // Records that were never stored: dropped past the bound, refused for good, or at stop.
   std::uint64_t dropped_records() const { return dropped_records_.load(std::memory_order_relaxed); }
+  // Records held now for a store that refuses them.
+  std::uint64_t held_records() const { return held_count_.load(std::memory_order_relaxed); }
 
  private:
   // Records the store refused, kept for the next attempt; store thread only.
@@ -52,8 +57,6 @@ class StoreExecutor {
     std::chrono::milliseconds delay{0};       // 0: no outage
     std::chrono::steady_clock::time_point next_attempt{};
     std::chrono::steady_clock::time_point since{};
-    std::chrono::steady_clock::time_point last_report{};
-    std::uint64_t dropped = 0;                // during this outage
     std::string last_error;
   };
 
@@ -67,7 +70,9 @@ class StoreExecutor {
   std::unique_ptr<Store> store_;
   StoreExecutorSettings settings_;
   Held held_;
+  DropReport drop_report_;  // store thread only
   std::atomic<std::uint64_t> dropped_records_{0};
+  std::atomic<std::uint64_t> held_count_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;

@@ -287,10 +287,13 @@ exports.main = async (event) => {{
 
 def test_one_server_per_data_directory(tmp_path, start_sprocket):
     root = write_actions(tmp_path / "src", {"a": node("a.js")}, {"a.js": "exports.main = async () => ({outputFields: {}});\n"})
-    start_sprocket([root])
+    first = start_sprocket([root])
     second = subprocess.run([str(BINARY), "serve", str(root),
                              "--data-dir", str(tmp_path / "data")], capture_output=True, text=True, timeout=30)
-    assert second.returncode == 2 and "another sprocket server is using the data directory" in second.stderr
+    # Refused after the lock's patience (5 s), naming the server that holds it.
+    assert second.returncode == 2, second.stderr
+    assert f"another sprocket server (pid {first.process.pid} (" in second.stderr, second.stderr
+    assert "is using the data directory" in second.stderr
 
 
 def test_cli_run_wait_and_show_on_a_deployed_action(tmp_path, start_sprocket):

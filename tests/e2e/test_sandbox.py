@@ -126,7 +126,7 @@ def test_ptrace_is_refused(node):
 
 
 def test_a_fork_bomb_stops_at_the_process_limit(node):
-    expect_refused(node, probe(node, "forkbomb", n="600"), "EAGAIN")
+    expect_refused(node, probe(node, "forkbomb", n="300"), "EAGAIN")
 
 
 def test_filling_tmp_stops_at_its_size(node):

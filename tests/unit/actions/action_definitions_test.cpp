@@ -96,3 +96,34 @@ TEST(ActionOutputs, SecretValuesAreLimitedTogether) {
   EXPECT_FALSE(secret_budget_problem(a, {{"A", std::string(600, 'a')}, {"B", std::string(400, 'b')}}));
   EXPECT_TRUE(secret_budget_problem(a, {{"A", std::string(600, 'a')}, {"B", std::string(401, 'b')}}));
 }
+
+namespace {
+std::string repeat(std::string_view piece, std::size_t times) {
+  std::string out;
+  out.reserve(piece.size() * times);
+  for (std::size_t i = 0; i < times; ++i) out += piece;
+  return out;
+}
+}  // namespace
+
+// HubSpot counts characters as JavaScript does (UTF-16 code units): "é" is one, an emoji two.
+TEST(ActionOutputs, LimitsCountCharactersAsHubSpotDoesNotBytes) {
+  ActionSpec a;
+  a.name = "enrich";
+  a.output_fields = {{"s", {OutputType::String, {}}}};
+  EXPECT_FALSE(check_outputs(a, json::object{{"s", repeat("é", 65000)}}).failure);
+  EXPECT_FALSE(check_outputs(a, json::object{{"s", repeat("中", 65000)}}).failure);
+  auto over = check_outputs(a, json::object{{"s", repeat("é", 65001)}});
+  ASSERT_TRUE(over.failure);
+  EXPECT_EQ(*over.failure, "OUTPUT_VALUES_TOO_LARGE");
+  ASSERT_EQ(over.problems.size(), 1u);
+  EXPECT_EQ(over.problems[0], "s holds 65001 characters; string outputs hold at most 65000");
+  EXPECT_FALSE(check_outputs(a, json::object{{"s", repeat("😀", 32500)}}).failure);
+  EXPECT_TRUE(check_outputs(a, json::object{{"s", repeat("😀", 32501)}}).failure);
+
+  a.secrets = {"A", "B"};
+  EXPECT_FALSE(secret_budget_problem(a, {{"A", repeat("é", 400)}, {"B", repeat("ü", 600)}}));
+  auto problem = secret_budget_problem(a, {{"A", repeat("é", 400)}, {"B", repeat("ü", 601)}});
+  ASSERT_TRUE(problem);
+  EXPECT_NE(problem->find("hold 1001 characters together"), std::string::npos) << *problem;
+}

@@ -40,5 +40,35 @@ TEST_F(DeploymentsTest, OnlyAVersionThatNeverBecameActiveCanBeRemoved) {
   EXPECT_EQ(store_->active_sources().front().version, v1);
 }
 
+TEST_F(DeploymentsTest, ADeployCommittedUnderAClientsIdIsFoundWithItsAnswer) {
+  auto v1 = store_->store_deployment(7, "shop", "", "archive-1", 1000, "id-1");
+  EXPECT_FALSE(store_->committed_deploy(7, "id-1")) << "stored is not committed";
+  ASSERT_TRUE(store_->activate_deployment(7, v1, R"({"version":1})"));
+  auto committed = store_->committed_deploy(7, "id-1");
+  ASSERT_TRUE(committed);
+  EXPECT_EQ(committed->version, v1);
+  EXPECT_EQ(committed->name, "shop");
+  EXPECT_EQ(committed->archive, "archive-1");
+  EXPECT_EQ(committed->outcome, R"({"version":1})");
+  EXPECT_FALSE(store_->committed_deploy(8, "id-1")) << "ids are per account";
+  EXPECT_FALSE(store_->committed_deploy(7, "")) << "no id, no retry";
+  // A rollback to it later keeps its answer.
+  auto v2 = store_->store_deployment(7, "shop", "", "archive-2", 2000);
+  ASSERT_TRUE(store_->activate_deployment(7, v2));
+  ASSERT_TRUE(store_->activate_deployment(7, v1));
+  EXPECT_EQ(store_->committed_deploy(7, "id-1")->outcome, R"({"version":1})");
+}
+
+TEST_F(DeploymentsTest, AnAttemptThatNeverCommittedGivesWayToItsRetry) {
+  auto first = store_->store_deployment(7, "shop", "", "archive", 1000, "id-2");  // its undo failed: the row stayed
+  auto retry = store_->store_deployment(7, "shop", "", "archive", 2000, "id-2");
+  EXPECT_EQ(first, retry) << "the leftover's version number is free again";
+  ASSERT_EQ(store_->deployments(7).size(), 1u);
+  EXPECT_EQ(store_->deployments(7).front().version, retry);
+  ASSERT_TRUE(store_->activate_deployment(7, retry, "{}"));
+  // Once committed, the id cannot be stored again: the retry is answered, never deployed twice.
+  EXPECT_THROW(store_->store_deployment(7, "shop", "", "archive", 3000, "id-2"), StoreError);
+}
+
 }  // namespace
 }  // namespace sprocket::store

@@ -123,6 +123,8 @@ TEST_F(ExecutionsTest, RowsOfTheOldTableMoveIntoPages) {
       execution_ms REAL NOT NULL, queue_ms REAL NOT NULL, memory_mb INTEGER NOT NULL, cold_start INTEGER NOT NULL,
       started_ms INTEGER NOT NULL, error TEXT NOT NULL, lines TEXT NOT NULL);
     INSERT INTO executions VALUES (7, 'r-seven', 5, 'hello', 'GET', '/_hcms/api/hello', 200, 'SUCCESS', 1, 0, 40, 0, 1000, '', '[[1000,"INFO","hi"]]');
+    CREATE TABLE deployments (account_id INTEGER NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, message TEXT NOT NULL,
+      created_ms INTEGER NOT NULL, archive BLOB NOT NULL, PRIMARY KEY (account_id, version));
     INSERT INTO executions VALUES (9, 'r-nine', 5, 'other', 'POST', '/_hcms/api/other', 500, 'ERROR', 2, 0, 41, 1, 2000, 'boom', '[]');
   )sql";
   ASSERT_EQ(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr), SQLITE_OK);

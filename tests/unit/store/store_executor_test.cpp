@@ -4,6 +4,7 @@
 #include "store/store_executor.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -151,8 +152,11 @@ TEST_F(StoreExecutorTest, PastTheBoundTheOldestHeldRecordsAreDroppedCountedAndSa
   EXPECT_GT(found.size(), 0u);
   EXPECT_EQ(found.size() + executor.dropped_records(), static_cast<std::size_t>(total)) << captured.text();
   EXPECT_EQ(found.back().request_id, "b3-99");  // the newest are kept
-  EXPECT_NE(captured.text().find("dropped so far, the oldest first"), std::string::npos) << captured.text();
-  EXPECT_NE(captured.text().find("were dropped while the store refused them"), std::string::npos) << captured.text();
+  EXPECT_NE(captured.text().find("dropping execution records: "), std::string::npos) << captured.text();
+  EXPECT_NE(captured.text().find("the oldest go first"), std::string::npos) << captured.text();
+  EXPECT_NE(captured.text().find(fmt::format("execution records are stored again; {} were dropped", executor.dropped_records())),
+            std::string::npos)
+      << captured.text();
 }
 
 TEST_F(StoreExecutorTest, RecordsTheStoreRefusesForGoodAreDroppedAndCounted) {
@@ -169,7 +173,33 @@ TEST_F(StoreExecutorTest, RecordsTheStoreRefusesForGoodAreDroppedAndCounted) {
   executor.append_executions(records(5, "r-"));
   EXPECT_TRUE(executor.flush());
   EXPECT_EQ(executor.dropped_records(), 5u);
-  EXPECT_NE(captured.text().find("5 execution records could not be stored and are dropped"), std::string::npos) << captured.text();
+  EXPECT_NE(captured.text().find("dropping execution records: 5 could not be stored (refused for good"), std::string::npos)
+      << captured.text();
+}
+
+TEST_F(StoreExecutorTest, BatchesRefusedForGoodAreSaidOnceAndTheRecoveryWithTheirCount) {
+  StoreExecutor executor(open_sqlite_store(db_, 20ms));
+  CapturedStderr captured(dir_.path() / "stderr.txt");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON execution_pages BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  for (int batch = 0; batch < 20; ++batch) {
+    executor.append_executions(records(3, "r" + std::to_string(batch) + "-"));
+    EXPECT_TRUE(executor.flush());  // one batch each: twenty refusals
+  }
+  EXPECT_EQ(executor.dropped_records(), 60u);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  executor.append_executions(records(2, "ok-"));
+  EXPECT_TRUE(executor.flush());
+  auto text = captured.text();
+  std::size_t lines = 0;
+  for (auto at = text.find("dropping execution records"); at != std::string::npos; at = text.find("dropping execution records", at + 1)) ++lines;
+  EXPECT_EQ(lines, 1u) << text;  // not one line per batch
+  EXPECT_NE(text.find("execution records are stored again; 60 were dropped"), std::string::npos) << text;
+  EXPECT_EQ(stored(db_).size(), 2u);
 }
 
 TEST_F(StoreExecutorTest, AStopWhileTheStoreRefusesRecordsEndsAndSaysWhatWasDropped) {

@@ -1,0 +1,68 @@
+#include "util/private_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+namespace sprocket::util {
+namespace fs = std::filesystem;
+
+void create_private_directories(const fs::path& dir, std::error_code& ec) {
+  ec.clear();
+  // The components that do not exist yet, outermost first: only those are ours to set.
+  std::vector<fs::path> missing;
+  for (fs::path p = fs::absolute(dir, ec); !ec && !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, ec) || ec) break;
+    missing.push_back(p);
+    if (p == p.root_path()) break;
+  }
+  if (ec) return;
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    // mkdir's mode passes through the umask; chmod afterwards does not.
+    if (::mkdir(it->c_str(), kPrivateDirMode) != 0 && errno != EEXIST) {
+      ec = std::error_code(errno, std::generic_category());
+      return;
+    }
+    if (::chmod(it->c_str(), kPrivateDirMode) != 0) {
+      ec = std::error_code(errno, std::generic_category());
+      return;
+    }
+  }
+  if (!fs::is_directory(dir, ec) && !ec) ec = std::make_error_code(std::errc::not_a_directory);
+}
+
+UniqueFd open_private_file(const fs::path& file, int flags) {
+  UniqueFd fd(::open(file.c_str(), flags | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode));
+  if (fd.valid()) {
+    ::fchmod(fd.get(), kPrivateFileMode);  // created by us: the umask may have taken bits off
+    return fd;
+  }
+  if (errno != EEXIST || (flags & O_EXCL)) return fd;
+  return UniqueFd(::open(file.c_str(), (flags & ~O_EXCL) | O_CLOEXEC));
+}
+
+std::optional<mode_t> tighten_permissions(const fs::path& path, mode_t mode, std::error_code& ec) {
+  ec.clear();
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) ec = std::error_code(errno, std::generic_category());
+    return std::nullopt;
+  }
+  if (S_ISLNK(st.st_mode) || (st.st_mode & 077) == 0) return std::nullopt;
+  if (::chmod(path.c_str(), mode) != 0) {
+    ec = std::error_code(errno, std::generic_category());
+    return std::nullopt;
+  }
+  return st.st_mode & 07777;
+}
+
+std::string mode_text(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+}  // namespace sprocket::util

@@ -1,0 +1,78 @@
+#include "util/private_files.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "test_dir.h"
+
+namespace sprocket::util {
+namespace {
+namespace fs = std::filesystem;
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 07777;
+}
+
+// The umask of the whole test process, restored at the end.
+class Umask {
+ public:
+  explicit Umask(mode_t mask) : previous_(::umask(mask)) {}
+  ~Umask() { ::umask(previous_); }
+
+ private:
+  mode_t previous_;
+};
+
+TEST(PrivateFilesTest, WhatItCreatesIsPrivateWhateverTheUmask) {
+  sprocket::testing::TestDir dir("private-files");
+  for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{0277}}) {
+    Umask umask(mask);
+    fs::path top = dir.path() / ("m" + std::to_string(mask));
+    std::error_code ec;
+    create_private_directories(top / "a" / "b", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    for (const auto& p : {top, top / "a", top / "a" / "b"}) EXPECT_EQ(mode_of(p), 0700u) << p << " umask " << mask;
+    auto fd = open_private_file(top / "f", O_RDWR);
+    ASSERT_TRUE(fd.valid());
+    EXPECT_EQ(mode_of(top / "f"), 0600u) << "umask " << mask;
+  }
+}
+
+TEST(PrivateFilesTest, AnExistingFolderIsLeftAsItIsAndAnExistingFileOpened) {
+  sprocket::testing::TestDir dir("private-files");
+  fs::path existing = dir.path() / "existing";
+  fs::create_directory(existing);
+  ::chmod(existing.c_str(), 0755);
+  std::error_code ec;
+  create_private_directories(existing, ec);
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(mode_of(existing), 0755u) << "narrowing is tighten_permissions' job, and said in the log";
+  {
+    auto fd = open_private_file(existing / "f", O_RDWR);
+    ASSERT_TRUE(fd.valid());
+  }
+  auto again = open_private_file(existing / "f", O_RDWR);
+  EXPECT_TRUE(again.valid());
+  EXPECT_FALSE(open_private_file(existing / "f", O_RDWR | O_EXCL).valid());
+}
+
+TEST(PrivateFilesTest, TightenNarrowsOnlyWhatGroupOrOthersMayUseAndSaysWhatItWas) {
+  sprocket::testing::TestDir dir("private-files");
+  fs::path file = dir.path() / "db";
+  { auto fd = open_private_file(file, O_RDWR); }
+  std::error_code ec;
+  EXPECT_FALSE(tighten_permissions(file, 0600, ec)) << "already private";
+  ::chmod(file.c_str(), 0644);
+  auto was = tighten_permissions(file, 0600, ec);
+  ASSERT_TRUE(was);
+  EXPECT_EQ(mode_text(*was), "0644");
+  EXPECT_EQ(mode_of(file), 0600u);
+  EXPECT_FALSE(tighten_permissions(dir.path() / "missing", 0600, ec));
+  EXPECT_FALSE(ec) << "a file that is not there is not an error";
+}
+
+}  // namespace
+}  // namespace sprocket::util
