@@ -80,6 +80,15 @@ int main(int argc, char** argv) {
                         "Seconds an idle client connection is kept open, and the most a client may take to send a request")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    command->add_option("--max-connections", o.max_connections,
+                        "Most client connections open at once; at the cap a new one replaces the longest-idle one, or gets 503 "
+                        "(default: the open-file limit, raised to its hard limit, less a reserve for workers; docs/limits.md)")
+        ->check(CLI::Range(1, 1 << 24));
+    command->add_option("--max-unsent-response-mb", o.max_unsent_response_mb,
+                        "MB of responses held for clients that have not read them yet, all connections together; past it the "
+                        "clients that stopped reading are disconnected, or the new response is a 503")
+        ->check(CLI::Range(7, 1 << 20))
+        ->capture_default_str();
     command->add_option("--poll-us", o.poll_us,
                         "At low concurrency, poll this many microseconds after each request before sleeping: less latency "
                         "for an otherwise idle core (0: never)")

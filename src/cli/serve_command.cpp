@@ -1,6 +1,7 @@
 #include "cli/serve_command.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "config/folder_watcher.h"
 #include "deploy/archive.h"
 #include "deploy/deploy_service.h"
+#include "http/connection_limits.h"
 #include "http/gateway.h"
 #include "http/server.h"
 #include "logs/log_sink.h"
@@ -36,6 +38,7 @@
 #include "util/clock.h"
 #include "util/unique_fd.h"
 #include "util/event_loop.h"
+#include "util/open_files.h"
 #include "util/task_thread.h"
 
 namespace sprocket::cli {
@@ -195,6 +198,12 @@ class Generations {
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
+  // Every client connection is a descriptor: take all the kernel allows before anything opens.
+  std::size_t open_files = util::raise_open_files_limit();
+  // glibc raises its mmap threshold each time a large block is freed, after which 5 MB response
+  // bodies come from the heap and stay in the process after their clients leave (111 MB held
+  // after 100 slow readers). A fixed threshold keeps large blocks mmapped: freed means returned.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   auto deployment = load_accounts(options);
   if (!deployment) {
     fmt::print(stderr, "{}\nsprocket: nothing is served until these errors are fixed\n", deployment.error());
@@ -368,13 +377,36 @@ int run_serve(const ServeOptions& options) {
   }
 
   std::optional<http::HttpServer> server, admin_server;
+  auto caps = http::divide_open_files(open_files, options.max_connections > 0
+                                                      ? std::optional<std::size_t>(options.max_connections)
+                                                      : std::nullopt);
+  if (caps.warning) fmt::print(stderr, "sprocket: WARNING: {}\n", *caps.warning);
+  auto server_log = [&log](std::string_view line) { log.write_line(line); };
   try {
     http::ServerSettings settings{listen->first, listen->second};
     settings.keep_alive_timeout = std::chrono::seconds(options.keep_alive_seconds);
+    settings.max_connections = caps.gateway;
+    settings.max_unsent_response_bytes = static_cast<std::size_t>(options.max_unsent_response_mb) << 20;
+    settings.log = server_log;
+    settings.metrics = &metrics;
     server.emplace(io, gateway, settings);
     http::ServerSettings admin_settings{admin_listen->first, admin_listen->second};
     admin_settings.body_limit = deploy::kMaxArchiveBytes + 1024;  // deploy uploads
+    admin_settings.keep_alive_timeout = settings.keep_alive_timeout;
+    admin_settings.max_connections = caps.admin;
+    admin_settings.max_unsent_response_bytes = settings.max_unsent_response_bytes;
+    admin_settings.name = "admin";
+    admin_settings.log = server_log;
+    admin_settings.metrics = &metrics;
+    // Out of descriptors, the admin API's few connections are not worth closing: the gateway's are.
+    admin_settings.free_a_descriptor = [&] { return server->close_longest_idle(); };
     admin_server.emplace(io, admin_api, admin_settings);
+    metrics.add_listener_source("gateway", [&] {
+      return metrics::Metrics::ListenerGauges{server->open_connections(), server->unsent_response_bytes()};
+    });
+    metrics.add_listener_source("admin", [&] {
+      return metrics::Metrics::ListenerGauges{admin_server->open_connections(), admin_server->unsent_response_bytes()};
+    });
   } catch (const boost::system::system_error& e) {
     // Its what() names Boost's source files; say what is wrong with the address and what to do.
     fmt::print(stderr, "sprocket: {}\n", server ? cannot_listen_message(options.admin_listen, "--admin-listen", e.code())
@@ -417,6 +449,9 @@ int run_serve(const ServeOptions& options) {
                action.name, action.file.string());
   }
   fmt::print(stderr, "sprocket: {}\n", gateway.current()->dispatcher->memory_enforcement());
+  fmt::print(stderr, "sprocket: at most {} client connections ({} open files, {} kept for workers, the store and {} admin connections); "
+                     "{} MB of unsent responses\n",
+             caps.gateway, open_files, caps.reserve, caps.admin, options.max_unsent_response_mb);
   if (unsandboxed) {
     fmt::print(stderr, "sprocket: WARNING: workers are not sandboxed ({}): any function can read this node's data directory, "
                        "its secret key and admin token\n", *unsandboxed);

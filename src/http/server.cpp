@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include "http/framing.h"
 #include "http/gateway.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -8,12 +9,16 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <fmt/format.h>
+#include <vector>
 
 namespace sprocket::http {
 namespace asio = boost::asio;
@@ -23,9 +28,13 @@ using asio::ip::tcp;
 
 struct HttpServer::Connection {
   tcp::socket* socket = nullptr;
-  bool busy = false;
   // When the read or write in progress is given up (the sweep shuts the socket down); max: no limit.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::list<Connection*>* list = nullptr;  // idle_ or busy_; null once closed by the server
+  std::list<Connection*>::iterator position;
+  bool closed = false;  // by the server, to make room: the coroutine only ends
+  std::size_t unsent = 0;  // bytes of the response being written, counted in unsent_bytes_
+  std::chrono::steady_clock::time_point last_progress{};  // when its client last took some of them
 };
 
 namespace {
@@ -33,6 +42,14 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // How often the sweep looks for connections past their deadline: timeouts are in seconds.
 constexpr auto kSweepInterval = std::chrono::seconds(1);
+// A client that has taken none of its response for this long may be closed when the node runs
+// out of room for unsent responses; one reading slowly but steadily never is.
+constexpr auto kStalledReader = std::chrono::milliseconds(500);
+// Room for a response's status line and headers beside its body, in the unsent-bytes count.
+constexpr std::size_t kHeadAllowance = 1024;
+// A connection's read buffer that grew for a large request is given back when it is idle.
+constexpr std::size_t kIdleBufferBytes = 64 * 1024;
+constexpr auto kReportInterval = std::chrono::seconds(10);
 
 // The status line and the header fields of `response`, ready to go before its body. Beast's
 // serializer does the same through layers of buffer sequences that cost the event loop more
@@ -111,24 +128,140 @@ asio::awaitable<void> HttpServer::accept_loop() {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || draining_) break;
-      continue;  // e.g. EMFILE: keep serving the connections we have
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory) {
+        // Out of descriptors despite the cap (something else took them): the pending client
+        // stays in the backlog, so accepting again at once would spin. Free one, or wait.
+        report("accept_failed", fmt::format("cannot accept a connection: {}; {} connections are open (the limit is {})",
+                                            ec.message(), open_connections(), settings_.max_connections));
+        bool freed = settings_.free_a_descriptor ? settings_.free_a_descriptor() : close_longest_idle();
+        if (!freed) co_await pause_accepting();
+      }
+      continue;  // keep serving the connections we have
     }
-    socket.set_option(tcp::no_delay(true));
+    if (open_connections() >= settings_.max_connections && !close_longest_idle()) {
+      refuse(socket);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(io_, serve_connection(std::move(socket)), asio::detached);
   }
+}
+
+asio::awaitable<void> HttpServer::pause_accepting() {
+  asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+  co_await pause.async_wait(use_tuple);
+}
+
+void HttpServer::report(std::string_view event, std::string message) {
+  if (settings_.metrics) settings_.metrics->connection_event(settings_.name, event);
+  auto& reported = reported_[std::string(event)];
+  auto now = std::chrono::steady_clock::now();
+  if (reported.last != std::chrono::steady_clock::time_point{} && now - reported.last < kReportInterval) {
+    ++reported.unreported;
+    return;
+  }
+  if (reported.unreported > 0) message += fmt::format(" ({} more like this since the last such line)", reported.unreported);
+  reported.last = now;
+  reported.unreported = 0;
+  if (settings_.log) settings_.log(fmt::format("sprocket: WARN [{}] {}", settings_.name, message));
+}
+
+void HttpServer::move_to(Connection& connection, std::list<Connection*>& list) {
+  if (connection.closed) return;
+  if (connection.list) {
+    list.splice(list.end(), *connection.list, connection.position);
+  } else {
+    connection.position = list.insert(list.end(), &connection);
+  }
+  connection.list = &list;
+}
+
+void HttpServer::unlist(Connection& connection) {
+  if (!connection.list) return;
+  connection.list->erase(connection.position);
+  connection.list = nullptr;
+}
+
+void HttpServer::close_now(Connection& connection) {
+  boost::system::error_code ignored;
+  connection.closed = true;
+  unlist(connection);
+  release_unsent(connection);
+  // close, not shutdown: the descriptor must be free now, not when the coroutine unwinds.
+  connection.socket->close(ignored);
+}
+
+bool HttpServer::close_longest_idle() {
+  if (idle_.empty()) return false;
+  close_now(*idle_.front());
+  report("idle_closed", fmt::format("{} of at most {} connections open (--max-connections), or no descriptor free: the "
+                                    "longest-idle one was closed to admit a new one",
+                                    open_connections() + 1, settings_.max_connections));
+  return true;
+}
+
+void HttpServer::refuse(tcp::socket& socket) {
+  report("refused", fmt::format("a connection was refused with 503: all {} connections (the limit, --max-connections) are busy",
+                                settings_.max_connections));
+  Response response = plain_error(503, "TOO_MANY_CONNECTIONS",
+                                  fmt::format("The server has {} connections open, its limit, and none of them is idle. Retry shortly.",
+                                              settings_.max_connections));
+  response.set(beast_http::field::retry_after, "1");
+  response.keep_alive(false);
+  response.prepare_payload();
+  std::string text = response_head(response) + response.body();
+  // A new socket's send buffer is empty: the few hundred bytes go at once, or not at all.
+  boost::system::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(text), ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
+void HttpServer::release_unsent(Connection& connection) {
+  unsent_bytes_ -= connection.unsent;
+  connection.unsent = 0;
+}
+
+bool HttpServer::make_room_for(std::size_t bytes) {
+  auto fits = [&] { return unsent_bytes_ + bytes <= settings_.max_unsent_response_bytes; };
+  if (fits()) return true;
+  auto stalled_before = std::chrono::steady_clock::now() - kStalledReader;
+  std::vector<Connection*> stalled;
+  for (auto* connection : busy_) {
+    if (connection->unsent > 0 && connection->last_progress <= stalled_before) stalled.push_back(connection);
+  }
+  std::sort(stalled.begin(), stalled.end(), [](auto* a, auto* b) { return a->last_progress < b->last_progress; });
+  for (auto* connection : stalled) {
+    if (fits()) break;
+    std::size_t held = connection->unsent;
+    close_now(*connection);
+    report("slow_reader_closed",
+           fmt::format("a connection whose client had read nothing of its response for {} ms was closed, freeing {} bytes: "
+                       "responses waiting for their clients reached the limit of {} bytes (--max-unsent-response-mb)",
+                       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - connection->last_progress).count(),
+                       held, settings_.max_unsent_response_bytes));
+  }
+  return fits();
 }
 
 asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   boost::system::error_code ignored;
   std::string remote = socket.remote_endpoint(ignored).address().to_string();
-  Connection connection{&socket, false};
+  Connection connection;
+  connection.socket = &socket;
   // Guards, because the coroutine can also end by being destroyed (a handler dropped without an
-  // answer): the registration and the in-flight count must not outlive it.
+  // answer): the registration, the unsent bytes and the in-flight count must not outlive it.
   struct Registration {
-    std::list<Connection*>& list;
-    std::list<Connection*>::iterator it;
-    ~Registration() { list.erase(it); }
-  } registration{connections_, connections_.insert(connections_.end(), &connection)};
+    HttpServer& server;
+    Connection& connection;
+    ~Registration() {
+      server.unlist(connection);
+      server.release_unsent(connection);
+    }
+  } registration{*this, connection};
+  move_to(connection, idle_);
   arm_sweep();
   struct InFlight {
     HttpServer& server;
@@ -148,10 +281,27 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   auto expires_after = [&](std::chrono::steady_clock::duration limit) { connection.deadline = std::chrono::steady_clock::now() + limit; };
   auto expires_never = [&] { connection.deadline = std::chrono::steady_clock::time_point::max(); };
 
+  // Written a piece at a time as the client takes it, so that a client that takes nothing is
+  // known (last_progress) when room for unsent responses runs out.
   auto write_response = [&](const Response& response) -> asio::awaitable<boost::system::error_code> {
     std::string head = response_head(response);
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(response.body())};
-    auto [error, written] = co_await asio::async_write(socket, buffers, use_tuple);
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(buffers);
+    release_unsent(connection);
+    connection.unsent = head.size() + response.body().size();
+    unsent_bytes_ += connection.unsent;
+    connection.last_progress = std::chrono::steady_clock::now();
+    boost::system::error_code error;
+    while (beast::buffer_bytes(rest) > 0) {
+      auto [write_error, written] = co_await socket.async_write_some(rest, use_tuple);
+      if (write_error) {
+        error = write_error;
+        break;
+      }
+      rest.consume(written);
+      connection.last_progress = std::chrono::steady_clock::now();
+    }
+    release_unsent(connection);
     co_return error;
   };
   auto write_and_close = [&](Response response) -> asio::awaitable<void> {
@@ -167,6 +317,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
     expires_after(settings_.keep_alive_timeout);
     auto [header_error, header_bytes] = co_await beast_http::async_read_header(socket, buffer, parser, use_tuple);
+    if (connection.closed) break;
     if (header_error) {
       if (header_error == beast_http::error::body_limit) {
         // Content-Length alone already says too much: refuse before reading a byte of the body.
@@ -180,8 +331,13 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       }
       break;
     }
-    connection.busy = true;
+    move_to(connection, busy_);
     auto& header = parser.get();
+    if (auto refused = framing_error(header.base(), header.version())) {
+      // Read no body: where it ends is exactly what is in doubt (request smuggling).
+      co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", "The request's framing is ambiguous: " + *refused));
+      break;
+    }
     if (parser.content_length() && *parser.content_length() > settings_.body_limit) {
       // Refuse before reading a byte of the body.
       co_await write_and_close(plain_error(413, "PAYLOAD_TOO_LARGE",
@@ -240,6 +396,22 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
         },
         asio::use_awaitable);
     keep_alive = keep_alive && !draining_;
+    std::size_t unsent = (is_head ? 0 : response.body().size()) + kHeadAllowance;
+    if (!make_room_for(unsent)) {
+      // Every client holding room is still reading: this answer goes, not one being read.
+      auto id = response.find("X-Request-Id");
+      std::string request_id = id != response.end() ? std::string(id->value()) : std::string();
+      report("response_refused",
+             fmt::format("a response of {} bytes (request {}) was replaced by a 503: responses waiting for their clients hold "
+                         "{} bytes, the limit (--max-unsent-response-mb), and none of those clients has stalled",
+                         response.body().size(), request_id.empty() ? "-" : request_id, unsent_bytes_));
+      response = plain_error(503, "SERVER_BUSY",
+                             fmt::format("The server holds {} MB of responses that its clients have not read yet, its limit. "
+                                         "Retry shortly.",
+                                         settings_.max_unsent_response_bytes >> 20));
+      if (!request_id.empty()) response.set("X-Request-Id", request_id);
+      response.set(beast_http::field::retry_after, "1");
+    }
     response.version(version);
     response.keep_alive(keep_alive);
     if (is_head) {
@@ -251,9 +423,10 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     }
     expires_after(std::chrono::seconds(30));
     auto write_error = co_await write_response(response);
-    connection.busy = false;
     in_flight.end();
-    if (write_error || !keep_alive) break;
+    if (write_error || !keep_alive || connection.closed) break;
+    move_to(connection, idle_);
+    if (buffer.size() == 0 && buffer.capacity() > kIdleBufferBytes) buffer.shrink_to_fit();
   }
   socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
@@ -271,17 +444,19 @@ void HttpServer::arm_sweep() {
 
 void HttpServer::sweep() {
   auto now = std::chrono::steady_clock::now();
-  for (auto* connection : connections_) {
-    if (connection->deadline <= now) {
-      // Shut down, not cancel: a cancel finds nothing to cancel when the operation has just
-      // completed or is between two reads of a composed one, and the timeout would be lost.
-      // After a shutdown every read and write on the socket fails, and the coroutine ends.
-      boost::system::error_code ignored;
-      connection->socket->shutdown(tcp::socket::shutdown_both, ignored);
+  for (auto* list : {&busy_, &idle_}) {
+    for (auto* connection : *list) {
+      if (connection->deadline <= now) {
+        // Shut down, not cancel: a cancel finds nothing to cancel when the operation has just
+        // completed or is between two reads of a composed one, and the timeout would be lost.
+        // After a shutdown every read and write on the socket fails, and the coroutine ends.
+        boost::system::error_code ignored;
+        connection->socket->shutdown(tcp::socket::shutdown_both, ignored);
+      }
     }
   }
   // An idle server with no connections sleeps: the sweep comes back with the next connection.
-  if (!connections_.empty()) arm_sweep();
+  if (open_connections() > 0) arm_sweep();
 }
 
 void HttpServer::request_finished() {
@@ -297,9 +472,7 @@ void HttpServer::drain(std::function<void()> drained) {
   draining_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
-  for (auto* connection : connections_) {
-    if (!connection->busy) connection->socket->cancel(ignored);  // idle keep-alive: end it now
-  }
+  for (auto* connection : idle_) connection->socket->cancel(ignored);  // idle keep-alive: end it now
   if (in_flight_ == 0) {
     asio::post(io_, std::move(drained));
   } else {

@@ -8,10 +8,12 @@
 #include <cstddef>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "http/request_handler.h"
+#include "metrics/metrics.h"
 #include "util/expected.h"
 
 namespace sprocket::http {
@@ -22,6 +24,18 @@ struct ServerSettings {
   std::size_t body_limit = 6 * 1024 * 1024;  // HubSpot's 6 MB payload limit
   std::size_t header_limit = 64 * 1024;
   std::chrono::seconds keep_alive_timeout{60};
+  // Open connections; at the cap a new one replaces the longest-idle one, or is refused (503).
+  std::size_t max_connections = 10000;
+  // Bytes of responses written to clients that have not read them yet, over all connections.
+  std::size_t max_unsent_response_bytes = 64 * 1024 * 1024;
+  std::string name = "gateway";  // in log lines and metric labels
+  // sprocket's own lines (a newline is appended), and the counters; either may be empty.
+  std::function<void(std::string_view)> log = nullptr;
+  metrics::Metrics* metrics = nullptr;
+  // When accept() finds no descriptor free: frees one elsewhere (the admin listener asks the
+  // gateway, which holds most of them) and says whether it could; empty: this server's own
+  // longest-idle connection.
+  std::function<bool()> free_a_descriptor = nullptr;
 };
 
 class HttpServer {
@@ -29,9 +43,13 @@ class HttpServer {
   // Binds at once; throws std::system_error when the address cannot be used.
   HttpServer(boost::asio::io_context& io, RequestHandler& handler, ServerSettings settings);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+  std::size_t open_connections() const { return idle_.size() + busy_.size(); }
+  std::size_t unsent_response_bytes() const { return unsent_bytes_; }
   void start();
   // Stops accepting, closes idle connections, and calls `drained` once no request is in flight.
   void drain(std::function<void()> drained);
+  // Closes the connection idle for longest, freeing its descriptor now; false: every one is busy.
+  bool close_longest_idle();
 
  private:
   struct Connection;
@@ -41,12 +59,31 @@ class HttpServer {
   // Timeouts: one timer for all connections, instead of one per read and write.
   void arm_sweep();
   void sweep();
+  // Connections are kept in two lists; the idle one is in the order they became idle.
+  void move_to(Connection& connection, std::list<Connection*>& list);
+  void unlist(Connection& connection);
+  // Closes `connection` at once (its descriptor is free when this returns); its coroutine ends.
+  void close_now(Connection& connection);
+  void refuse(boost::asio::ip::tcp::socket& socket);
+  boost::asio::awaitable<void> pause_accepting();
+  // Makes room for `bytes` more unsent response bytes by closing the connections whose clients
+  // have read nothing for the longest; false when that cannot make enough.
+  bool make_room_for(std::size_t bytes);
+  void release_unsent(Connection& connection);
+  // A counter and a log line (the first of each kind, then at most one every 10 s).
+  void report(std::string_view event, std::string message);
 
   boost::asio::io_context& io_;
   RequestHandler& handler_;
   ServerSettings settings_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::list<Connection*> connections_;
+  std::list<Connection*> idle_, busy_;
+  std::size_t unsent_bytes_ = 0;
+  struct Reported {
+    std::chrono::steady_clock::time_point last{};
+    std::uint64_t unreported = 0;
+  };
+  std::map<std::string, Reported, std::less<>> reported_;
   boost::asio::steady_timer sweep_timer_;
   bool sweep_armed_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for the sweep's handler

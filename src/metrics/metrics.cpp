@@ -41,6 +41,9 @@ void Metrics::execution(const std::string& function, int status, double executio
 }
 
 void Metrics::rejected(std::string_view reason) { ++rejections_[std::string(reason)]; }
+void Metrics::connection_event(std::string_view listener, std::string_view event) {
+  ++connection_events_[{std::string(listener), std::string(event)}];
+}
 void Metrics::memory_kill() { ++memory_kills_; }
 void Metrics::timeout() { ++timeouts_; }
 
@@ -94,6 +97,25 @@ std::string Metrics::render() const {
   out += "# HELP sprocket_instance_starts_delayed_total Instance starts held back because a function's instances kept failing.\n";
   out += "# TYPE sprocket_instance_starts_delayed_total counter\n";
   out += fmt::format("sprocket_instance_starts_delayed_total {}\n", delayed_starts_ ? delayed_starts_() : 0);
+  out += "# HELP sprocket_connection_events_total What a listener did against hostile or slow clients, by event.\n";
+  out += "# TYPE sprocket_connection_events_total counter\n";
+  for (const auto& [listener, source] : listeners_) {
+    for (auto event : kConnectionEvents) {
+      auto it = connection_events_.find({listener, std::string(event)});
+      out += fmt::format("sprocket_connection_events_total{{listener=\"{}\",event=\"{}\"}} {}\n", label_value(listener), event,
+                         it == connection_events_.end() ? 0 : it->second);
+    }
+  }
+  out += "# HELP sprocket_open_connections Client connections open now, by listener.\n";
+  out += "# TYPE sprocket_open_connections gauge\n";
+  for (const auto& [listener, source] : listeners_) {
+    out += fmt::format("sprocket_open_connections{{listener=\"{}\"}} {}\n", label_value(listener), source().connections);
+  }
+  out += "# HELP sprocket_unsent_response_bytes Bytes of responses held until their clients read them, by listener.\n";
+  out += "# TYPE sprocket_unsent_response_bytes gauge\n";
+  for (const auto& [listener, source] : listeners_) {
+    out += fmt::format("sprocket_unsent_response_bytes{{listener=\"{}\"}} {}\n", label_value(listener), source().unsent_bytes);
+  }
   out += "# HELP sprocket_execution_records_dropped_total Execution records never stored (a store that refused them past the held limit, for good, or at a stop).\n";
   out += "# TYPE sprocket_execution_records_dropped_total counter\n";
   out += fmt::format("sprocket_execution_records_dropped_total {}\n", records_dropped_ ? records_dropped_() : 0);

@@ -32,7 +32,19 @@ class Metrics {
   void timeout();
   // One attempt of a workflow action ("account/name"): SUCCEEDED, FAILED, RETRY.
   void action_attempt(const std::string& action, const std::string& outcome, double seconds);
+  // What a listener ("gateway", "admin") did to keep itself up against its clients: one of
+  // kConnectionEvents.
+  void connection_event(std::string_view listener, std::string_view event);
+  static constexpr std::array<std::string_view, 5> kConnectionEvents = {
+      "refused", "idle_closed", "accept_failed", "slow_reader_closed", "response_refused"};
   // Gauges read when rendering.
+  struct ListenerGauges {
+    std::size_t connections = 0;     // open now
+    std::size_t unsent_bytes = 0;    // of responses not yet written to their clients
+  };
+  void add_listener_source(std::string listener, std::function<ListenerGauges()> source) {
+    listeners_[std::move(listener)] = std::move(source);
+  }
   void set_instances_source(std::function<int()> source) { instances_ = std::move(source); }
   void set_actions_running_source(std::function<int()> source) { actions_running_ = std::move(source); }
   void set_delayed_starts_source(std::function<std::uint64_t()> source) { delayed_starts_ = std::move(source); }
@@ -57,6 +69,8 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t> action_attempts_;
   std::map<std::string, Histogram> action_duration_;
   std::function<int()> actions_running_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> connection_events_;
+  std::map<std::string, std::function<ListenerGauges()>> listeners_;
   std::function<std::uint64_t()> records_dropped_;
   std::function<std::uint64_t()> records_held_;
   std::function<std::uint64_t()> delayed_starts_;

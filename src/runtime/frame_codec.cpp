@@ -29,6 +29,10 @@ void FrameDecoder::feed(const char* data, std::size_t size) {
   buffer_.append(data, size);
 }
 
+namespace {
+constexpr std::size_t kKeptBufferBytes = 256 * 1024;
+}  // namespace
+
 std::optional<std::string> FrameDecoder::next() {
   if (buffered() < kFrameHeaderSize) return std::nullopt;
   const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + consumed_);
@@ -38,7 +42,13 @@ std::optional<std::string> FrameDecoder::next() {
   std::string payload = buffer_.substr(consumed_ + kFrameHeaderSize, n);
   consumed_ += kFrameHeaderSize + n;
   if (consumed_ == buffer_.size()) {
-    buffer_.clear();
+    // A buffer that grew for one large answer (a 5 MB body) is given back, not kept by every
+    // instance that ever sent one; small ones are kept, to be reused.
+    if (buffer_.capacity() > kKeptBufferBytes) {
+      std::string().swap(buffer_);
+    } else {
+      buffer_.clear();
+    }
     consumed_ = 0;
   }
   return payload;

@@ -5,6 +5,6 @@
 
 namespace sprocket::util {
 
-void append_json_string(std::string& out, std::string_view text);  // quoted and escaped
+void append_json_string(std::string& out, std::string_view text);  // quoted and escaped; invalid UTF-8 becomes U+FFFD
 
 }  // namespace sprocket::util

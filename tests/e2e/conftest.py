@@ -11,7 +11,8 @@ import pytest
 import requests
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BINARY = ROOT / "build" / "sprocket"
+# SPROCKET_BINARY runs the tests against another build (e.g. to see a new test fail without its fix).
+BINARY = pathlib.Path(os.environ.get("SPROCKET_BINARY", ROOT / "build" / "sprocket"))
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 EXAMPLES = ROOT / "examples"
 # For tests whose functions leave files for the test to read (a pid, a mark per run): the

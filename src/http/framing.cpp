@@ -1,0 +1,74 @@
+#include "http/framing.h"
+
+#include <boost/beast/core/string.hpp>
+#include <fmt/format.h>
+#include <string_view>
+#include <vector>
+
+namespace sprocket::http {
+namespace beast_http = boost::beast::http;
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The elements of a comma-separated field value, across every line of the field; RFC 9110
+// §5.6.1 lets a recipient ignore empty elements ("chunked, ,").
+std::vector<std::string_view> list_elements(const beast_http::fields& header, beast_http::field name) {
+  std::vector<std::string_view> elements;
+  for (auto [it, end] = header.equal_range(name); it != end; ++it) {
+    std::string_view value = it->value();
+    while (true) {
+      auto comma = value.find(',');
+      std::string_view element = trim(value.substr(0, comma));
+      if (!element.empty()) elements.push_back(element);
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  return elements;
+}
+
+}  // namespace
+
+std::optional<std::string> framing_error(const beast_http::fields& header, unsigned version) {
+  bool has_transfer_encoding = header.count(beast_http::field::transfer_encoding) > 0;
+  bool has_content_length = header.count(beast_http::field::content_length) > 0;
+  if (has_transfer_encoding) {
+    // HTTP/1.0 has no transfer codings: a 1.0 message with one has faulty framing (RFC 9112 §6.1).
+    if (version < 11) return "Transfer-Encoding is not allowed in an HTTP/1.0 request; send Content-Length instead";
+    // sprocket decodes no coding but chunked, and chunked is applied once, last (RFC 9112
+    // §6.1, §6.3): anything else would leave the body's end for this server and a proxy in
+    // front of it to read differently.
+    auto codings = list_elements(header, beast_http::field::transfer_encoding);
+    if (codings.size() != 1 || !boost::beast::iequals(codings.front(), "chunked")) {
+      std::string given;
+      for (auto [it, end] = header.equal_range(beast_http::field::transfer_encoding); it != end; ++it) {
+        if (!given.empty()) given += ", ";
+        given.append(it->value());
+      }
+      if (given.size() > 100) given = given.substr(0, 100) + "...";
+      return fmt::format("Transfer-Encoding \"{}\" is not supported; the only transfer coding accepted is a single \"chunked\"",
+                         given);
+    }
+    // Allowed by RFC 9112 §6.3 (Transfer-Encoding wins) but a classic smuggling vector: refused,
+    // as Envoy does by default.
+    if (has_content_length) return "A request may not carry both Transfer-Encoding and Content-Length; send one of them";
+  }
+  if (has_content_length) {
+    // One field with one decimal value: "5, 5" and repeated fields are refused even when the
+    // values agree (RFC 9112 §6.3 allows either; nginx refuses them too).
+    if (header.count(beast_http::field::content_length) > 1) return "The request carries Content-Length more than once; send it once";
+    std::string_view value = trim(header[beast_http::field::content_length]);
+    bool digits = !value.empty();
+    for (char c : value) digits = digits && c >= '0' && c <= '9';
+    if (!digits) return fmt::format("Content-Length \"{}\" is not a single decimal number of bytes", value);
+  }
+  return std::nullopt;
+}
+
+}  // namespace sprocket::http
