@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -53,7 +54,7 @@ GUEST_MODULES = ROOT / "guest" / "node" / "node_modules"
 NODE = shutil.which("node") or "/usr/bin/node"
 SDR_PACKAGE = "@hubspot/serverless-dev-runtime"
 SDR_VERSION = "7.0.7"
-ALL = ["hello", "realistic", "cold", "scale", "memory", "logging"]
+ALL = ["hello", "realistic", "cold", "scale", "memory", "logging", "neighbours"]
 HELLO_PATH = "/_hcms/api/hello"
 # Per-account limits for every sprocket under test (see Harness.sprocket_config).
 BENCH_LIMITS = {"maxEndpoints": 5000, "executionSecondsPerMinute": 1000000000}
@@ -774,6 +775,54 @@ class Harness:
         else:
             self.note(f"logging: {lines:,} 'chatty' lines reached the log (measured requests × 10 = "
                       f"{chatty_requests * 10:,}, plus warm-up); log written: {log_size / 1e6:.0f} MB")
+
+    # 7. noisy neighbours ------------------------------------------------------------------
+
+    def bench_neighbours(self):
+        """A well-behaved function's latency at c1, quiet and then beside four hostile ones in
+        a loop: one allocating 1 GB (each attempt killed at 128 MB), one spinning to its time
+        limit, one writing 100 MB of output, one starting detached children. On 2 cores some
+        of the difference is unavoidable; the back-off on failing functions bounds the rest."""
+        res = self.results.setdefault("neighbours", {})
+        folder = FIXTURES / "neighbours.functions"
+        well = "/_hcms/api/well"
+        server = self.sprocket("neighbours", [folder], ["--time-limit-ms", "1000", *self.sprocket_args])
+        stop = threading.Event()
+        attempts = {}
+
+        def hammer(path):
+            while not stop.is_set():
+                try:
+                    status = loadgen.timed_request(server.url + path, timeout=15)[0]
+                except OSError:
+                    status = "error"
+                attempts.setdefault(path, {}).setdefault(str(status), 0)
+                attempts[path][str(status)] += 1
+
+        try:
+            self.check(server, well)
+            self.warm(server, well)
+            quiet = self.measure(server, well, 1, "neighbours: quiet")
+            hostile = ["/_hcms/api/hog", "/_hcms/api/spin", "/_hcms/api/flood", "/_hcms/api/forker"]
+            threads = [threading.Thread(target=hammer, args=(p,), daemon=True) for p in hostile]
+            for t in threads:
+                t.start()
+            time.sleep(2)  # let the hostile ones reach their steady state (the back-off included)
+            noisy = self.measure(server, well, 1, "neighbours: beside 4 hostile functions")
+            stop.set()
+            for t in threads:
+                t.join(timeout=20)
+            rss_kb = procs.rss_kb(server.pid)  # the gateway alone: what the flood and hog must not grow
+        finally:
+            stop.set()
+            self.finish_server(server)
+        res.update({"quiet": quiet, "noisy": noisy, "hostile_attempts": attempts, "gateway_rss_kb_after": rss_kb})
+        for pct in ("p50_ms", "p99_ms"):
+            r = ratio(noisy[pct], quiet[pct])
+            self.row(f"neighbours: well-behaved {pct[:3]} beside 4 hostile functions vs quiet, c1", fmt_ms(noisy[pct]),
+                     fmt_ms(quiet[pct]), fmt_ratio(r), "< 2× (p99)" if pct == "p99_ms" else "–",
+                     met(r is not None and r < 2) if pct == "p99_ms" else "–")
+        self.note(f"neighbours: hostile requests answered meanwhile (status: count): {json.dumps(attempts)}")
 
     # -- report --
 
