@@ -116,6 +116,17 @@ class StoreExecutorTest : public ::testing::Test {
  protected:
   sprocket::testing::TestDir dir_{"store-executor"};
   fs::path db_ = dir_.path() / "t.db";
+
+  // Not a lock that goes away: every page insert fails (SQLITE_CONSTRAINT) until the trigger is
+  // dropped, and retrying would hold the records forever.
+  void refuse_every_page(bool refuse = true) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    const char* sql = refuse ? "CREATE TRIGGER refuse BEFORE INSERT ON execution_pages BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                             : "DROP TRIGGER refuse";
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
 };
 
 TEST_F(StoreExecutorTest, RecordsRefusedByALockedDatabaseArriveOnceItIsReleased) {
@@ -162,14 +173,7 @@ TEST_F(StoreExecutorTest, PastTheBoundTheOldestHeldRecordsAreDroppedCountedAndSa
 TEST_F(StoreExecutorTest, RecordsTheStoreRefusesForGoodAreDroppedAndCounted) {
   StoreExecutor executor(open_sqlite_store(db_, 20ms));
   CapturedStderr captured(dir_.path() / "stderr.txt");
-  // Not a lock that goes away: every page insert fails (SQLITE_CONSTRAINT), and retrying would
-  // hold them forever.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON execution_pages BEGIN SELECT RAISE(ABORT, 'refused'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  refuse_every_page();
   executor.append_executions(records(5, "r-"));
   EXPECT_TRUE(executor.flush());
   EXPECT_EQ(executor.dropped_records(), 5u);
@@ -180,18 +184,13 @@ TEST_F(StoreExecutorTest, RecordsTheStoreRefusesForGoodAreDroppedAndCounted) {
 TEST_F(StoreExecutorTest, BatchesRefusedForGoodAreSaidOnceAndTheRecoveryWithTheirCount) {
   StoreExecutor executor(open_sqlite_store(db_, 20ms));
   CapturedStderr captured(dir_.path() / "stderr.txt");
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON execution_pages BEGIN SELECT RAISE(ABORT, 'refused'); END",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  refuse_every_page();
   for (int batch = 0; batch < 20; ++batch) {
     executor.append_executions(records(3, "r" + std::to_string(batch) + "-"));
     EXPECT_TRUE(executor.flush());  // one batch each: twenty refusals
   }
   EXPECT_EQ(executor.dropped_records(), 60u);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  refuse_every_page(false);
   executor.append_executions(records(2, "ok-"));
   EXPECT_TRUE(executor.flush());
   auto text = captured.text();
