@@ -1,6 +1,7 @@
 """Hostile functions (issue 20): every process an instance starts ends with the instance — when
 it is replaced, and after a gateway kill -9 at the next start — and an instance has a bounded
 number of processes, with or without the sandbox."""
+import concurrent.futures
 import os
 import re
 import random
@@ -110,3 +111,26 @@ def test_a_function_that_keeps_crashing_is_restarted_on_a_back_off(start_sprocke
     assert s.get("/_hcms/api/probe", params={"do": "die"}, timeout=60).status_code == 502
     assert probe(s, "whoami")["ok"]
     assert len(re.findall(r"instances in a row ended in failure", s.log())) == 5
+
+
+def test_raw_output_without_newlines_is_dropped_as_it_arrives(start_sprocket):
+    s = start_sprocket([HOSTILE, NEIGHBOUR], "--max-instances", "4")
+    with open(f"/proc/{s.process.pid}/status") as f:
+        before_kb = int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+    # Three instances at once, 200 MB each to stdout or stderr, not one newline among them.
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        floods = [pool.submit(probe, s, "rawflood", mb="200", fd=str(fd)) for fd in (1, 2, 1)]
+        while not all(f.done() for f in floods):
+            assert s.get("/_hcms/api/neighbour").status_code == 200  # served throughout
+        assert all(f.result()["ok"] for f in floods)
+    with open(f"/proc/{s.process.pid}/status") as f:
+        status = f.read()
+    peak_kb = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+    # The gateway holds a few hundred KB of each execution's output, whatever it writes.
+    assert peak_kb < before_kb + 100 * 1024, f"the gateway's memory went from {before_kb // 1024} MB to {peak_kb // 1024} MB"
+    s.wait_for_log(r"Log output truncated: \d{9,} bytes dropped")
+    # Later cold starts report their own memory, not the flood's.
+    probe(s, "exit")
+    assert probe(s, "whoami")["ok"]
+    reports = [int(m) for m in re.findall(r"Max Memory Used: (\d+) MB", s.log())]
+    assert reports and max(reports) <= 128, reports
