@@ -331,7 +331,9 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       }
       break;
     }
-    move_to(connection, busy_);
+    // Still the client's turn until its body is in: such a connection is as idle as one that
+    // trickles its headers, and the first to go when the cap is reached (a client that sends
+    // "Content-Length: 10" and 3 bytes must not hold a slot).
     auto& header = parser.get();
     if (auto refused = framing_error(header.base(), header.version())) {
       // Read no body: where it ends is exactly what is in doubt (request smuggling).
@@ -364,6 +366,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       }
     }
 
+    move_to(connection, busy_);
     Request request = parser.release();
     if (auto stream_reply = handler_.stream(request)) {
       // A stream ends with the connection: headers now, then the body as it comes.

@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sys/resource.h>
+
 #include <fmt/format.h>
 #include <fstream>
 #include <mutex>
@@ -107,6 +109,12 @@ class SandboxLauncher final : public WorkerLauncher {
  public:
   SandboxLauncher(GuestInstall guest, SandboxSettings settings)
       : guest_(std::move(guest)), settings_(std::move(settings)), uids_(std::make_shared<UidPool>(first_worker_uid())) {
+    // A worker may not be given more open files than the gateway itself may have (sprocket-enter
+    // could only fail then, and every worker with it).
+    struct rlimit files {};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_max != RLIM_INFINITY && files.rlim_max < settings_.open_files) {
+      settings_.open_files = static_cast<unsigned>(files.rlim_max);
+    }
     // What covers a folder's .env inside (a device node would not open on the nodev mount), in
     // a folder of its own that nobody else can have prepared.
     std::string dir = (fs::temp_directory_path() / "sprocket-cover-XXXXXX").string();

@@ -156,20 +156,49 @@ void Worker::take_pipe_lines(std::string& buffer, const char* level, bool flush_
   // Output while starting or loading belongs to the load (its error message, if it fails).
   if (!pending_.empty() || state_ == State::Starting || state_ == State::Loading) {
     for (auto& l : lines) hold_line(std::move(l));
-  } else if (on_stray_logs_) {
-    on_stray_logs_(std::move(lines));
+  } else {
+    deliver_stray(std::move(lines));
   }
 }
 
 void Worker::hold_line(LogLine line) {
   // Output waits here until its invocation ends, and only its first few KB are kept then
   // (docs/limits.md): a function that writes gigabytes must not make the gateway hold them.
-  if (held_log_bytes_ + line.text.size() > kMaxHeldLogBytes) {
-    dropped_held_bytes_ += static_cast<std::int64_t>(line.text.size());
+  // A line costs its text and its own keeping: a flood of empty lines must be bounded too.
+  const std::size_t cost = line.text.size() + kLineOverheadBytes;
+  if (held_log_bytes_ + cost > kMaxHeldLogBytes) {
+    dropped_held_bytes_ += static_cast<std::int64_t>(line.text.size()) + 1;
     return;
   }
-  held_log_bytes_ += line.text.size();
+  held_log_bytes_ += cost;
   pipe_logs_.push_back(std::move(line));
+}
+
+void Worker::deliver_stray(std::vector<LogLine> lines) {
+  // Output between invocations has no execution to be cut at 4 KB in: it is bounded per gap
+  // between two invocations, and what is dropped is said once, when the next one starts.
+  if (!on_stray_logs_) return;
+  std::vector<LogLine> kept;
+  for (auto& line : lines) {
+    const std::size_t cost = line.text.size() + kLineOverheadBytes;
+    if (stray_bytes_ + cost > kMaxStrayBytes) {
+      dropped_stray_bytes_ += static_cast<std::int64_t>(line.text.size()) + 1;
+      continue;
+    }
+    stray_bytes_ += cost;
+    kept.push_back(std::move(line));
+  }
+  if (!kept.empty()) on_stray_logs_(std::move(kept));
+}
+
+void Worker::end_stray_gap() {
+  stray_bytes_ = 0;
+  if (dropped_stray_bytes_ == 0 || !on_stray_logs_) return;
+  std::vector<LogLine> notice{LogLine{util::unix_now_ms(), "WARN",
+                                      fmt::format("Output between invocations truncated: {} bytes dropped (at most {} bytes are kept "
+                                                  "between two invocations)",
+                                                  std::exchange(dropped_stray_bytes_, 0), kMaxStrayBytes)}};
+  on_stray_logs_(std::move(notice));
 }
 
 void Worker::drain_pipes() {
@@ -204,6 +233,7 @@ void Worker::handle_exit() {
   if (stdout_.is_open()) stdout_.non_blocking(true);
   if (stderr_.is_open()) stderr_.non_blocking(true);
   drain_pipes();
+  end_stray_gap();
   // Closing aborts the pending reads, which release their hold on this object.
   boost::system::error_code ignored;
   control_.close(ignored);
@@ -292,8 +322,8 @@ void Worker::handle_frame(std::string payload) {
     if (!lines) return protocol_error("log: " + lines.error());
     if (!pending_.empty()) {
       for (auto& l : *lines) hold_line(std::move(l));
-    } else if (on_stray_logs_ && !lines->empty()) {
-      on_stray_logs_(std::move(*lines));
+    } else if (!lines->empty()) {
+      deliver_stray(std::move(*lines));
     }
   } else if (kind == "exiting") {
     const json::value* running = object.if_contains("running");
@@ -315,7 +345,7 @@ void Worker::handle_frame(std::string payload) {
     state_ = State::Ready;
     ++deadline_generation_;
     deadline_.cancel();
-    if (!pipe_logs_.empty() && on_stray_logs_) on_stray_logs_(std::exchange(pipe_logs_, {}));
+    if (!pipe_logs_.empty()) deliver_stray(std::exchange(pipe_logs_, {}));
     pipe_logs_.clear();
     held_log_bytes_ = 0;
     if (auto started = std::exchange(on_started_, nullptr)) started(std::nullopt);
@@ -360,6 +390,7 @@ void Worker::start_head() {
   Pending& head = pending_.front();
   head.started = std::chrono::steady_clock::now();
   timed_out_ = false;
+  end_stray_gap();
   std::uint64_t generation = ++deadline_generation_;
   deadline_.expires_after(head.time_limit);
   deadline_.async_wait([weak = weak_from_this(), generation](boost::system::error_code ec) {

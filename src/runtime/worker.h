@@ -161,6 +161,13 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::vector<LogLine> pipe_logs_;  // process output captured while an invocation runs
   // At most this much of it is held: the execution keeps 4 KB by default; the rest is counted.
   static constexpr std::size_t kMaxHeldLogBytes = 256 * 1024;
+  static constexpr std::size_t kLineOverheadBytes = 64;  // what keeping a line costs beside its text
+  // Output between two invocations (nothing to cut it at 4 KB): kept up to this, then counted.
+  static constexpr std::size_t kMaxStrayBytes = 16 * 1024;
+  std::size_t stray_bytes_ = 0;
+  std::int64_t dropped_stray_bytes_ = 0;
+  void deliver_stray(std::vector<LogLine> lines);
+  void end_stray_gap();  // an invocation starts: the notice of what was dropped, a fresh budget
   std::size_t held_log_bytes_ = 0;
   std::int64_t dropped_held_bytes_ = 0;
   void hold_line(LogLine line);

@@ -185,6 +185,19 @@ def test_idle_connections_cannot_exhaust_descriptors(start_sprocket):
         print(f"descriptors: baseline {baseline}, with {flood} idle connections {fds}")
 
 
+def test_connections_that_never_finish_their_body_are_shed_like_idle_ones(start_sprocket):
+    cap = 20
+    s = start_sprocket([FUNCTIONS], "--max-connections", str(cap))
+    with contextlib.ExitStack() as stack:
+        for _ in range(cap * 2):
+            sock = stack.enter_context(socket.create_connection(address(s)))
+            # Headers done, then 3 bytes of the 10 the body promised, and nothing more.
+            sock.sendall(b"POST /_hcms/api/hello HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc")
+        wait_for(lambda: events(s, "idle_closed") >= cap, timeout=10, message="the stalled uploads to be shed")
+        assert_normal_request_served(s)  # not 503: a stalled upload does not hold a slot
+        assert events(s, "refused") == 0
+
+
 def test_busy_connections_at_the_cap_refuse_new_ones_with_503(start_sprocket):
     cap = 6
     s = start_sprocket([FUNCTIONS], "--max-connections", str(cap))

@@ -2,6 +2,7 @@
 it is replaced, and after a gateway kill -9 at the next start — and an instance has a bounded
 number of processes, with or without the sandbox."""
 import concurrent.futures
+import json
 import os
 import re
 import random
@@ -104,13 +105,22 @@ def test_a_function_that_keeps_crashing_is_restarted_on_a_back_off(start_sprocke
     assert all(later > earlier for earlier, later in zip(waits, waits[1:])), waits
     metrics = s.admin("GET", "/metrics").text
     assert re.search(r"^sprocket_instance_starts_delayed_total 4$", metrics, re.M), metrics
-    # The next start waits too (a fifth line); its success ends the back-off: after one more
-    # crash, the instance that replaces it starts at once, with no new line.
-    assert probe(s, "whoami")["ok"]
+    # The next start waits too (a fifth line). Five successes in a row end the back-off: after
+    # one more crash, the instance that replaces it starts at once, with no new line.
+    for _ in range(5):
+        assert probe(s, "whoami")["ok"]
     assert len(re.findall(r"instances in a row ended in failure", s.log())) == 5
     assert s.get("/_hcms/api/probe", params={"do": "die"}, timeout=60).status_code == 502
     assert probe(s, "whoami")["ok"]
     assert len(re.findall(r"instances in a row ended in failure", s.log())) == 5
+
+
+def test_a_function_that_fails_every_other_time_stays_on_the_back_off(start_sprocket):
+    s = start_sprocket([HOSTILE, NEIGHBOUR])
+    for _ in range(5):
+        assert s.get("/_hcms/api/probe", params={"do": "die"}, timeout=60).status_code == 502
+        assert probe(s, "whoami")["ok"]  # one success between two crashes does not end it
+    s.wait_for_log(r"probe: 4 instances in a row ended in failure")
 
 
 def test_raw_output_without_newlines_is_dropped_as_it_arrives(start_sprocket):
@@ -134,3 +144,44 @@ def test_raw_output_without_newlines_is_dropped_as_it_arrives(start_sprocket):
     assert probe(s, "whoami")["ok"]
     reports = [int(m) for m in re.findall(r"Max Memory Used: (\d+) MB", s.log())]
     assert reports and max(reports) <= 128, reports
+
+
+def test_floods_of_empty_lines_and_output_between_invocations_are_bounded(start_sprocket, tmp_path):
+    folder = tmp_path / "flood.functions"
+    folder.mkdir()
+    (folder / "lines.js").write_text("""
+const fs = require('fs');
+exports.main = async (context) => {
+  const newlines = Buffer.alloc(1 << 20, 10);  // 1 MB of bare newlines
+  const mb = Number(context.params.mb);
+  if (context.params.after) {
+    setImmediate(() => { for (let i = 0; i < mb; i++) fs.writeSync(1, newlines); });  // after answering
+  } else {
+    for (let i = 0; i < mb; i++) fs.writeSync(1, newlines);
+  }
+  return { statusCode: 200, body: { mb } };
+};""")
+    (folder / "serverless.json").write_text(json.dumps({
+        "runtime": "nodejs18.x", "version": "1.0", "endpoints": {"lines": {"method": "GET", "file": "lines.js"}}}))
+    s = start_sprocket([folder])
+    with open(f"/proc/{s.process.pid}/status") as f:
+        before_kb = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+    # 20 million empty lines in the execution: counted and dropped, not held.
+    assert s.get("/_hcms/api/lines", params={"mb": "20"}).status_code == 200
+    s.wait_for_log(r"Log output truncated: \d{8,} bytes dropped")
+    # 20 million more after the answer, between invocations: at most 16 KB of them reach the
+    # log, and the next invocation says how much was dropped (or, if it is already running when
+    # they arrive, its own truncation line does).
+    assert s.get("/_hcms/api/lines", params={"mb": "20", "after": "1"}).status_code == 200
+
+    def dropped_afterwards():
+        assert s.get("/_hcms/api/lines", params={"mb": "0"}).status_code == 200
+        between = [int(n) for n in re.findall(r"Output between invocations truncated: (\d+) bytes dropped", s.log())]
+        within = [int(n) for n in re.findall(r"Log output truncated: (\d+) bytes dropped", s.log())][1:]
+        return sum(between) + sum(within) >= 15 * 1024 * 1024
+
+    wait_for(dropped_afterwards, timeout=30, interval=0.2, message="the output after the answer to be counted as dropped")
+    with open(f"/proc/{s.process.pid}/status") as f:
+        peak_kb = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+    assert peak_kb < before_kb + 100 * 1024, f"the gateway's memory went from {before_kb // 1024} MB to {peak_kb // 1024} MB"
+    assert len(s.log()) < 2 * 1024 * 1024, f"{len(s.log())} characters of log"

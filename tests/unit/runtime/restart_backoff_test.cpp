@@ -21,12 +21,25 @@ TEST(RestartBackoff, WaitsOnlyAfterFailuresInARowAndDoublesUpToACap) {
   EXPECT_EQ(backoff.wait(), milliseconds(5000));
 }
 
-TEST(RestartBackoff, ASuccessEndsIt) {
+TEST(RestartBackoff, FiveSuccessesInARowEndIt) {
   RestartBackoff backoff;
   auto t = RestartBackoff::Clock::now();
   for (int i = 0; i < 6; ++i) backoff.failed(t);
   EXPECT_GT(backoff.wait(), milliseconds(0));
+  for (int i = 0; i < 4; ++i) backoff.succeeded();
+  EXPECT_GT(backoff.wait(), milliseconds(0));
   backoff.succeeded();
   EXPECT_EQ(backoff.wait(), milliseconds(0));
   EXPECT_EQ(backoff.failures_in_a_row(), 0);
+}
+
+TEST(RestartBackoff, AFunctionThatFailsEveryOtherTimeStaysOnIt) {
+  RestartBackoff backoff;
+  auto t = RestartBackoff::Clock::now();
+  for (int i = 0; i < 10; ++i) {
+    backoff.failed(t);
+    backoff.succeeded();
+  }
+  EXPECT_EQ(backoff.failures_in_a_row(), 10);
+  EXPECT_GT(backoff.wait(), milliseconds(0));
 }
