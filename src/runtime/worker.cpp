@@ -161,17 +161,26 @@ void Worker::take_pipe_lines(std::string& buffer, const char* level, bool flush_
   }
 }
 
+namespace {
+
+// Takes `line` into a budget of `limit` bytes: a line costs its text and its own keeping (a
+// flood of empty lines must be bounded too). What does not fit is counted in `dropped`.
+bool fits_in_budget(const LogLine& line, std::size_t& used, std::size_t limit, std::int64_t& dropped) {
+  const std::size_t cost = line.text.size() + Worker::kLineOverheadBytes;
+  if (used + cost > limit) {
+    dropped += static_cast<std::int64_t>(line.text.size()) + 1;  // with its newline
+    return false;
+  }
+  used += cost;
+  return true;
+}
+
+}  // namespace
+
 void Worker::hold_line(LogLine line) {
   // Output waits here until its invocation ends, and only its first few KB are kept then
   // (docs/limits.md): a function that writes gigabytes must not make the gateway hold them.
-  // A line costs its text and its own keeping: a flood of empty lines must be bounded too.
-  const std::size_t cost = line.text.size() + kLineOverheadBytes;
-  if (held_log_bytes_ + cost > kMaxHeldLogBytes) {
-    dropped_held_bytes_ += static_cast<std::int64_t>(line.text.size()) + 1;
-    return;
-  }
-  held_log_bytes_ += cost;
-  pipe_logs_.push_back(std::move(line));
+  if (fits_in_budget(line, held_log_bytes_, kMaxHeldLogBytes, dropped_held_bytes_)) pipe_logs_.push_back(std::move(line));
 }
 
 void Worker::deliver_stray(std::vector<LogLine> lines) {
@@ -180,13 +189,7 @@ void Worker::deliver_stray(std::vector<LogLine> lines) {
   if (!on_stray_logs_) return;
   std::vector<LogLine> kept;
   for (auto& line : lines) {
-    const std::size_t cost = line.text.size() + kLineOverheadBytes;
-    if (stray_bytes_ + cost > kMaxStrayBytes) {
-      dropped_stray_bytes_ += static_cast<std::int64_t>(line.text.size()) + 1;
-      continue;
-    }
-    stray_bytes_ += cost;
-    kept.push_back(std::move(line));
+    if (fits_in_budget(line, stray_bytes_, kMaxStrayBytes, dropped_stray_bytes_)) kept.push_back(std::move(line));
   }
   if (!kept.empty()) on_stray_logs_(std::move(kept));
 }

@@ -50,6 +50,7 @@ struct InvocationResult {
 
 class Worker : public std::enable_shared_from_this<Worker> {
  public:
+  static constexpr std::size_t kLineOverheadBytes = 64;  // what keeping a line costs beside its text
   using StartedHandler = std::function<void(std::optional<std::string> load_error)>;
   using ResultHandler = std::function<void(InvocationResult)>;
   using LogHandler = std::function<void(std::vector<LogLine>)>;  // output between invocations
@@ -161,7 +162,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   std::vector<LogLine> pipe_logs_;  // process output captured while an invocation runs
   // At most this much of it is held: the execution keeps 4 KB by default; the rest is counted.
   static constexpr std::size_t kMaxHeldLogBytes = 256 * 1024;
-  static constexpr std::size_t kLineOverheadBytes = 64;  // what keeping a line costs beside its text
   // Output between two invocations (nothing to cut it at 4 KB): kept up to this, then counted.
   static constexpr std::size_t kMaxStrayBytes = 16 * 1024;
   std::size_t stray_bytes_ = 0;
