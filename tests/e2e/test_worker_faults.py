@@ -147,7 +147,10 @@ def test_answer_then_exit_is_answered_whatever_its_size_and_traffic(start_sprock
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(one, range(total)))
     failures = [r for r in results if r != (200, kb * 1024)]
-    assert not failures, failures[:3]
+    # A rare failure here (a load error under load, seen twice in many runs) is not understood
+    # yet: the node's own account of it comes with the assertion.
+    why = [line for line in server.log().splitlines() if "loaded" in line or "load" in line.lower() and "ERROR" in line]
+    assert not failures, (failures[:3], why[-10:])
 
 
 def test_strings_cut_inside_a_character_are_logged_and_answered(start_sprocket):
