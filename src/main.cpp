@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
                         "clients that stopped reading are disconnected, or the new response is a 503")
         ->check(CLI::Range(7, 1 << 20))
         ->capture_default_str();
+    command->add_option("--max-receiving-body-mb", o.max_receiving_body_mb,
+                        "MB of request bodies being received, all connections together (each counts its Content-Length); past "
+                        "it the longest-stalled upload is closed and the new request is a 503")
+        ->check(CLI::Range(7, 1 << 20))
+        ->capture_default_str();
     command->add_option("--poll-us", o.poll_us,
                         "At low concurrency, poll this many microseconds after each request before sleeping: less latency "
                         "for an otherwise idle core (0: never)")

@@ -387,6 +387,7 @@ int run_serve(const ServeOptions& options) {
     settings.keep_alive_timeout = std::chrono::seconds(options.keep_alive_seconds);
     settings.max_connections = caps.gateway;
     settings.max_unsent_response_bytes = static_cast<std::size_t>(options.max_unsent_response_mb) << 20;
+    settings.max_receiving_body_bytes = static_cast<std::size_t>(options.max_receiving_body_mb) << 20;
     settings.log = server_log;
     settings.metrics = &metrics;
     server.emplace(io, gateway, settings);
@@ -395,6 +396,8 @@ int run_serve(const ServeOptions& options) {
     admin_settings.keep_alive_timeout = settings.keep_alive_timeout;
     admin_settings.max_connections = caps.admin;
     admin_settings.max_unsent_response_bytes = settings.max_unsent_response_bytes;
+    // A deploy's archive is one body: room for a few at once, whatever the gateway's setting.
+    admin_settings.max_receiving_body_bytes = std::max(settings.max_receiving_body_bytes, 4 * admin_settings.body_limit);
     admin_settings.name = "admin";
     admin_settings.log = server_log;
     admin_settings.metrics = &metrics;

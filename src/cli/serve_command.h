@@ -28,6 +28,7 @@ struct ServeOptions {
   int keep_alive_seconds = 60;  // an idle connection, or one that sends a request too slowly, is closed after this
   int max_connections = 0;  // 0: derived from the open-file limit (http/connection_limits.h)
   int max_unsent_response_mb = 64;  // responses written to clients that have not read them yet, in total
+  int max_receiving_body_mb = 64;   // request bodies being received, in total
   int poll_us = 300;  // after an exchange at low concurrency, poll this long before sleeping (0: never)
   std::string held_logs_limit = "64MB";  // execution records kept in memory while the store refuses them
   bool watch = false;  // `sprocket dev`: reload on every change to the served folders

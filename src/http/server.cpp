@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <optional>
+
 #include "http/framing.h"
 #include "http/gateway.h"
 
@@ -35,6 +37,7 @@ struct HttpServer::Connection {
   bool closed = false;  // by the server, to make room: the coroutine only ends
   std::size_t unsent = 0;  // bytes of the response being written, counted in unsent_bytes_
   std::chrono::steady_clock::time_point last_progress{};  // when its client last took some of them
+  std::size_t body_reserved = 0;  // of receiving_body_bytes_: its request body being read
 };
 
 namespace {
@@ -190,6 +193,16 @@ void HttpServer::close_now(Connection& connection) {
   release_unsent(connection);
   // close, not shutdown: the descriptor must be free now, not when the coroutine unwinds.
   connection.socket->close(ignored);
+}
+
+bool HttpServer::close_longest_stalled_upload() {
+  for (auto* connection : idle_) {  // longest idle first
+    if (connection->body_reserved > 0) {
+      close_now(*connection);
+      return true;
+    }
+  }
+  return false;
 }
 
 bool HttpServer::close_longest_idle() {
@@ -351,6 +364,36 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     if (expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await asio::async_write(socket, asio::buffer(kContinue), use_tuple);
+    }
+    // The parser reserves room for the whole body at once: bounded over all connections, or a
+    // few thousand clients that each send a Content-Length of 6 MB and then stall hold gigabytes.
+    struct BodyReservation {
+      HttpServer& server;
+      Connection& connection;
+      BodyReservation(HttpServer& s, Connection& c) : server(s), connection(c) {}
+      BodyReservation(const BodyReservation&) = delete;
+      ~BodyReservation() {
+        server.receiving_body_bytes_ -= connection.body_reserved;
+        connection.body_reserved = 0;
+      }
+    };
+    std::optional<BodyReservation> body_reservation;
+    if (!parser.is_done()) {
+      std::size_t reserve = parser.content_length() ? static_cast<std::size_t>(*parser.content_length()) : settings_.body_limit;
+      if (receiving_body_bytes_ + reserve > settings_.max_receiving_body_bytes) {
+        bool closed_one = close_longest_stalled_upload();
+        report("body_refused", fmt::format("a request body of {} bytes was refused with 503: {} bytes of request bodies are being "
+                                           "received, the limit is {} (--max-receiving-body-mb){}",
+                                           reserve, receiving_body_bytes_, settings_.max_receiving_body_bytes,
+                                           closed_one ? "; the longest-stalled upload was closed" : ""));
+        Response busy = plain_error(503, "SERVER_BUSY", "The server is receiving as many request bodies as it holds at once. Retry shortly.");
+        busy.set(beast_http::field::retry_after, "1");
+        co_await write_and_close(std::move(busy));
+        break;
+      }
+      connection.body_reserved = reserve;
+      receiving_body_bytes_ += reserve;
+      body_reservation.emplace(*this, connection);
     }
     if (!parser.is_done()) {
       auto [body_error, body_bytes] = co_await beast_http::async_read(socket, buffer, parser, use_tuple);

@@ -28,6 +28,9 @@ struct ServerSettings {
   std::size_t max_connections = 10000;
   // Bytes of responses written to clients that have not read them yet, over all connections.
   std::size_t max_unsent_response_bytes = 64 * 1024 * 1024;
+  // Bytes of request bodies being received, over all connections: each reserves its
+  // Content-Length (the body limit when chunked) until its body is in, as the parser does.
+  std::size_t max_receiving_body_bytes = 64 * 1024 * 1024;
   std::string name = "gateway";  // in log lines and metric labels
   // sprocket's own lines (a newline is appended), and the counters; either may be empty.
   std::function<void(std::string_view)> log = nullptr;
@@ -79,6 +82,10 @@ class HttpServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::list<Connection*> idle_, busy_;
   std::size_t unsent_bytes_ = 0;
+  std::size_t receiving_body_bytes_ = 0;
+  // Over the body budget: closes the upload idle for longest (it has sent nothing for a while;
+  // its reservation is freed as its coroutine ends), and says whether there was one.
+  bool close_longest_stalled_upload();
   struct Reported {
     std::chrono::steady_clock::time_point last{};
     std::uint64_t unreported = 0;

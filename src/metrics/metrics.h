@@ -35,8 +35,8 @@ class Metrics {
   // What a listener ("gateway", "admin") did to keep itself up against its clients: one of
   // kConnectionEvents.
   void connection_event(std::string_view listener, std::string_view event);
-  static constexpr std::array<std::string_view, 5> kConnectionEvents = {
-      "refused", "idle_closed", "accept_failed", "slow_reader_closed", "response_refused"};
+  static constexpr std::array<std::string_view, 6> kConnectionEvents = {
+      "refused", "idle_closed", "accept_failed", "slow_reader_closed", "response_refused", "body_refused"};
   // Gauges read when rendering.
   struct ListenerGauges {
     std::size_t connections = 0;     // open now

@@ -198,6 +198,31 @@ def test_connections_that_never_finish_their_body_are_shed_like_idle_ones(start_
         assert events(s, "refused") == 0
 
 
+def test_stalled_uploads_cannot_grow_the_gateway(start_sprocket):
+    s = start_sprocket([FUNCTIONS], "--max-receiving-body-mb", "32")
+    pid = s.process.pid
+    before_kb = status_kb(pid, "VmRSS")
+    statuses = []
+    with contextlib.ExitStack() as stack:
+        for _ in range(40):
+            sock = stack.enter_context(socket.create_connection(address(s)))
+            # A 6 MB body announced, all but its last byte sent, and then nothing.
+            sock.sendall(b"POST /_hcms/api/hello HTTP/1.1\r\nHost: localhost\r\nContent-Length: 6291456\r\n\r\n")
+            try:
+                sock.sendall(b"x" * (6291456 - 1))
+            except OSError:
+                pass  # closed by the server to make room, or refused
+        wait_for(lambda: events(s, "body_refused") >= 1, timeout=10, message="a body to be refused")
+        peak_kb = status_kb(pid, "VmHWM")
+        # 40 x 6 MB would be 240 MB: the budget holds it to 32 MB and what arrives meanwhile.
+        assert peak_kb < before_kb + 96 * 1024, f"the gateway's memory went from {before_kb // 1024} MB to {peak_kb // 1024} MB"
+        s.wait_for_log(r"WARN \[gateway\] .*request body of 6291456 bytes was refused with 503.*--max-receiving-body-mb")
+    # The stalled uploads are gone with their clients: an ordinary POST is served.
+    wait_for(lambda: metric(s, "sprocket_open_connections", listener="gateway") <= 1, timeout=10, message="the uploads to close")
+    r = requests.post(s.url + "/_hcms/api/hello", data=b"{}", headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
 def test_busy_connections_at_the_cap_refuse_new_ones_with_503(start_sprocket):
     cap = 6
     s = start_sprocket([FUNCTIONS], "--max-connections", str(cap))
