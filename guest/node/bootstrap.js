@@ -338,8 +338,7 @@ function answer(invocation, kind, value) {
 // process by much, so it reuses a sample up to 100 ms old; any longer one takes a fresh one.
 let peakRss = 0;
 let peakRssAt = 0;
-function peakRssKb(ranForMs) {
-  const now = Date.now();
+function peakRssKb(now, ranForMs) {
   if (ranForMs >= 1 || now - peakRssAt >= 100) {
     peakRss = process.resourceUsage().maxRSS;
     peakRssAt = now;
@@ -374,8 +373,10 @@ function executionPeakKb() {
 // never sees a global gc.
 let memoryLimitBytes = 128 * 1048576;
 let collectingGarbage = false;  // the next invocation waits for it
-function underMemoryPressure() {
-  return process.memoryUsage.rss() > memoryLimitBytes / 2;
+// `peakKb` is the instance's peak: below half the limit, the present cannot be above it, and
+// the present (one more system call) is read only when it could be.
+function underMemoryPressure(peakKb) {
+  return peakKb * 1024 > memoryLimitBytes / 2 && process.memoryUsage.rss() > memoryLimitBytes / 2;
 }
 let collectGarbage = null;
 function collectGarbageNow() {
@@ -396,8 +397,9 @@ function finish(invocation, message) {
   message.type = 'result';
   message.id = invocation.id;
   message.logs = currentLogs || [];
-  const ranForMs = Date.now() - invocation.startedAt;
-  message.maxRssKb = invocation.mode === 'action' ? executionPeakKb() : peakRssKb(ranForMs);
+  const now = Date.now();
+  const ranForMs = now - invocation.startedAt;
+  message.maxRssKb = invocation.mode === 'action' ? executionPeakKb() : peakRssKb(now, ranForMs);
   if (droppedLogBytes > 0) message.droppedLogBytes = droppedLogBytes;
   if (active === invocation) {
     active = null;
@@ -410,7 +412,7 @@ function finish(invocation, message) {
     const error = new TypeError(`The function's response could not be converted to JSON: ${err.message}`);
     sendFrame({ type: 'result', id: invocation.id, logs: message.logs, error: describeError(error) });
   }
-  if (invocation.mode === 'action' || (ranForMs >= 1 && underMemoryPressure())) {
+  if (invocation.mode === 'action' || (ranForMs >= 1 && underMemoryPressure(message.maxRssKb))) {
     // After the answer has left, and once this turn's frames have returned: what the caller
     // still holds (a thrown error with a response body attached, the value) is garbage then.
     collectingGarbage = true;
