@@ -465,44 +465,43 @@ bool Worker::memory_exceeded() const {
 
 namespace {
 
-// Resident memory of `pid` and every process below it: the runtime may run under a launcher
-// (bubblewrap), and what it starts counts against its limit too, as in a memory cgroup.
-std::size_t tree_resident_bytes(pid_t pid, int depth = 0) {
-  std::size_t pages = 0;
-  {
-    std::ifstream statm(fmt::format("/proc/{}/statm", pid));
-    std::size_t size_pages = 0, resident_pages = 0;
-    if (statm >> size_pages >> resident_pages) pages = resident_pages;
-  }
-  std::size_t bytes = pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  if (depth >= 16) return bytes;
+// Calls `visit` with `pid` and every process below it (16 levels at most): the runtime may run
+// under a launcher (bubblewrap), and what it starts counts against its limits too.
+template <typename Visit>
+void for_each_in_tree(pid_t pid, Visit&& visit, int depth = 0) {
+  visit(pid);
+  if (depth >= 16) return;
   std::ifstream children(fmt::format("/proc/{}/task/{}/children", pid, pid));
   pid_t child = 0;
-  while (children >> child) bytes += tree_resident_bytes(child, depth + 1);
-  return bytes;
+  while (children >> child) for_each_in_tree(child, visit, depth + 1);
+}
+
+// Resident memory of `pid` and every process below it, as a memory cgroup would count it.
+std::size_t tree_resident_bytes(pid_t pid) {
+  std::size_t pages = 0;
+  for_each_in_tree(pid, [&](pid_t p) {
+    std::ifstream statm(fmt::format("/proc/{}/statm", p));
+    std::size_t size_pages = 0, resident_pages = 0;
+    if (statm >> size_pages >> resident_pages) pages += resident_pages;
+  });
+  return pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
 // The file-backed resident memory (RssFile) of the process below `pid` that has the most: the
 // runtime. The launcher's processes share the same libraries, so a sum would count them twice.
-std::size_t largest_file_resident_bytes(pid_t pid, int depth = 0) {
+std::size_t largest_file_resident_bytes(pid_t pid) {
   std::size_t largest = 0;
-  {
-    std::ifstream status(fmt::format("/proc/{}/status", pid));
-    std::string key;
-    std::size_t kb = 0;
-    std::string line;
-    while (std::getline(status, line)) {
+  for_each_in_tree(pid, [&](pid_t p) {
+    std::ifstream status(fmt::format("/proc/{}/status", p));
+    for (std::string line; std::getline(status, line);) {
       if (line.rfind("RssFile:", 0) == 0) {
+        std::size_t kb = 0;
         std::istringstream(line.substr(8)) >> kb;
-        largest = kb * 1024;
+        largest = std::max(largest, kb * 1024);
         break;
       }
     }
-  }
-  if (depth >= 16) return largest;
-  std::ifstream children(fmt::format("/proc/{}/task/{}/children", pid, pid));
-  pid_t child = 0;
-  while (children >> child) largest = std::max(largest, largest_file_resident_bytes(child, depth + 1));
+  });
   return largest;
 }
 
