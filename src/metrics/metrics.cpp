@@ -1,6 +1,7 @@
 #include "metrics/metrics.h"
 
 #include <fmt/format.h>
+#include <vector>
 
 namespace sprocket::metrics {
 
@@ -106,16 +107,15 @@ std::string Metrics::render() const {
                          it == connection_events_.end() ? 0 : it->second);
     }
   }
-  out += "# HELP sprocket_open_connections Client connections open now, by listener.\n";
-  out += "# TYPE sprocket_open_connections gauge\n";
-  for (const auto& [listener, source] : listeners_) {
-    out += fmt::format("sprocket_open_connections{{listener=\"{}\"}} {}\n", label_value(listener), source().connections);
-  }
-  out += "# HELP sprocket_unsent_response_bytes Bytes of responses held until their clients read them, by listener.\n";
-  out += "# TYPE sprocket_unsent_response_bytes gauge\n";
-  for (const auto& [listener, source] : listeners_) {
-    out += fmt::format("sprocket_unsent_response_bytes{{listener=\"{}\"}} {}\n", label_value(listener), source().unsent_bytes);
-  }
+  std::vector<std::pair<std::string, ListenerGauges>> gauges;
+  for (const auto& [listener, source] : listeners_) gauges.emplace_back(label_value(listener), source());
+  auto listener_gauge = [&](std::string_view name, std::string_view help, std::size_t ListenerGauges::*field) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+    for (const auto& [listener, values] : gauges) out += fmt::format("{}{{listener=\"{}\"}} {}\n", name, listener, values.*field);
+  };
+  listener_gauge("sprocket_open_connections", "Client connections open now, by listener.", &ListenerGauges::connections);
+  listener_gauge("sprocket_unsent_response_bytes", "Bytes of responses held until their clients read them, by listener.",
+                 &ListenerGauges::unsent_bytes);
   out += "# HELP sprocket_execution_records_dropped_total Execution records never stored (a store that refused them past the held limit, for good, or at a stop).\n";
   out += "# TYPE sprocket_execution_records_dropped_total counter\n";
   out += fmt::format("sprocket_execution_records_dropped_total {}\n", records_dropped_ ? records_dropped_() : 0);

@@ -103,7 +103,7 @@ WorkerCgroup::~WorkerCgroup() {
   // still be in the cgroups. Kill it; a cgroup goes once the kernel has reaped it, which this
   // must not wait for on the event loop: the parent retries later.
   for (const fs::path* dir : {&pids_dir_, &dir_}) {
-    if (dir->empty() || (dir == &pids_dir_ && v2_)) continue;
+    if (dir->empty()) continue;
     if (::rmdir(dir->c_str()) == 0 || errno != EBUSY) continue;
     kill_members(*dir, v2_);
     if (::rmdir(dir->c_str()) == 0 || errno != EBUSY) continue;
@@ -113,7 +113,7 @@ WorkerCgroup::~WorkerCgroup() {
 
 std::vector<std::string> WorkerCgroup::procs_files() const {
   std::vector<std::string> files{(dir_ / "cgroup.procs").string()};
-  if (!pids_dir_.empty() && !v2_) files.push_back((pids_dir_ / "cgroup.procs").string());
+  if (!pids_dir_.empty()) files.push_back((pids_dir_ / "cgroup.procs").string());
   return files;
 }
 
@@ -240,16 +240,19 @@ std::unique_ptr<WorkerCgroup> MemoryCgroups::make_worker_cgroup(const std::strin
   std::error_code ec;
   fs::create_directory(dir, ec);
   if (ec) return nullptr;
-  fs::path pids;
+  // v2: one cgroup holds both controllers; v1: the pids hierarchy has a cgroup of its own.
+  fs::path pids_max;
+  fs::path pids_dir;
   if (v2_ && pids_v2_) {
-    pids = dir;
+    pids_max = dir / "pids.max";
   } else if (!pids_dir_.empty()) {
-    pids = pids_dir_ / name;
-    fs::create_directory(pids, ec);
-    if (ec) pids.clear();
+    pids_dir = pids_dir_ / name;
+    fs::create_directory(pids_dir, ec);
+    if (ec) pids_dir.clear();
+    else pids_max = pids_dir / "pids.max";
   }
-  auto cgroup = std::make_unique<WorkerCgroup>(dir, pids, v2_, shared_from_this());
-  if (!pids.empty() && !write_file(pids / "pids.max", std::to_string(max_processes))) return nullptr;
+  auto cgroup = std::make_unique<WorkerCgroup>(dir, pids_dir, v2_, shared_from_this());
+  if (!pids_max.empty() && !write_file(pids_max, std::to_string(max_processes))) return nullptr;
   return write_limits(dir, v2_, limit_bytes) ? std::move(cgroup) : nullptr;
 }
 

@@ -17,7 +17,8 @@ class MemoryCgroups;
 
 class WorkerCgroup {
  public:
-  // `pids_dir` is empty where there is no pids controller (or, on v2, it is `dir` itself).
+  // `pids_dir`: the worker's cgroup in v1's pids hierarchy; empty on v2 (`dir` has both
+  // controllers) and where there is no pids controller.
   WorkerCgroup(std::filesystem::path dir, std::filesystem::path pids_dir, bool v2, std::shared_ptr<MemoryCgroups> parent)
       : dir_(std::move(dir)), pids_dir_(std::move(pids_dir)), v2_(v2), parent_(std::move(parent)) {}
   ~WorkerCgroup();  // kills what is left in it (detached children) and removes it
