@@ -22,6 +22,21 @@ LISTENING = re.compile(r"sprocket listening on (http://\S+)")
 ADMIN = re.compile(r"sprocket admin API on (http://\S+)")
 
 
+def processes():
+    """(pid, parent pid, state, argv as bytes) of every process there is now; zombies included."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue  # it ended meanwhile
+        yield int(entry), int(fields[1]), fields[0], argv
+
+
 def wait_for(condition, timeout=10.0, interval=0.02, message="condition"):
     """Polls `condition` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout

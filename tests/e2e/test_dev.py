@@ -5,7 +5,7 @@ import json
 import os
 import threading
 
-from conftest import wait_for
+from conftest import processes, wait_for
 
 
 def make_folder(tmp_path):
@@ -59,20 +59,8 @@ def test_in_flight_request_finishes_on_the_old_version(start_sprocket, tmp_path)
 
 def npm_children(pid):
     """Processes running `npm install` whose parent is `pid`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == pid and b"install" in cmdline and any(b"npm" in part for part in cmdline):
-            found.append(int(entry))
-    return found
+    return [p for p, parent, _, argv in processes()
+            if parent == pid and b"install" in argv and any(b"npm" in part for part in argv)]
 
 
 class SlowRegistry:

@@ -3,14 +3,13 @@ it is replaced, and after a gateway kill -9 at the next start — and an instanc
 number of processes, with or without the sandbox."""
 import concurrent.futures
 import json
-import os
 import re
 import random
 import signal
 
 import pytest
 
-from conftest import FIXTURES, wait_for
+from conftest import FIXTURES, processes, wait_for
 
 HOSTILE = FIXTURES / "hostile.functions"
 NEIGHBOUR = FIXTURES / "neighbour.functions"
@@ -23,21 +22,9 @@ def probe(s, what, **params):
 
 
 def sleepers(mark):
-    """Host pids of the `sleep MARK` processes, wherever they are."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            with open(f"/proc/{entry}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if len(argv) >= 2 and argv[0].endswith(b"sleep") and argv[1] == mark.encode() and state != "Z":
-            found.append(int(entry))
-    return found
+    """Host pids of the live `sleep MARK` processes, wherever they are."""
+    return [p for p, _, state, argv in processes()
+            if len(argv) >= 2 and argv[0].endswith(b"sleep") and argv[1] == mark.encode() and state != "Z"]
 
 
 def new_mark():
@@ -83,7 +70,8 @@ def test_nothing_outlives_a_killed_gateway_past_its_next_start(start_sprocket, s
 
 def test_an_instance_has_at_most_256_processes(start_sprocket, sandbox):
     s = start_sprocket([HOSTILE, NEIGHBOUR], "--sandbox", sandbox)
-    assert "pids" in s.log(), s.log()  # the start-up banner says the process limit is the kernel's
+    # The start-up banner names the pids cgroup (v1) or controller (v2) that holds the limit.
+    assert re.search(r"memory limits enforced by the kernel: .*(pids cgroup /|pids controller on)", s.log()), s.log()
     outcome = probe(s, "forkbomb", n="400")
     assert not outcome["ok"] and outcome["code"] == "EAGAIN", outcome
     # node and its threads count too: at most 256 started (the last one counted is the refused one).
