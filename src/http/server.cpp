@@ -1,7 +1,5 @@
 #include "http/server.h"
 
-#include <optional>
-
 #include "http/framing.h"
 #include "http/gateway.h"
 
@@ -365,20 +363,10 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await asio::async_write(socket, asio::buffer(kContinue), use_tuple);
     }
-    // The parser reserves room for the whole body at once: bounded over all connections, or a
-    // few thousand clients that each send a Content-Length of 6 MB and then stall hold gigabytes.
-    struct BodyReservation {
-      HttpServer& server;
-      Connection& connection;
-      BodyReservation(HttpServer& s, Connection& c) : server(s), connection(c) {}
-      BodyReservation(const BodyReservation&) = delete;
-      ~BodyReservation() {
-        server.receiving_body_bytes_ -= connection.body_reserved;
-        connection.body_reserved = 0;
-      }
-    };
-    std::optional<BodyReservation> body_reservation;
     if (!parser.is_done()) {
+      // The parser reserves room for the whole body at once: bounded over all connections, or
+      // a few thousand clients that each send a Content-Length of 6 MB and then stall hold
+      // gigabytes. The reservation lasts until the body is in (or the read fails).
       std::size_t reserve = parser.content_length() ? static_cast<std::size_t>(*parser.content_length()) : settings_.body_limit;
       if (receiving_body_bytes_ + reserve > settings_.max_receiving_body_bytes) {
         bool closed_one = close_longest_stalled_upload();
@@ -391,11 +379,16 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
         co_await write_and_close(std::move(busy));
         break;
       }
+      struct BodyReservation {
+        HttpServer& server;
+        Connection& connection;
+        ~BodyReservation() {
+          server.receiving_body_bytes_ -= connection.body_reserved;
+          connection.body_reserved = 0;
+        }
+      } reservation{*this, connection};
       connection.body_reserved = reserve;
       receiving_body_bytes_ += reserve;
-      body_reservation.emplace(*this, connection);
-    }
-    if (!parser.is_done()) {
       auto [body_error, body_bytes] = co_await beast_http::async_read(socket, buffer, parser, use_tuple);
       if (body_error) {
         if (body_error == beast_http::error::body_limit) {
