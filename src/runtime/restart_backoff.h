@@ -1,7 +1,8 @@
 #pragma once
 // When a function's instances keep ending in failure (time-outs, the memory limit, crashes, load
-// errors; "in a row" ignores fewer than five successes in between), its next instance waits: without it, one function that fails at every request keeps
-// the node's cores busy starting workers for it, at the expense of every other function.
+// errors; "in a row" ignores fewer than five successes in between), its next instance waits:
+// without it, one function that fails at every request keeps the node's cores busy starting
+// workers for it, at the expense of every other function.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
