@@ -14,80 +14,10 @@ import time
 import pytest
 import requests
 
-from conftest import BINARY, FIXTURES, Sprocket, wait_for
+from conftest import (BINARY, FIXTURES, Sprocket, address, assert_normal_request_served, events, exchange, metric, open_fds,
+                      read_responses, status_kb, wait_for)
 
 FUNCTIONS = FIXTURES / "hostile-clients.functions"
-HELLO = "/_hcms/api/hello"
-
-
-def address(s):
-    host, port = s.url.removeprefix("http://").rsplit(":", 1)
-    return host, int(port)
-
-
-def status_kb(pid, field):
-    """A size from /proc/PID/status (VmRSS: resident now, VmHWM: the peak), in kB."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
-
-
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def metric(s, name, **labels):
-    """One sample of /metrics (0 when absent)."""
-    text = s.admin("GET", "/metrics").text
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = re.compile(rf"^{re.escape(name)}{{{re.escape(want)}}} (\S+)$" if labels else rf"^{re.escape(name)} (\S+)$", re.M)
-    m = pattern.search(text)
-    return float(m.group(1)) if m else 0.0
-
-
-def events(s, event, listener="gateway"):
-    return metric(s, "sprocket_connection_events_total", listener=listener, event=event)
-
-
-def read_responses(sock, timeout=10.0):
-    """Every HTTP response the server sends on `sock` until it closes the connection:
-    [(status, headers, body bytes)]."""
-    sock.settimeout(timeout)
-    data = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not chunk:
-            break
-        data += chunk
-    responses = []
-    while data:
-        head, _, rest = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-        length = int(headers.get("content-length", "0"))
-        responses.append((status, headers, rest[:length]))
-        data = rest[length:]
-    return responses
-
-
-def exchange(s, raw, timeout=10.0):
-    with socket.create_connection(address(s)) as sock:
-        sock.sendall(raw)
-        return read_responses(sock, timeout)
-
-
-def assert_normal_request_served(s):
-    # A new client, on a connection of its own: a kept-alive idle one is what the cap sheds first.
-    r = requests.get(s.url + HELLO, headers={"Connection": "close"}, timeout=5)
-    assert r.status_code == 200, r.text
-    assert r.json() == {"hello": "world"}
 
 
 @pytest.fixture(scope="module")
