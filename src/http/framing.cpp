@@ -33,7 +33,40 @@ std::vector<std::string_view> list_elements(const beast_http::fields& header, be
   return elements;
 }
 
+bool is_framing_field(std::string_view name) {
+  name = trim(name);
+  return boost::beast::iequals(name, "Transfer-Encoding") || boost::beast::iequals(name, "Content-Length");
+}
+
 }  // namespace
+
+std::optional<std::string> folded_framing_error(std::string_view header_block) {
+  // The common case, no fold anywhere, costs two searches.
+  if (header_block.find("\n ") == std::string_view::npos && header_block.find("\n\t") == std::string_view::npos) {
+    return std::nullopt;
+  }
+  // Every line is read as a field line: Beast may have consumed the request line already (a
+  // header that came in pieces), and a request line never starts a field that matters here.
+  std::string_view field;  // the name of the field the current line belongs to
+  while (!header_block.empty()) {
+    auto end = header_block.find('\n');
+    std::string_view line = header_block.substr(0, end);
+    header_block.remove_prefix(end == std::string_view::npos ? header_block.size() : end + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // the end of the header section
+    if (line.front() != ' ' && line.front() != '\t') {
+      field = line.substr(0, line.find(':'));
+      continue;
+    }
+    if (is_framing_field(field)) {
+      // A proxy that does not unfold reads this field (and so the body's end) differently.
+      return fmt::format("the {} header is folded over more than one line (obsolete line folding, RFC 9112 §5.2); "
+                         "send it on one line",
+                         trim(field));
+    }
+  }
+  return std::nullopt;
+}
 
 std::optional<std::string> framing_error(const beast_http::fields& header, unsigned version) {
   bool has_transfer_encoding = header.count(beast_http::field::transfer_encoding) > 0;

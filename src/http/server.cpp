@@ -51,6 +51,80 @@ constexpr std::size_t kHeadAllowance = 1024;
 // A connection's read buffer that grew for a large request is given back when it is idle.
 constexpr std::size_t kIdleBufferBytes = 64 * 1024;
 constexpr auto kReportInterval = std::chrono::seconds(10);
+// What one read asks for. A connection's read buffer holds at most the header limit plus one
+// read: Beast needs a chunk-size line and the trailer section whole in the buffer and bounds
+// neither, so without this a client sending one endless chunk extension grew the gateway by
+// as much as it sent until the keep-alive timeout (300 MB from one connection, measured).
+constexpr std::size_t kReadSize = 64 * 1024;
+
+using RequestParser = beast_http::request_parser<beast_http::string_body>;
+
+struct ReadResult {
+  boost::system::error_code error;
+  std::optional<std::string> refused;  // what Beast would accept (or crash on) but sprocket refuses
+};
+
+// What to read: the header alone (framing is checked before any of the body is read), or the rest.
+enum class ReadPart { Header, Body };
+
+// Feeds `parser` from the connection until `part` is in, as beast::http::async_read_header and
+// async_read do, but here in the coroutine, for two things Beast's own loops cannot give:
+// - the header block's bytes as they came, before they are consumed: Beast unfolds folded lines,
+//   and a folded Transfer-Encoding or Content-Length must be refused, which its fields no
+//   longer show;
+// - Beast stores fields of at most 64 KiB and throws past it. The header limit keeps headers
+//   under that, but nothing bounds a trailer field but the read buffer: thrown inside Beast's
+//   completion handler, the exception left io_context::run() and ended the process.
+asio::awaitable<ReadResult> read_part(tcp::socket& socket, beast::flat_buffer& buffer, RequestParser& parser, ReadPart part) {
+  ReadResult result;
+  auto done = [&] { return part == ReadPart::Header ? parser.is_header_done() : parser.is_done(); };
+  parser.eager(part == ReadPart::Body);
+  while (!done()) {
+    if (buffer.size() > 0) {
+      auto data = buffer.data();
+      std::size_t used = 0;
+      try {
+        used = parser.put(data, result.error);
+      } catch (const std::length_error&) {
+        result.refused = "a trailer field of its chunked body is over 65,533 bytes; send shorter trailers (sprocket ignores them)";
+        co_return result;
+      }
+      if (part == ReadPart::Header && used > 0) {
+        // Beast may take a header in pieces (the request line, then the fields that are whole),
+        // but a field always with its folded lines: each piece can be looked at on its own.
+        result.refused = folded_framing_error(std::string_view(static_cast<const char*>(data.data()), used));
+      }
+      buffer.consume(used);
+      if (result.refused || (result.error && result.error != beast_http::error::need_more)) co_return result;
+      result.error = {};
+      if (done()) break;
+    }
+    std::size_t room = std::min(kReadSize, buffer.max_size() - buffer.size());
+    if (room == 0) {
+      // A header that fills the buffer is past its limit (the parser says so first; this is a
+      // backstop); in a body, a chunk-size line or the trailer section is.
+      result.error = part == ReadPart::Header ? beast_http::error::header_limit : beast_http::error::buffer_overflow;
+      co_return result;
+    }
+    auto [read_error, bytes] = co_await socket.async_read_some(buffer.prepare(room), use_tuple);
+    buffer.commit(bytes);
+    if (read_error == asio::error::eof) {
+      // As Beast reports it: a clean close between requests, or a request cut short.
+      if (!parser.got_some()) {
+        result.error = beast_http::error::end_of_stream;
+      } else {
+        parser.put_eof(result.error);
+        if (!result.error && !done()) result.error = beast_http::error::partial_message;
+      }
+      co_return result;
+    }
+    if (read_error) {
+      result.error = read_error;
+      co_return result;
+    }
+  }
+  co_return result;
+}
 
 // The status line and the header fields of `response`, ready to go before its body. Beast's
 // serializer does the same through layers of buffer sequences that cost the event loop more
@@ -71,6 +145,21 @@ std::string response_head(const Response& response) {
   }
   head += "\r\n";
   return head;
+}
+
+// What the client is told when its body cannot be read: which limit, and what to send instead.
+std::string body_read_error(const boost::system::error_code& error, std::size_t extension_bytes, std::size_t buffer_limit) {
+  if (error == beast_http::error::buffer_overflow) {
+    return fmt::format("The request body could not be read: a chunk-size line or the trailer section is over {} bytes; "
+                       "send shorter chunk extensions and trailers",
+                       buffer_limit);
+  }
+  if (error == beast_http::error::bad_chunk_extension && extension_bytes > kMaxChunkExtensionBytes) {
+    return fmt::format("The request body could not be read: its chunk extensions are over {} bytes together; "
+                       "send the body without them (sprocket ignores them)",
+                       kMaxChunkExtensionBytes);
+  }
+  return "The request body could not be read: " + error.message();
 }
 
 Response plain_error(unsigned status, std::string_view category, std::string message) {
@@ -288,7 +377,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       if (active) --server.in_flight_;
     }
   } in_flight{*this};
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(settings_.header_limit + kReadSize);
   auto expires_after = [&](std::chrono::steady_clock::duration limit) { connection.deadline = std::chrono::steady_clock::now() + limit; };
   auto expires_never = [&] { connection.deadline = std::chrono::steady_clock::time_point::max(); };
 
@@ -323,11 +412,17 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   };
 
   while (!draining_) {
-    beast_http::request_parser<beast_http::string_body> parser;
+    RequestParser parser;
     parser.body_limit(settings_.body_limit);
     parser.header_limit(static_cast<std::uint32_t>(settings_.header_limit));
+    std::size_t extension_bytes = 0;
+    auto count_extensions = [&](std::uint64_t, beast::string_view extensions, boost::system::error_code& ec) {
+      extension_bytes += extensions.size();
+      if (extension_bytes > kMaxChunkExtensionBytes) ec = beast_http::error::bad_chunk_extension;
+    };
+    parser.on_chunk_header(count_extensions);  // held by reference: it lives as long as the parser
     expires_after(settings_.keep_alive_timeout);
-    auto [header_error, header_bytes] = co_await beast_http::async_read_header(socket, buffer, parser, use_tuple);
+    auto [header_error, folded] = co_await read_part(socket, buffer, parser, ReadPart::Header);
     if (connection.closed) break;
     if (header_error) {
       if (header_error == beast_http::error::body_limit) {
@@ -346,6 +441,10 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     // trickles its headers, and the first to go when the cap is reached (a client that sends
     // "Content-Length: 10" and 3 bytes must not hold a slot).
     auto& header = parser.get();
+    if (folded) {
+      co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", "The request's framing is ambiguous: " + *folded));
+      break;
+    }
     if (auto refused = framing_error(header.base(), header.version())) {
       // Read no body: where it ends is exactly what is in doubt (request smuggling).
       co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", "The request's framing is ambiguous: " + *refused));
@@ -389,17 +488,27 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       } reservation{*this, connection};
       connection.body_reserved = reserve;
       receiving_body_bytes_ += reserve;
-      auto [body_error, body_bytes] = co_await beast_http::async_read(socket, buffer, parser, use_tuple);
+      // Beast adds a chunked body's trailer fields to the header; a trailer must not act as one
+      // (RFC 9110 §6.5.1: a Content-Type or X-Forwarded-For that a proxy in front never looked
+      // at would change how the body is read or what the function is told), so they are dropped.
+      std::optional<beast_http::fields> header_section;
+      if (parser.chunked()) header_section = header.base();
+      auto [body_error, refused] = co_await read_part(socket, buffer, parser, ReadPart::Body);
+      if (refused) {
+        co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", "The request body could not be read: " + *refused));
+        break;
+      }
       if (body_error) {
         if (body_error == beast_http::error::body_limit) {
           co_await write_and_close(plain_error(413, "PAYLOAD_TOO_LARGE",
                                                fmt::format("The request body exceeds the limit of {} bytes (6 MB)", settings_.body_limit)));
         } else if (body_error != beast_http::error::end_of_stream && body_error != asio::error::eof &&
                    body_error != asio::error::operation_aborted) {
-          co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", "The request body could not be read: " + body_error.message()));
+          co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", body_read_error(body_error, extension_bytes, buffer.max_size())));
         }
         break;
       }
+      if (header_section) static_cast<beast_http::fields&>(header) = std::move(*header_section);
     }
 
     move_to(connection, busy_);

@@ -63,3 +63,28 @@ TEST(Framing, TheMessageSaysWhatToSend) {
   EXPECT_NE(why->find("chunked, identity"), std::string::npos) << *why;
   EXPECT_NE(why->find("single \"chunked\""), std::string::npos) << *why;
 }
+
+TEST(Framing, FoldedFramingFieldsAreRefused) {
+  // Beast unfolds these into "chunked" and "5": only the raw bytes show the fold.
+  EXPECT_TRUE(folded_framing_error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n"));
+  EXPECT_TRUE(folded_framing_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\tidentity\r\n\r\n"));
+  EXPECT_TRUE(folded_framing_error("POST / HTTP/1.1\r\ncontent-length:\r\n 5\r\n\r\n"));
+  EXPECT_TRUE(folded_framing_error("POST / HTTP/1.1\r\nContent-Length : 5\r\n 5\r\nHost: x\r\n\r\n"));
+  // Without the request line: Beast consumes it on its own when a header arrives in pieces.
+  EXPECT_TRUE(folded_framing_error("Transfer-Encoding:\r\n chunked\r\n\r\n"));
+}
+
+TEST(Framing, OtherFoldsAndPlainHeadersPass) {
+  EXPECT_FALSE(folded_framing_error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n"));
+  EXPECT_FALSE(folded_framing_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Note: a\r\n b\r\n\r\n"));
+  // A space inside a value is not a fold; nor is what follows the header section (the body).
+  EXPECT_FALSE(folded_framing_error("POST / HTTP/1.1\r\nContent-Length: 5\r\nX-A: b c\r\n\r\n\n ab"));
+  EXPECT_FALSE(folded_framing_error(""));
+}
+
+TEST(Framing, TheFoldMessageNamesTheField) {
+  auto why = folded_framing_error("POST / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n");
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("Transfer-Encoding header is folded"), std::string::npos) << *why;
+  EXPECT_NE(why->find("send it on one line"), std::string::npos) << *why;
+}
