@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "deploy/archive.h"
 #include "logs/log_format.h"
@@ -84,7 +85,11 @@ std::string in_upload_terms(std::string text, const fs::path& unpacked) {
 class StagingFolder {
  public:
   explicit StagingFolder(fs::path path) : path_(std::move(path)) {}
-  ~StagingFolder() {
+  ~StagingFolder() { remove(); }
+  // Before a refusal is answered, not after: the answer is posted to the event loop and can reach
+  // the deployer before this thread unwinds, and one told "refused" must find nothing left.
+  void remove() {
+    if (std::exchange(removed_, true)) return;
     std::error_code ec;
     fs::remove_all(path_, ec);
     if (ec) fmt::print(stderr, "sprocket: cannot remove the partial upload {}: {}; the next start tries again\n", path_.string(), ec.message());
@@ -95,6 +100,7 @@ class StagingFolder {
 
  private:
   fs::path path_;
+  bool removed_ = false;
 };
 
 }  // namespace
@@ -326,7 +332,9 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     StagingFolder staging(root_ / std::to_string(account_id) / fmt::format("incoming-{}", util::unix_now_ms()));
     private_folder(staging.path());
     auto refuse = [&](unsigned status, const std::string& why) {
-      finish(std::move(done), refused(status, in_upload_terms(why, staging.path())));
+      std::string message = in_upload_terms(why, staging.path());
+      staging.remove();
+      finish(std::move(done), refused(status, message));
     };
     if (auto unpacked = unpack_archive(archive, staging.path()); !unpacked) return refuse(400, unpacked.error());
     auto candidate = active_;
