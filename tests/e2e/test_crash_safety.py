@@ -1,6 +1,9 @@
 """Crash safety (issue #18, item 3): a short run of the kill -9 harness of tests/faults (the
-long one is `make faults`)."""
+long one is `make faults`), and the defects it found, each pinned down on its own."""
 import os
+import signal
+import sqlite3
+import subprocess
 import sys
 
 from conftest import BINARY, ROOT
@@ -15,3 +18,36 @@ def test_a_short_run_of_the_harness_loses_nothing_and_corrupts_nothing():
     lines = []
     ok, _ = crash_harness.run(trials, seed, binary=BINARY, out=lines.append)
     assert ok, "\n".join(lines)
+
+
+def test_a_version_a_crash_left_uncommitted_is_removed_at_the_next_start(start_sprocket, tmp_path):
+    # What kill -9 between a deploy's store write and its activation leaves: a stored version,
+    # never committed, with its folder in place. The harness finds it; here it is made by hand.
+    data, empty = tmp_path / "data", tmp_path / "empty"
+    empty.mkdir()
+    crash_harness.write_project(tmp_path / "shop", "shop", "first")
+    s = start_sprocket([], data_dir=data, cwd=empty)
+    deployed = subprocess.run([str(BINARY), "deploy", str(tmp_path / "shop"), "--server", s.admin_url, "--data-dir", str(data)],
+                              capture_output=True, text=True, timeout=60)
+    assert deployed.returncode == 0, deployed.stderr
+    s.stop(signal.SIGKILL)
+    db = sqlite3.connect(data / "sprocket.db")
+    db.execute("""INSERT INTO deployments (account_id, version, name, message, created_ms, archive, deploy_id, outcome, committed)
+                  SELECT account_id, 2, name, 'cut off', created_ms, archive, 'cut-off-id', '', 0 FROM deployments WHERE version = 1""")
+    db.commit()
+    db.close()
+    (data / "deployments" / "123456" / "2").mkdir()
+
+    s = start_sprocket([], data_dir=data, cwd=empty)
+    assert "removed version 2 of shop (account 123456): its deploy stopped before its commit point" in s.log()
+    listed = s.admin("GET", "/api/v1/deployments").json()["versions"]
+    assert [(v["version"], v["active"]) for v in listed] == [(1, True)], listed
+    assert not (data / "deployments" / "123456" / "2").exists()
+    assert s.get("/hs/serverless/dep-shop").json() == {"token": "first"}
+    # The number nobody was told about is the next deploy's.
+    crash_harness.write_project(tmp_path / "shop", "shop", "second")
+    again = subprocess.run([str(BINARY), "deploy", str(tmp_path / "shop"), "--server", s.admin_url, "--data-dir", str(data)],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "as version 2" in again.stdout, again.stdout + again.stderr
+    assert s.get("/hs/serverless/dep-shop").json() == {"token": "second"}
+
