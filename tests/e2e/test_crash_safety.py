@@ -51,3 +51,23 @@ def test_a_version_a_crash_left_uncommitted_is_removed_at_the_next_start(start_s
     assert again.returncode == 0 and "as version 2" in again.stdout, again.stdout + again.stderr
     assert s.get("/hs/serverless/dep-shop").json() == {"token": "second"}
 
+
+def test_an_admin_token_and_secret_key_a_crash_left_empty_are_made_again(start_sprocket, tmp_path):
+    # What kill -9 (or a power cut) between creating these files and writing them left, before
+    # they were written whole: empty files. The token's sent the start-up into endless
+    # recursion (a segfault), the key's refused it for good.
+    data, empty = tmp_path / "data", tmp_path / "empty"
+    empty.mkdir()
+    data.mkdir(mode=0o700)
+    for name in ("admin.token", "secret.key"):
+        (data / name).touch(mode=0o600)
+    s = start_sprocket([], data_dir=data, cwd=empty)
+    token = (data / "admin.token").read_text().strip()
+    assert token.startswith("spk_") and len((data / "secret.key").read_bytes()) == 32
+    assert s.admin("PUT", "/api/v1/secrets/API_KEY", json={"value": "v"}).status_code == 201
+    assert sorted(p.name for p in data.iterdir() if ".partial-" in p.name) == []
+    s.stop(signal.SIGKILL)
+    # And they are kept from then on.
+    s = start_sprocket([], data_dir=data, cwd=empty)
+    assert (data / "admin.token").read_text().strip() == token
+    assert [x["name"] for x in s.admin("GET", "/api/v1/secrets").json()["secrets"]] == ["API_KEY"]
