@@ -4,6 +4,7 @@ directory, and count what was lost, duplicated or left half done, and whether th
 intact. `make faults` runs it (FAULT_TRIALS, FAULT_SEED); tests/e2e/test_crash_safety.py runs a
 few trials of it inside `make test`. README.md beside it says what each count means."""
 import dataclasses
+import itertools
 import json
 import os
 import pathlib
@@ -22,7 +23,7 @@ import time
 import requests
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PHASES = ("deploy", "secret", "action")
+PHASES = ("deploy", "secret", "action", "mixed")
 DEPLOY_NAMES = ("p0", "p1", "p2")
 SECRET_NAMES = ("S0", "S1", "S2", "S3")
 ACCOUNT = 123456
@@ -237,13 +238,12 @@ class Harness:
         self.finished_actions = set()  # tokens checked already
         self.killed_servers = {}  # server pid -> kill time (unix ms)
         self.reported_half = set()  # (version, token) of the half deploys counted already
-        self.counter = 0
+        self.counter = itertools.count(1)  # next() is atomic: the mixed phase's threads share it
 
     # -- plumbing --
 
     def token(self, trial):
-        self.counter += 1
-        return f"t{trial}x{self.counter}"
+        return f"t{trial}x{next(self.counter)}"
 
     def admin(self, method, path, **kw):
         token = (self.data / "admin.token").read_text().strip()
@@ -314,16 +314,21 @@ class Harness:
         counts = TrialCounts(phase, kill_after)
         first_op = len(self.ops)
         stop = threading.Event()
-        workload = {"deploy": self.deploy_ops, "secret": self.secret_ops, "action": self.action_ops}[phase]
+        workload = {"deploy": self.deploy_ops, "secret": self.secret_ops, "action": self.action_ops}.get(phase)
         # The workload's choices come from an RNG of the trial's own, so that how many ops fit
         # before one kill does not move the moments of the later kills: a seed replays them all.
         rng = random.Random(f"{self.seed}-{number}")
-        worker = threading.Thread(target=workload, args=(number, stop, rng), daemon=True)
-        worker.start()
+        if phase == "mixed":  # all three at once: a deploy swaps the code under running attempts
+            workers = [threading.Thread(target=w, args=(number, stop, random.Random(f"{self.seed}-{number}-{w.__name__}")),
+                                        daemon=True) for w in (self.deploy_ops, self.secret_ops, self.action_ops)]
+        else:
+            workers = [threading.Thread(target=workload, args=(number, stop, rng), daemon=True)]
+        for w in workers:
+            w.start()
         stop.wait(kill_after)  # the random moment: the point of the trial
         stop.set()
         victim = self.node
-        workers = children_of(victim.pid)
+        its_workers = children_of(victim.pid)
         self.killed_servers[victim.pid] = time.time() * 1000
         victim.kill()
         # Back on the same ports and data directory, as a supervisor brings it back: mostly at
@@ -331,12 +336,14 @@ class Harness:
         # sometimes only once the client has given up, so that what it left is found as it was.
         counts.late_restart = self.rng.random() < 0.4
         if counts.late_restart:
-            worker.join(timeout=120)
+            for w in workers:
+                w.join(timeout=120)
         counts.restart_s = self.start_node()
-        worker.join(timeout=120)
-        if worker.is_alive():
-            raise Failure("a client did not finish within 120 s of the restart")
-        survivors = [p for p in workers if alive(p)]
+        for w in workers:
+            w.join(timeout=120)
+            if w.is_alive():
+                raise Failure("a client did not finish within 120 s of the restart")
+        survivors = [p for p in its_workers if alive(p)]
         if survivors:
             counts.duplicated.append(f"workers {survivors} of the killed server {victim.pid} still run after its restart")
         ops = self.ops[first_op:]
@@ -478,10 +485,10 @@ class Harness:
         for m in done[:-1]:
             killed_at = self.killed_servers.get(m["server"])
             if killed_at is not None and m["t"] <= killed_at + 50 and interrupted:
-                when = f"{killed_at - m['t']:.0f} ms before" if m["t"] <= killed_at else f"{m['t'] - killed_at:.0f} ms after"
+                when = (f"{killed_at - m['t']:.0f} ms before the kill" if m["t"] <= killed_at
+                        else f"{m['t'] - killed_at:.0f} ms after the kill (its worker not yet gone)")
                 counts.duplicated_in_flight.append(
-                    f"action {op.token} (execution {ident}): a run finished {when} the kill (its worker not yet gone), "
-                    f"its result not yet stored; run again")
+                    f"action {op.token} (execution {ident}): a run finished {when}, before its result was stored; run again")
             else:
                 counts.duplicated.append(f"action {op.token} (execution {ident}) ran to the end {len(done)} times: {marks}")
         # Never two runs at once: whatever a killed server's worker wrote comes before the restarted server's first mark.
