@@ -54,28 +54,40 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stat_of(pid):
+    """(state, parent pid, start time in ticks) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[1]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def children_of(pid):
-    """The pids of the live processes whose parent is `pid` (a server's workers)."""
+    """(pid, start time) of the live processes whose parent is `pid` (a server's workers): the
+    start time tells a worker from a later process that got its pid again."""
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
+        st = stat_of(entry) if entry.isdigit() else None
+        if st and st[1] == pid and st[0] != "Z":
+            found.append((int(entry), st[2]))
     return found
 
 
-def alive(pid):
+def still_running(process):
+    pid, started = process
+    st = stat_of(pid)
+    return st is not None and st[0] != "Z" and st[2] == started
+
+
+def describe(pid):
+    st = stat_of(pid)
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")[:120]
     except OSError:
-        return False
+        argv = "?"
+    return f"{pid} (state {st[0] if st else '-'}, parent {st[1] if st else '-'}: {argv})"
 
 
 # --- what the node serves -------------------------------------------------------------------
@@ -343,9 +355,12 @@ class Harness:
             w.join(timeout=120)
             if w.is_alive():
                 raise Failure("a client did not finish within 120 s of the restart")
-        survivors = [p for p in its_workers if alive(p)]
-        if survivors:
-            counts.duplicated.append(f"workers {survivors} of the killed server {victim.pid} still run after its restart")
+        # The workers die with their server (PR_SET_PDEATHSIG); on a loaded machine that may take a moment.
+        try:
+            wait_for(lambda: not any(still_running(p) for p in its_workers), 5, "the killed server's workers to go")
+        except Failure:
+            survivors = [describe(p) for p, _ in its_workers if still_running((p, _))]
+            counts.duplicated.append(f"workers of the killed server {victim.pid} still run 5 s after its restart: {survivors}")
         ops = self.ops[first_op:]
         counts.ops = len(ops)
         counts.acked = sum(o.acked for o in ops)
