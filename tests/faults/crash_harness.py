@@ -27,6 +27,10 @@ PHASES = ("deploy", "secret", "action", "mixed")
 DEPLOY_NAMES = ("p0", "p1", "p2")
 SECRET_NAMES = ("S0", "S1", "S2", "S3")
 ACCOUNT = 123456
+# The retry schedule's clock runs this much faster: a minute's retry delay takes 10 ms, and the
+# three days within which retries must start take 43 s, far longer than any outage of a trial.
+# (At 60000 a late restart, 4 s down, is three days: the retries are rightly exhausted.)
+CLOCK_SCALE = 6000
 LISTENING = re.compile(r"sprocket listening on (http://\S+)")
 ADMIN = re.compile(r"sprocket admin API on (http://\S+)")
 DEPLOYED_AS = re.compile(r"Deployed \S+ as version (\d+)")
@@ -152,7 +156,7 @@ class Node:
         self._lock = threading.Lock()
         self._log = log_file
         cmd = [str(binary), "serve", str(served), "--listen", f"127.0.0.1:{ports[0]}", "--admin-listen",
-               f"127.0.0.1:{ports[1]}", "--data-dir", str(data_dir), "--sandbox", "off", "--action-clock-scale", "60000",
+               f"127.0.0.1:{ports[1]}", "--data-dir", str(data_dir), "--sandbox", "off", "--action-clock-scale", str(CLOCK_SCALE),
                "--poll-us", "0"]
         self.started = time.monotonic()
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
