@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: setup build serve test unit e2e bench clean
+.PHONY: setup build serve test unit e2e faults bench clean
 
 setup:
 	@scripts/setup
@@ -24,6 +24,12 @@ e2e: build
 	/usr/bin/python3 -m pytest -q tests/e2e
 
 test: unit e2e
+
+# kill -9 at random moments during deploys, secret changes and queued actions, then restart and
+# count what was lost, duplicated or corrupt (tests/faults/README.md). FAULT_TRIALS=100 and
+# FAULT_SEED (to replay a run) pass through; not part of `make test`, which runs 12 trials.
+faults: build
+	SPROCKET_BINARY=$(BUILD_DIR)/sprocket /usr/bin/python3 tests/faults/crash_harness.py
 
 # Benchmarks against baselines measured in the same run (docs/performance.md), on 127.0.0.1.
 # BENCH_ONLY=hello,memory, BENCH_DURATION=5 (s per wrk run), BENCH_RUNS=1 pass through.

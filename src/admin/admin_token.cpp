@@ -1,8 +1,6 @@
 #include "admin/admin_token.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -11,26 +9,29 @@
 #include <stdexcept>
 
 #include "util/private_files.h"
-#include "util/unique_fd.h"
 
 namespace sprocket::admin {
 
 AdminToken load_or_create_token(const std::filesystem::path& file) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium could not be initialised");
-  std::ifstream in(file);
-  std::string existing;
-  if (in && std::getline(in, existing) && !existing.empty()) return {existing, false};
-  std::string token = new_token();
-  util::UniqueFd fd = util::open_private_file(file, O_WRONLY | O_EXCL);
-  if (!fd.valid()) {
-    if (errno == EEXIST) return load_or_create_token(file);
-    throw std::runtime_error(fmt::format("cannot create {}: {}", file.string(), std::strerror(errno)));
+  // Two rounds at most: a file another process created meanwhile is whole, so the second read finds it.
+  for (int round = 0; round < 2; ++round) {
+    {
+      std::ifstream in(file);
+      std::string existing;
+      if (in && std::getline(in, existing) && !existing.empty()) return {existing, false};
+    }
+    std::error_code ec;
+    if (std::filesystem::file_size(file, ec) == 0 && !ec) {
+      // Empty: an older sprocket was stopped (kill -9, a power cut) between creating the file and
+      // writing it. Nothing can have used a token that was never written: make it again.
+      std::filesystem::remove(file, ec);
+    }
+    std::string token = new_token();
+    if (util::create_whole_private_file(file, token + "\n")) return {token, true};
+    if (errno != EEXIST) throw std::runtime_error(fmt::format("cannot create {}: {}", file.string(), std::strerror(errno)));
   }
-  std::string line = token + "\n";
-  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-    throw std::runtime_error(fmt::format("cannot write {}", file.string()));
-  }
-  return {token, true};
+  throw std::runtime_error(fmt::format("{} holds no token; remove it and start again to make a new one", file.string()));
 }
 
 std::string new_token() {

@@ -204,6 +204,16 @@ void DeployService::remove_partial_uploads() {
   }
 }
 
+void DeployService::remove_uncommitted_versions() {
+  auto removed = on_store<std::vector<store::DeploymentRecord>>([](store::Store& s) { return s.remove_uncommitted_deployments(); });
+  for (const auto& d : removed) {
+    std::error_code ec;
+    fs::remove_all(root_ / std::to_string(d.account_id) / std::to_string(d.version), ec);
+    fmt::print(stderr, "sprocket: removed version {} of {} (account {}): its deploy stopped before its commit point, so it was never "
+               "deployed\n", d.version, d.name, d.account_id);
+  }
+}
+
 void DeployService::stop_committing() { stopping_ = true; }
 
 Expected<std::vector<accounts::DeployedSource>, std::string> DeployService::restore() {
@@ -211,6 +221,7 @@ Expected<std::vector<accounts::DeployedSource>, std::string> DeployService::rest
   thread_.post([&] {
     try {
       remove_partial_uploads();
+      remove_uncommitted_versions();
       auto sources = on_store<std::vector<store::ActiveSource>>([](store::Store& s) { return s.active_sources(); });
       std::vector<accounts::DeployedSource> active;
       for (const auto& source : sources) {

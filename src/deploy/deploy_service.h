@@ -65,6 +65,7 @@ class DeployService {
                                       const std::string& deploy_id);
   void private_folder(const std::filesystem::path& folder);  // 0700, made if missing
   void remove_partial_uploads();                              // start-up: what a crash left behind
+  void remove_uncommitted_versions();                         // start-up: versions stored by a deploy a crash cut off
   // Undoes a stored version that never became active: its row, and its folder when it got one.
   void forget_version(std::int64_t account_id, std::int64_t version, const std::filesystem::path& folder);
   void finish(Done done, DeployOutcome outcome);

@@ -20,28 +20,33 @@ static_assert(crypto_secretbox_KEYBYTES == 32);
 SecretBox SecretBox::open_or_create(const std::filesystem::path& key_file) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium could not be initialised");
   SecretBox box;
-  util::UniqueFd fd(::open(key_file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.valid()) {
-    struct stat st {};
-    if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) != 0) {
-      throw std::runtime_error(fmt::format("{} is readable by other users; run chmod 600 on it", key_file.string()));
+  // Two rounds at most: a key another process created meanwhile is whole, so the second read finds it.
+  for (int round = 0; round < 2; ++round) {
+    util::UniqueFd fd(::open(key_file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.valid()) {
+      struct stat st {};
+      if (::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) != 0) {
+        throw std::runtime_error(fmt::format("{} is readable by other users; run chmod 600 on it", key_file.string()));
+      }
+      if (st.st_size != 0) {
+        if (::read(fd.get(), box.key_.data(), box.key_.size()) != static_cast<ssize_t>(box.key_.size())) {
+          throw std::runtime_error(fmt::format("{} is not a sprocket secret key (it must hold 32 bytes)", key_file.string()));
+        }
+        return box;
+      }
+      // Empty: an older sprocket was stopped (kill -9, a power cut) between creating the file and
+      // writing the key. The key was never written, so nothing was sealed with it: make it again.
+      ::unlink(key_file.c_str());
     }
-    if (::read(fd.get(), box.key_.data(), box.key_.size()) != static_cast<ssize_t>(box.key_.size())) {
-      throw std::runtime_error(fmt::format("{} is not a sprocket secret key (it must hold 32 bytes)", key_file.string()));
+    randombytes_buf(box.key_.data(), box.key_.size());
+    if (util::create_whole_private_file(key_file, std::string_view(reinterpret_cast<const char*>(box.key_.data()), box.key_.size()))) {
+      return box;
     }
-    return box;
+    if (errno != EEXIST) {
+      throw std::runtime_error(fmt::format("cannot create the secret key file {}: {}", key_file.string(), std::strerror(errno)));
+    }
   }
-  randombytes_buf(box.key_.data(), box.key_.size());
-  util::UniqueFd out = util::open_private_file(key_file, O_WRONLY | O_EXCL);
-  if (!out.valid()) {
-    // Another process created it first: use theirs.
-    if (errno == EEXIST) return open_or_create(key_file);
-    throw std::runtime_error(fmt::format("cannot create the secret key file {}: {}", key_file.string(), std::strerror(errno)));
-  }
-  if (::write(out.get(), box.key_.data(), box.key_.size()) != static_cast<ssize_t>(box.key_.size()) || ::fsync(out.get()) != 0) {
-    throw std::runtime_error(fmt::format("cannot write the secret key file {}", key_file.string()));
-  }
-  return box;
+  throw std::runtime_error(fmt::format("{} holds no key; remove it and start again", key_file.string()));
 }
 
 SecretBox::Sealed SecretBox::seal(std::string_view plaintext) const {

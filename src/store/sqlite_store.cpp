@@ -140,6 +140,15 @@ const char* const kMigrations[] = {
     ALTER TABLE deployments ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
     CREATE UNIQUE INDEX deployments_by_deploy_id ON deployments (account_id, deploy_id) WHERE deploy_id <> '';
     )sql",
+    // Whether a version reached its deploy's commit point (its activation). A deploy stores its
+    // version before the files are in place; one cut off in between left a row that was never
+    // deployed, and the start-up removes those. Older versions count as committed, except those
+    // whose deploy id never got its answer stored (every committed deploy with an id has one);
+    // one of those that a rollback made active is kept all the same (remove_uncommitted_deployments).
+    R"sql(
+    ALTER TABLE deployments ADD COLUMN committed INTEGER NOT NULL DEFAULT 1;
+    UPDATE deployments SET committed = 0 WHERE deploy_id <> '' AND outcome = '';
+    )sql",
 };
 constexpr int kPagedExecutionsVersion = 5;  // after this migration, the old rows move into pages
 
@@ -486,7 +495,7 @@ class SqliteStore final : public Store {
       if (!deploy_id.empty()) {
         // An earlier attempt of this upload that stopped before its activation (and whose undo
         // failed too) gives way; a committed one never reaches here (committed_deploy answers).
-        Statement st(db_, R"sql(DELETE FROM deployments WHERE account_id = ?1 AND deploy_id = ?2 AND outcome = ''
+        Statement st(db_, R"sql(DELETE FROM deployments WHERE account_id = ?1 AND deploy_id = ?2 AND committed = 0
                                 AND NOT EXISTS (SELECT 1 FROM active_sources a WHERE a.account_id = ?1 AND a.version = deployments.version))sql");
         st.bind(1, account_id).bind(2, deploy_id);
         st.step();
@@ -497,8 +506,8 @@ class SqliteStore final : public Store {
         st.bind(1, account_id);
         if (st.step()) version = st.integer(0);
       }
-      Statement insert(db_, R"sql(INSERT INTO deployments (account_id, version, name, message, created_ms, archive, deploy_id)
-                                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql");
+      Statement insert(db_, R"sql(INSERT INTO deployments (account_id, version, name, message, created_ms, archive, deploy_id, committed)
+                                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0))sql");
       insert.bind(1, account_id).bind(2, version).bind(3, name).bind(4, message).bind(5, created_ms).bind_blob(6, archive).bind(7, deploy_id);
       insert.step();
       return version;
@@ -511,6 +520,21 @@ class SqliteStore final : public Store {
     st.bind(1, account_id).bind(2, version);
     st.step();
     return sqlite3_changes(db_) > 0;
+  }
+
+  std::vector<DeploymentRecord> remove_uncommitted_deployments() override {
+    return in_transaction([&] {
+      constexpr const char* kUncommitted = R"sql(committed = 0 AND NOT EXISTS
+          (SELECT 1 FROM active_sources a WHERE a.account_id = deployments.account_id AND a.version = deployments.version))sql";
+      std::vector<DeploymentRecord> removed;
+      {
+        Statement st(db_, fmt::format("SELECT account_id, version, name, message, created_ms FROM deployments WHERE {}", kUncommitted).c_str());
+        while (st.step()) removed.push_back({st.integer(0), st.integer(1), st.text(2), st.text(3), st.integer(4), false});
+      }
+      Statement st(db_, fmt::format("DELETE FROM deployments WHERE {}", kUncommitted).c_str());
+      st.step();
+      return removed;
+    });
   }
 
   std::vector<DeploymentRecord> deployments(std::int64_t account_id) override {
@@ -540,6 +564,11 @@ class SqliteStore final : public Store {
         name = st.text(0);
       }
       set_active(account_id, name, version);
+      {
+        Statement st(db_, "UPDATE deployments SET committed = 1 WHERE account_id = ?1 AND version = ?2");
+        st.bind(1, account_id).bind(2, version);
+        st.step();
+      }
       if (!outcome.empty()) {
         Statement st(db_, "UPDATE deployments SET outcome = ?3 WHERE account_id = ?1 AND version = ?2");
         st.bind(1, account_id).bind(2, version).bind(3, outcome);

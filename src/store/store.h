@@ -146,10 +146,15 @@ class Store {
                                         const std::string& archive, std::int64_t created_ms, const std::string& deploy_id = "") = 0;
   // Undoes store_deployment() for a version that never became active; false if it is unknown or active.
   virtual bool remove_inactive_deployment(std::int64_t account_id, std::int64_t version) = 0;
+  // Removes, and returns, the versions a deploy stored but never committed: it was cut off
+  // (kill -9, a power cut) between storing and activating, so nobody was told it succeeded,
+  // yet the row would be listed as a version and could be rolled back to. For the start-up,
+  // before anything deploys: a deploy in progress has such a version too.
+  virtual std::vector<DeploymentRecord> remove_uncommitted_deployments() = 0;
   virtual std::vector<DeploymentRecord> deployments(std::int64_t account_id) = 0;  // newest first
   virtual std::optional<std::string> deployment_archive(std::int64_t account_id, std::int64_t version) = 0;
-  // Makes `version` the active version of its name (a deploy, a rollback); false if unknown.
-  // A deploy's `outcome` (its JSON answer) is kept with it in the same transaction: a retry of
+  // Makes `version` the active version of its name (a deploy, a rollback), and marks it
+  // committed; false if unknown. A deploy's `outcome` (its JSON answer) is kept with it in the same transaction: a retry of
   // the same upload is answered with it (committed_deploy).
   virtual bool activate_deployment(std::int64_t account_id, std::int64_t version, const std::string& outcome = "") = 0;
   // The deploy committed under `deploy_id`, if there is one.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -42,6 +43,48 @@ UniqueFd open_private_file(const fs::path& file, int flags) {
   }
   if (errno != EEXIST || (flags & O_EXCL)) return fd;
   return UniqueFd(::open(file.c_str(), (flags & ~O_EXCL) | O_CLOEXEC));
+}
+
+namespace {
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// So that the new name survives a power cut too, not only the file's contents.
+void sync_directory(const fs::path& dir) {
+  UniqueFd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.valid()) ::fsync(fd.get());
+}
+
+}  // namespace
+
+bool create_whole_private_file(const fs::path& file, std::string_view contents) {
+  // Named by pid: two processes creating the same file at once (serve and `secrets add` on a new
+  // data directory) each write their own, and the first link wins.
+  fs::path temporary = file.string() + ".partial-" + std::to_string(::getpid());
+  ::unlink(temporary.c_str());  // what a crash of an earlier process with this pid left
+  bool written = false;
+  {
+    UniqueFd fd = open_private_file(temporary, O_WRONLY | O_EXCL);
+    if (!fd.valid()) return false;
+    written = write_all(fd.get(), contents) && ::fsync(fd.get()) == 0;
+  }
+  int error = 0;
+  if (!written || ::link(temporary.c_str(), file.c_str()) != 0) error = errno;
+  ::unlink(temporary.c_str());
+  if (error != 0) {
+    errno = error;
+    return false;
+  }
+  sync_directory(file.parent_path());
+  return true;
 }
 
 std::optional<mode_t> tighten_permissions(const fs::path& path, mode_t mode, std::error_code& ec) {

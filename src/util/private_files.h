@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "util/unique_fd.h"
@@ -21,6 +22,13 @@ void create_private_directories(const std::filesystem::path& dir, std::error_cod
 // Opens `file` with O_CREAT and `flags`; a file it creates is 0600 (fchmod: the umask does not
 // decide). Invalid on failure, with errno set.
 UniqueFd open_private_file(const std::filesystem::path& file, int flags);
+
+// Creates `file` (0600) holding `contents`, whole or not at all: written and synced under a
+// temporary name of this process's own, then linked into place. A crash at any moment (kill -9,
+// a power cut) leaves no file or the complete one, never an empty or partial file that the next
+// start would take for the real thing. False, with errno EEXIST, when `file` exists (another
+// process made it first: it stays as it is); false with errno set when it cannot be written.
+bool create_whole_private_file(const std::filesystem::path& file, std::string_view contents);
 
 // Narrows `path` to `mode` when group or others may use it; the mode it had, when it did.
 std::optional<mode_t> tighten_permissions(const std::filesystem::path& path, mode_t mode, std::error_code& ec);

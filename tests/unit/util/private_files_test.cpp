@@ -3,6 +3,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "test_dir.h"
 
@@ -72,6 +80,39 @@ TEST(PrivateFilesTest, TightenNarrowsOnlyWhatGroupOrOthersMayUseAndSaysWhatItWas
   EXPECT_EQ(mode_of(file), 0600u);
   EXPECT_FALSE(tighten_permissions(dir.path() / "missing", 0600, ec));
   EXPECT_FALSE(ec) << "a file that is not there is not an error";
+}
+
+std::string contents_of(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The admin token and the secret key are made this way: a kill -9 between creating the file and
+// writing it used to leave an empty one, which the next start could not use.
+TEST(PrivateFilesTest, AWholeFileIsCreatedOnceAndNoTemporaryStays) {
+  sprocket::testing::TestDir dir("private-files");
+  Umask umask(0);
+  fs::path key = dir.path() / "key";
+  ASSERT_TRUE(create_whole_private_file(key, std::string("k\0y", 3)));
+  EXPECT_EQ(contents_of(key), std::string("k\0y", 3));
+  EXPECT_EQ(mode_of(key), 0600u);
+  errno = 0;
+  EXPECT_FALSE(create_whole_private_file(key, "other")) << "the first one made stays";
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(contents_of(key), std::string("k\0y", 3));
+  // A temporary that a crashed process of the same pid left is written over.
+  fs::path token = dir.path() / "token";
+  std::ofstream(token.string() + ".partial-" + std::to_string(::getpid())) << "half";
+  ASSERT_TRUE(create_whole_private_file(token, "spk_1\n"));
+  EXPECT_EQ(contents_of(token), "spk_1\n");
+  EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"key", "token"}));
 }
 
 }  // namespace
