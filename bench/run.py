@@ -849,8 +849,8 @@ class Harness:
         res.update({"requests": count, "quiet": quiet, "noisy": noisy, "hostile_attempts": attempts,
                     "gateway_rss_kb_after": rss_kb})
         for pct in ("p50_ms", "p99_ms"):
-            q = statistics.median(r[pct] for r in quiet) / 1000
-            n = statistics.median(r[pct] for r in noisy) / 1000
+            q = statistics.median(r[pct] for r in quiet)
+            n = statistics.median(r[pct] for r in noisy)
             r = ratio(n, q)
             res[pct[:3] + "_ratio"] = r
             self.row(f"neighbours: well-behaved {pct[:3]} over {count} requests beside 4 hostile functions vs quiet, c1",
