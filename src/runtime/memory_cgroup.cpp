@@ -1,6 +1,5 @@
 #include "runtime/memory_cgroup.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -9,8 +8,6 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <sstream>
-
-#include "util/unique_fd.h"
 
 namespace sprocket::runtime {
 namespace fs = std::filesystem;
@@ -42,16 +39,6 @@ std::size_t keyed_value(const std::string& text, std::string_view key) {
   return 0;
 }
 
-// Whether a v1 hierarchy's list of controllers ("cpu,cpuacct") names `controller`.
-bool names_controller(std::string_view controllers, std::string_view controller) {
-  while (true) {
-    auto comma = controllers.find(',');
-    if (controllers.substr(0, comma) == controller) return true;
-    if (comma == std::string_view::npos) return false;
-    controllers.remove_prefix(comma + 1);
-  }
-}
-
 // The cgroup this process is in, for a v1 controller or v2 ("" for v2).
 std::optional<std::string> own_cgroup(std::string_view controller) {
   std::ifstream in("/proc/self/cgroup");
@@ -62,7 +49,7 @@ std::optional<std::string> own_cgroup(std::string_view controller) {
     if (first == std::string::npos || second == std::string::npos) continue;
     std::string_view controllers(line.data() + first + 1, second - first - 1);
     std::string path = line.substr(second + 1);
-    if (controller.empty() ? controllers.empty() : names_controller(controllers, controller)) return path;
+    if (controller.empty() ? controllers.empty() : controllers == controller) return path;
   }
   return std::nullopt;
 }
@@ -170,12 +157,6 @@ std::size_t WorkerCgroup::mapped_file_bytes() const {
 
 bool WorkerCgroup::set_limit_bytes(std::size_t limit_bytes) { return write_limits(dir_, v2_, limit_bytes); }
 
-bool WorkerCgroup::weighs_cpu() const { return parent_->shares_cpu(); }
-
-void WorkerCgroup::set_reduced_cpu_share(bool reduced) {
-  if (parent_->shares_cpu()) parent_->move_cpu_share(dir_ / "cgroup.procs", reduced);
-}
-
 std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
   std::string name = fmt::format("sprocket-{}", ::getpid());
   // cgroup v2 with the memory controller enabled for children of our cgroup.
@@ -190,7 +171,6 @@ std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
         auto made = std::shared_ptr<MemoryCgroups>(new MemoryCgroups(base / name, true));
         for (auto& dir : later) made->remove_later(std::move(dir));
         made->set_up_pids();
-        made->set_up_cpu();
         return made;
       }
       ::rmdir((base / name).c_str());
@@ -205,7 +185,6 @@ std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
       auto made = std::shared_ptr<MemoryCgroups>(new MemoryCgroups(base / name, false));
       for (auto& dir : later) made->remove_later(std::move(dir));
       made->set_up_pids();
-      made->set_up_cpu();
       return made;
     }
     why = fmt::format("cannot create a memory cgroup under {}", base.string());
@@ -215,38 +194,8 @@ std::shared_ptr<MemoryCgroups> MemoryCgroups::create(std::string& why) {
   return nullptr;
 }
 
-fs::path MemoryCgroups::v1_parent(const std::string& controller) {
-  auto path = own_cgroup(controller);
-  fs::path mount = fs::path("/sys/fs/cgroup") / controller;
-  if (!path || !fs::exists(mount)) return {};
-  fs::path base = mount / fs::path(*path).relative_path();
-  std::vector<fs::path> later;
-  remove_abandoned_parents(base, false, later);
-  for (auto& dir : later) remove_later(std::move(dir));
-  fs::path parent = base / dir_.filename();
-  return try_parent(parent) ? parent : fs::path();
-}
-
-void MemoryCgroups::set_up_cpu() {
-  if (v2_) return;
-  fs::path reduced = v1_parent("cpu");
-  if (reduced.empty() || !write_file(reduced / "cpu.shares", std::to_string(kReducedCpuShares))) return;
-  cpu_dir_ = reduced;
-  cpu_home_ = reduced.parent_path();
-}
-
-void MemoryCgroups::move_cpu_share(const fs::path& procs_file, bool reduced) const {
-  // cgroup.procs takes one pid per write; each moves a process with all of its threads.
-  util::UniqueFd to(::open(((reduced ? cpu_dir_ : cpu_home_) / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
-  if (!to.valid()) return;
-  std::ifstream procs(procs_file);
-  std::string pid;
-  while (procs >> pid) {
-    if (::write(to.get(), pid.data(), pid.size()) < 0) continue;  // it ended meanwhile
-  }
-}
-
 void MemoryCgroups::set_up_pids() {
+  std::string name = dir_.filename().string();
   if (v2_) {
     // The workers' cgroups are the memory ones: the controller only has to be enabled for them.
     fs::path base = dir_.parent_path();
@@ -255,12 +204,18 @@ void MemoryCgroups::set_up_pids() {
     pids_v2_ = read_file(dir_ / "cgroup.subtree_control").find("pids") != std::string::npos;
     return;
   }
-  if (fs::path parent = v1_parent("pids"); !parent.empty() && fs::exists(parent / "pids.max")) pids_dir_ = parent;
+  auto path = own_cgroup("pids");
+  if (!path || !fs::exists("/sys/fs/cgroup/pids")) return;
+  fs::path base = fs::path("/sys/fs/cgroup/pids") / fs::path(*path).relative_path();
+  std::vector<fs::path> later;
+  remove_abandoned_parents(base, false, later);
+  for (auto& dir : later) remove_later(std::move(dir));
+  if (try_parent(base / name) && fs::exists(base / name / "pids.max")) pids_dir_ = base / name;
 }
 
 MemoryCgroups::~MemoryCgroups() {
   std::error_code ec;
-  for (const fs::path* parent : {&dir_, &pids_dir_, &cpu_dir_}) {
+  for (const fs::path* parent : {&dir_, &pids_dir_}) {
     if (parent->empty()) continue;
     for (const auto& entry : fs::directory_iterator(*parent, ec)) {
       if (entry.is_directory(ec)) ::rmdir(entry.path().c_str());
@@ -304,8 +259,7 @@ std::unique_ptr<WorkerCgroup> MemoryCgroups::make_worker_cgroup(const std::strin
 std::string MemoryCgroups::describe() const {
   std::string pids = v2_ ? (pids_v2_ ? ", pids controller on" : "") : (pids_dir_.empty() ? "" : ", pids cgroup " + pids_dir_.string());
   if (!limits_processes()) pids = "; no pids controller: processes per instance are bounded only by the sandbox's per-uid limit";
-  std::string cpu = shares_cpu() ? ", long invocations' cpu cgroup " + cpu_dir_.string() : "";
-  return fmt::format("memory cgroup {} ({}){}{}", dir_.string(), v2_ ? "v2" : "v1", pids, cpu);
+  return fmt::format("memory cgroup {} ({}){}", dir_.string(), v2_ ? "v2" : "v1", pids);
 }
 
 }  // namespace sprocket::runtime

@@ -32,10 +32,6 @@ class WorkerCgroup {
   std::size_t mapped_file_bytes() const;  // of that, file pages mapped by its processes
   // Moves the limit (no swap either way); false if the kernel refused.
   bool set_limit_bytes(std::size_t limit_bytes);
-  // Moves its processes into the gateway's cgroup for long invocations, which has an eighth of
-  // an ordinary process's share of the CPU, or back (MemoryCgroups::shares_cpu).
-  void set_reduced_cpu_share(bool reduced);
-  bool weighs_cpu() const;
 
  private:
   std::filesystem::path dir_;
@@ -57,32 +53,16 @@ class MemoryCgroups : public std::enable_shared_from_this<MemoryCgroups> {
                                                    int max_processes = kDefaultMaxProcesses);
   std::string describe() const;
   bool limits_processes() const { return v2_ ? pids_v2_ : !pids_dir_.empty(); }
-  // cgroup v1's cpu hierarchy: workers run where the gateway does (its cpu cgroup, usually the
-  // root, where the kernel groups processes by session), and those whose invocation has run
-  // long are moved into a cgroup of the gateway's whose share is an eighth of one process's:
-  // on a node's few cores, code that spins (or streams output, or forks) would otherwise hold
-  // a core as firmly as a quick invocation that waits to be woken, and the quick ones' latency
-  // pays. On v2 the cpu controller is in the memory hierarchy, where a worker cannot move.
-  bool shares_cpu() const { return !cpu_dir_.empty(); }
-  static constexpr int kReducedCpuShares = 1024 / 8;  // v1's cpu.shares; 1024 is a process's
   static constexpr int kDefaultMaxProcesses = 256;  // per instance, its threads included
   // A worker cgroup that was still busy when its worker went: removed at a later chance.
   void remove_later(std::filesystem::path dir);
-  // Moves every process listed in `procs_file` into the reduced cpu cgroup, or back.
-  void move_cpu_share(const std::filesystem::path& procs_file, bool reduced) const;
 
  private:
   void remove_leftovers();
   MemoryCgroups(std::filesystem::path dir, bool v2) : dir_(std::move(dir)), v2_(v2) {}
   void set_up_pids();
-  void set_up_cpu();
-  // v1: this gateway's cgroup in another controller's hierarchy (leftovers of killed gateways
-  // removed), or empty where that controller is not mounted or not writable.
-  std::filesystem::path v1_parent(const std::string& controller);
   std::filesystem::path dir_;
   std::filesystem::path pids_dir_;  // v1: this gateway's parent in the pids hierarchy
-  std::filesystem::path cpu_dir_;   // v1: the reduced share for long invocations
-  std::filesystem::path cpu_home_;  // v1: the cpu cgroup the gateway (and its workers) is in
   bool v2_;
   bool pids_v2_ = false;            // v2: the pids controller is enabled for the workers' cgroups
   std::mutex leftovers_mutex_;

@@ -394,33 +394,16 @@ void Worker::start_head() {
   head.started = std::chrono::steady_clock::now();
   timed_out_ = false;
   end_stray_gap();
-  arm_head_deadline(++deadline_generation_);
-}
-
-// One timer per invocation: first at kLongInvocation, when the instance's CPU share is reduced
-// (where cgroups allow it), then at the time limit. A quick invocation arms it once, as before.
-void Worker::arm_head_deadline(std::uint64_t generation) {
-  const Pending& head = pending_.front();
-  const bool reduce_first = !cpu_share_reduced_ && cgroup_ && cgroup_->weighs_cpu() && head.time_limit > kLongInvocation;
-  deadline_.expires_at(head.started + (reduce_first ? kLongInvocation : head.time_limit));
-  deadline_.async_wait([weak = weak_from_this(), generation, reduce_first](boost::system::error_code ec) {
+  std::uint64_t generation = ++deadline_generation_;
+  deadline_.expires_after(head.time_limit);
+  deadline_.async_wait([weak = weak_from_this(), generation](boost::system::error_code ec) {
     auto self = weak.lock();
     // cancel() cannot recall a completion already queued: the generation tells a stale one.
     if (ec || !self || self->pending_.empty() || generation != self->deadline_generation_) return;
-    if (reduce_first) {
-      self->set_reduced_cpu_share(true);
-      self->arm_head_deadline(generation);
-      return;
-    }
     // The answer may be in the socket, or read in this same turn and not handled yet: post,
     // then read what is there before deciding that the invocation ran out of time.
     asio::post(self->io_, [self, generation] { self->time_out_head(generation); });
   });
-}
-
-void Worker::set_reduced_cpu_share(bool reduced) {
-  cpu_share_reduced_ = reduced;
-  cgroup_->set_reduced_cpu_share(reduced);
 }
 
 void Worker::time_out_head(std::uint64_t generation) {
@@ -456,8 +439,6 @@ void Worker::abandon_waiting(bool head_on_the_workers_word) {
 void Worker::finish_invocation(InvocationResult result) {
   ++deadline_generation_;
   deadline_.cancel();
-  // The next invocation starts with the instance's full share (a dying instance needs none).
-  if (cpu_share_reduced_ && !doomed_ && !timed_out_) set_reduced_cpu_share(false);
   auto now = std::chrono::steady_clock::now();
   last_used_ = now;
   Pending head = std::move(pending_.front());

@@ -122,8 +122,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   void flush_writes();
   void finish_invocation(InvocationResult result);
   void start_head();
-  void arm_head_deadline(std::uint64_t generation);
-  void set_reduced_cpu_share(bool reduced);
   void abandon_waiting(bool head_on_the_workers_word = false);
   void take_pipe_lines(std::string& buffer, const char* level, bool flush_partial);
   void drain_pipes();
@@ -182,10 +180,6 @@ class Worker : public std::enable_shared_from_this<Worker> {
   bool load_timed_out_ = false;
   std::chrono::milliseconds load_limit_{30'000};
   std::uint64_t deadline_generation_ = 0;  // tells a stale timer completion from the current one
-  // An invocation running this long has its instance's share of the CPU reduced until it ends
-  // (MemoryCgroups::shares_cpu): longer than any quick function takes, short beside a time limit.
-  static constexpr std::chrono::milliseconds kLongInvocation{100};
-  bool cpu_share_reduced_ = false;
   void arm_load_deadline();
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };
