@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: setup build serve test unit e2e faults bench clean
+.PHONY: setup build serve test unit e2e faults bench soak clean
 
 setup:
 	@scripts/setup
@@ -35,6 +35,11 @@ faults: build
 # BENCH_ONLY=hello,memory, BENCH_DURATION=5 (s per wrk run), BENCH_RUNS=1 pass through.
 bench: build
 	SPROCKET_BINARY=$(BUILD_DIR)/sprocket /usr/bin/python3 bench/run.py
+
+# Ten minutes of mixed traffic against one node; passes only if the gateway's RSS and open files
+# stay flat and no error but the intended ones happened (bench/SOAK.md). SOAK_SECONDS=600 passes through.
+soak: build
+	SPROCKET_BINARY=$(BUILD_DIR)/sprocket /usr/bin/python3 bench/soak.py
 
 clean:
 	rm -rf $(BUILD_DIR)

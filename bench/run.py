@@ -8,6 +8,7 @@ Benchmarks (docs/performance.md describes each one):
   scale      1, 100 and 1,000 deployed functions under uniform random traffic
   memory     gateway RSS and an idle warm worker's PSS
   logging    10 console lines per request against none
+  neighbours a well-behaved function's p99 over 500 requests beside 4 hostile ones against quiet
 
 Environment:
   BENCH_ONLY=hello,memory   run a subset (default: all)
@@ -17,6 +18,8 @@ Environment:
   BENCH_OUT=build/bench/results.json
   BENCH_COLD_N=20           endpoints per cold-start kind
   BENCH_SCALE_TOUCH=100     most distinct functions the scale traffic touches
+  BENCH_NEIGHBOURS_REQUESTS=500  requests per neighbours measurement (its p99 is the 5th slowest)
+  BENCH_NEIGHBOURS_HOSTILE=hog,spin,flood,forker  the hostile functions beside it (a subset, to profile)
   BENCH_BUDGET=540          seconds after which remaining benchmarks are skipped
   BENCH_SPROCKET_ARGS=""    extra `sprocket serve` options for hello, realistic, memory, logging
   SPROCKET_BINARY=build/sprocket
@@ -258,31 +261,40 @@ class Harness:
         if self.warmup_seconds > 0:
             loadgen.run_wrk(server.url + path, 32, self.warmup_seconds, script, script_args)
 
+    def watch_others(self, server):
+        """What the machine and the server have used so far: with `others_since`, whether
+        anything else was busy during a measured run."""
+        return {"tree": {server.pid, *procs.descendants(server.pid)}, "since": procs.boot_ticks_now(),
+                "busy": procs.system_busy_seconds(), "own": own_cpu_seconds(), "snap": procs.cpu_snapshot(),
+                "server_cpu": procs.tree_cpu_seconds(server.pid)}
+
+    def others_since(self, server, label, before, wall, result):
+        """Adds the server's CPU seconds and what other processes used since `before` to `result`
+        (a busy neighbour — a compiler, another benchmark — makes every figure of the run
+        meaningless, and the report says so)."""
+        snap_after = procs.cpu_snapshot()
+        cpu = procs.tree_cpu_seconds(server.pid) - before["server_cpu"]
+        exclude = before["tree"] | {server.pid, *procs.descendants(server.pid), os.getpid()}
+        others, result["neighbours"] = procs.cpu_of_others(before["snap"], snap_after, exclude, before["since"])
+        result["neighbour_cpu_cores"] = round(others / wall, 2)
+        # The machine's busy time (/proc/stat) minus the server, the load generator and this
+        # harness: it also sees short-lived processes that no snapshot catches (a build's
+        # compiler runs). It is about 0 on a quiet machine.
+        unattributed = (procs.system_busy_seconds() - before["busy"]) - cpu - (own_cpu_seconds() - before["own"])
+        result["unattributed_cpu_cores"] = round(max(0.0, unattributed) / wall, 2)
+        if result["neighbour_cpu_cores"] > 0.1 or result["unattributed_cpu_cores"] > 0.25:
+            self.busy_runs.append((label, max(result["neighbour_cpu_cores"], result["unattributed_cpu_cores"]),
+                                   result["neighbours"]))
+        return cpu
+
     def measure(self, server, path, connections, label, script=None, script_args=(), duration=None):
         """BENCH_RUNS wrk runs; returns the medians plus every run (with server CPU per request)."""
         runs = []
         for _ in range(self.runs):
-            cpu_before, own_cpu_before = procs.tree_cpu_seconds(server.pid), procs.process_cpu_seconds(server.pid)
-            tree_before = {server.pid, *procs.descendants(server.pid)}
-            since = procs.boot_ticks_now()
-            busy_before, own_before, snap_before = procs.system_busy_seconds(), own_cpu_seconds(), procs.cpu_snapshot()
+            own_cpu_before = procs.process_cpu_seconds(server.pid)
+            before = self.watch_others(server)
             result = loadgen.run_wrk(server.url + path, connections, duration or self.duration, script, script_args)
-            snap_after = procs.cpu_snapshot()
-            cpu = procs.tree_cpu_seconds(server.pid) - cpu_before
-            wall = result["wall_seconds"]
-            # What other processes used meanwhile: a busy neighbour (a compiler, another
-            # benchmark) makes every figure of the run meaningless.
-            exclude = tree_before | {server.pid, *procs.descendants(server.pid), os.getpid()}
-            others, result["neighbours"] = procs.cpu_of_others(snap_before, snap_after, exclude, since)
-            result["neighbour_cpu_cores"] = round(others / wall, 2)
-            # The machine's busy time (/proc/stat) minus the server, wrk and this harness: it also
-            # sees short-lived processes that no snapshot catches (a build's compiler runs). It is
-            # about 0 on a quiet machine.
-            unattributed = (procs.system_busy_seconds() - busy_before) - cpu - (own_cpu_seconds() - own_before)
-            result["unattributed_cpu_cores"] = round(max(0.0, unattributed) / wall, 2)
-            if result["neighbour_cpu_cores"] > 0.1 or result["unattributed_cpu_cores"] > 0.25:
-                self.busy_runs.append((label, max(result["neighbour_cpu_cores"], result["unattributed_cpu_cores"]),
-                                       result["neighbours"]))
+            cpu = self.others_since(server, label, before, result["wall_seconds"], result)
             result["server_cpu_seconds"] = round(cpu, 3)
             # The main process alone (sprocket's gateway; for the Node baselines, all of it).
             main_cpu = procs.process_cpu_seconds(server.pid) - own_cpu_before
@@ -778,14 +790,34 @@ class Harness:
 
     # 7. noisy neighbours ------------------------------------------------------------------
 
+    def latencies(self, server, path, count, label):
+        """`count` requests one after the other on one connection: p50, p99, max and statuses."""
+        before, started = self.watch_others(server), time.monotonic()
+        samples, statuses = loadgen.sequential_latencies(server.url + path, count)
+        wall = time.monotonic() - started
+        result = {"requests": len(samples), "statuses": {str(k): v for k, v in statuses.items()},
+                  "p50_ms": loadgen.percentile(samples, 50) * 1000, "p99_ms": loadgen.percentile(samples, 99) * 1000,
+                  "max_ms": max(samples) * 1000, "wall_seconds": round(wall, 3)}
+        cpu = self.others_since(server, label, before, wall, result)
+        result["server_cpu_cores"] = round(cpu / wall, 2)
+        self.log(f"{label}: {count} requests, p50 {fmt_ms(result['p50_ms'])}, p99 {fmt_ms(result['p99_ms'])}, "
+                 f"max {fmt_ms(result['max_ms'])}, statuses {result['statuses']}, server {result['server_cpu_cores']} "
+                 f"cores, other processes {result['neighbour_cpu_cores']:.2f} core, unattributed "
+                 f"{result['unattributed_cpu_cores']:.2f} core")
+        return result
+
     def bench_neighbours(self):
-        """A well-behaved function's latency at c1, quiet and then beside four hostile ones in
-        a loop: one allocating 1 GB (each attempt killed at 128 MB), one spinning to its time
-        limit, one writing 100 MB of output, one starting detached children. On 2 cores some
-        of the difference is unavoidable; the back-off on failing functions bounds the rest."""
+        """A well-behaved function's latency over 500 requests at c1 (BENCH_NEIGHBOURS_REQUESTS),
+        quiet and then beside four hostile ones in a loop: one allocating 1 GB (each attempt
+        killed at 128 MB), one spinning to its time limit, one writing 100 MB of output, one
+        starting detached children. On 2 cores some of the difference is unavoidable; the
+        back-off on failing functions bounds the rest."""
         res = self.results.setdefault("neighbours", {})
         folder = FIXTURES / "neighbours.functions"
         well = "/_hcms/api/well"
+        count = env_int("BENCH_NEIGHBOURS_REQUESTS", 500)
+        # A subset shows which neighbour costs what (docs/performance.md, section 7).
+        names = os.environ.get("BENCH_NEIGHBOURS_HOSTILE", "hog,spin,flood,forker").split(",")
         server = self.sprocket("neighbours", [folder], ["--time-limit-ms", "1000", *self.sprocket_args])
         stop = threading.Event()
         attempts = {}
@@ -802,13 +834,14 @@ class Harness:
         try:
             self.check(server, well)
             self.warm(server, well)
-            quiet = self.measure(server, well, 1, "neighbours: quiet")
-            hostile = ["/_hcms/api/hog", "/_hcms/api/spin", "/_hcms/api/flood", "/_hcms/api/forker"]
+            quiet = [self.latencies(server, well, count, "neighbours: quiet") for _ in range(self.runs)]
+            hostile = [f"/_hcms/api/{name}" for name in names]
             threads = [threading.Thread(target=hammer, args=(p,), daemon=True) for p in hostile]
             for t in threads:
                 t.start()
             time.sleep(2)  # let the hostile ones reach their steady state (the back-off included)
-            noisy = self.measure(server, well, 1, "neighbours: beside 4 hostile functions")
+            noisy = [self.latencies(server, well, count, f"neighbours: beside {'+'.join(names)}")
+                     for _ in range(self.runs)]
             stop.set()
             for t in threads:
                 t.join(timeout=20)
@@ -816,13 +849,22 @@ class Harness:
         finally:
             stop.set()
             self.finish_server(server)
-        res.update({"quiet": quiet, "noisy": noisy, "hostile_attempts": attempts, "gateway_rss_kb_after": rss_kb})
+        res.update({"requests": count, "quiet": quiet, "noisy": noisy, "hostile_attempts": attempts,
+                    "gateway_rss_kb_after": rss_kb})
         for pct in ("p50_ms", "p99_ms"):
-            r = ratio(noisy[pct], quiet[pct])
-            self.row(f"neighbours: well-behaved {pct[:3]} beside 4 hostile functions vs quiet, c1", fmt_ms(noisy[pct]),
-                     fmt_ms(quiet[pct]), fmt_ratio(r), "< 2× (p99)" if pct == "p99_ms" else "–",
+            q = statistics.median(r[pct] for r in quiet)
+            n = statistics.median(r[pct] for r in noisy)
+            r = ratio(n, q)
+            res[pct[:3] + "_ratio"] = r
+            self.row(f"neighbours: well-behaved {pct[:3]} over {count} requests beside {'+'.join(names)} vs quiet, c1",
+                     fmt_ms(n), fmt_ms(q), fmt_ratio(r), "< 2× (p99)" if pct == "p99_ms" else "–",
                      met(r is not None and r < 2) if pct == "p99_ms" else "–")
-        self.note(f"neighbours: hostile requests answered meanwhile (status: count): {json.dumps(attempts)}")
+        wrong = {k: v for r in quiet + noisy for k, v in r["statuses"].items() if k != "200"}
+        if wrong:
+            self.note(f"neighbours: the well-behaved function answered other than 200: {wrong}")
+        self.note(f"neighbours: hostile requests answered meanwhile (status: count): {json.dumps(attempts)}; "
+                  f"server CPU while measured: quiet {quiet[0]['server_cpu_cores']} cores, beside them "
+                  f"{noisy[0]['server_cpu_cores']} cores")
 
     # -- report --
 

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from conftest import FIXTURES, processes, wait_for
+from conftest import FIXTURES, SHARES_FILES_WITH_THE_TEST, processes, wait_for
 
 HOSTILE = FIXTURES / "hostile.functions"
 NEIGHBOUR = FIXTURES / "neighbour.functions"
@@ -48,6 +48,41 @@ def test_detached_children_end_with_their_instance(start_sprocket, sandbox):
     wait_for(lambda: not sleepers(mark), timeout=10, message="the sleepers to end with their instance")
     assert s.get("/_hcms/api/neighbour").status_code == 200
     assert probe(s, "whoami")["ok"]  # a new instance serves
+
+
+def instance_cgroup(s, pid):
+    """The cgroup.procs files of the worker cgroups (memory, and pids where it is a hierarchy of
+    its own) that host pid `pid` is in, from the banner's parent cgroups."""
+    parents = re.search(r"memory cgroup (\S+) \(v\d\)(?:, pids cgroup (\S+))?", s.log()).groups()
+    with open(f"/proc/{pid}/cgroup") as f:
+        name = re.search(rf"/sprocket-{s.process.pid}/([^/\n]+)", f.read()).group(1)
+    return [f"{parent}/{name}/cgroup.procs" for parent in parents if parent]
+
+
+def members(procs_files):
+    found = set()
+    for file in procs_files:
+        try:
+            with open(file) as f:
+                found |= {int(p) for p in f.read().split()}
+        except OSError:
+            pass  # the cgroup is gone
+    return found
+
+
+@pytest.mark.parametrize("bomb", ["", "1"])
+def test_a_process_that_keeps_changing_its_pid_ends_with_its_instance(start_sprocket, bomb):
+    # Unsandboxed: the sandbox's PID namespace ends every process in it at once.
+    s = start_sprocket([HOSTILE, NEIGHBOUR], *SHARES_FILES_WITH_THE_TEST)
+    worker = probe(s, "whoami")["result"]["pid"]
+    cgroups = instance_cgroup(s, worker)
+    # It forks a copy of itself and exits, again and again (or, as a fork bomb, both go on):
+    # a list of the instance's pids is out of date as soon as it is read.
+    assert probe(s, "hop", mark=new_mark(), **({"bomb": bomb} if bomb else {}))["ok"]
+    wait_for(lambda: len(members(cgroups) - {worker}) > 0, message="the hopping process")
+    probe(s, "exit")
+    wait_for(lambda: not members(cgroups), timeout=10, message="the hopping process to end with its instance")
+    assert probe(s, "whoami")["ok"]
 
 
 def test_nothing_outlives_a_killed_gateway_past_its_next_start(start_sprocket, sandbox, tmp_path):
