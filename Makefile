@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: setup build serve test unit e2e bench clean
+.PHONY: setup build serve test unit e2e fuzz fuzz-build bench clean
 
 setup:
 	@scripts/setup
@@ -23,7 +23,21 @@ unit: build
 e2e: build
 	/usr/bin/python3 -m pytest -q tests/e2e
 
-test: unit e2e
+test: unit e2e fuzz
+
+# libFuzzer targets with ASan and UBSan (fuzz/README.md), in a clang tree of their own: each
+# runs FUZZ_SECONDS (20 in make test; hours: FUZZ_SECONDS=3600 make fuzz, FUZZ_TARGETS=worker).
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS ?=
+$(FUZZ_BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_CXX_COMPILER=clang++ -DSPROCKET_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
+
+fuzz-build: setup $(FUZZ_BUILD_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS)
+
+fuzz: fuzz-build
+	FUZZ_BUILD_DIR=$(FUZZ_BUILD_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz $(FUZZ_TARGETS)
 
 # Benchmarks against baselines measured in the same run (docs/performance.md), on 127.0.0.1.
 # BENCH_ONLY=hello,memory, BENCH_DURATION=5 (s per wrk run), BENCH_RUNS=1 pass through.
@@ -31,4 +45,4 @@ bench: build
 	SPROCKET_BINARY=$(BUILD_DIR)/sprocket /usr/bin/python3 bench/run.py
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)
