@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: setup build serve test unit e2e faults bench soak clean
+.PHONY: setup build serve test unit e2e fuzz fuzz-build faults bench soak clean
 
 setup:
 	@scripts/setup
@@ -23,7 +23,21 @@ unit: build
 e2e: build
 	/usr/bin/python3 -m pytest -q tests/e2e
 
-test: unit e2e
+test: unit e2e fuzz
+
+# libFuzzer targets with ASan and UBSan (fuzz/README.md), in a clang tree of their own: each
+# runs FUZZ_SECONDS (20 in make test; hours: FUZZ_SECONDS=3600 make fuzz, FUZZ_TARGETS=worker).
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS ?=
+$(FUZZ_BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_CXX_COMPILER=clang++ -DSPROCKET_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
+
+fuzz-build: setup $(FUZZ_BUILD_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS)
+
+fuzz: fuzz-build
+	FUZZ_BUILD_DIR=$(FUZZ_BUILD_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz $(FUZZ_TARGETS)
 
 # kill -9 at random moments during deploys, secret changes and queued actions, then restart and
 # count what was lost, duplicated or corrupt (tests/faults/README.md). FAULT_TRIALS=100 and
@@ -42,4 +56,4 @@ soak: build
 	SPROCKET_BINARY=$(BUILD_DIR)/sprocket /usr/bin/python3 bench/soak.py
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_BUILD_DIR)

@@ -139,6 +139,15 @@ class Reader {
 
 }  // namespace
 
+Expected<std::vector<ActionSpec>, ConfigErrors> parse_actions_json(const fs::path& folder, std::string_view text) {
+  auto doc = parse_json_with_positions(text);
+  if (!doc) {
+    return Unexpected{ConfigErrors{ConfigError{folder / "actions.json", doc.error().position.line, doc.error().position.column, "",
+                                               "invalid JSON: " + doc.error().message, "correct the JSON syntax at that position"}}};
+  }
+  return Reader(folder, *doc).run();
+}
+
 Expected<std::vector<ActionSpec>, ConfigErrors> load_actions_folder(const fs::path& given) {
   // Absolute: a worker's working directory and its code are named from wherever it runs.
   std::error_code ec;
@@ -148,12 +157,7 @@ Expected<std::vector<ActionSpec>, ConfigErrors> load_actions_folder(const fs::pa
   if (!in) return Unexpected{ConfigErrors{ConfigError{file, 0, 0, "", "cannot read actions.json", "create it: see docs/actions.md"}}};
   std::stringstream text;
   text << in.rdbuf();
-  auto doc = parse_json_with_positions(text.str());
-  if (!doc) {
-    return Unexpected{ConfigErrors{ConfigError{file, doc.error().position.line, doc.error().position.column, "",
-                                               "invalid JSON: " + doc.error().message, "correct the JSON syntax at that position"}}};
-  }
-  return Reader(folder, *doc).run();
+  return parse_actions_json(folder, text.str());
 }
 
 }  // namespace sprocket::config

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config_error.h"
@@ -38,5 +39,7 @@ inline constexpr std::size_t kMaxActionInputFields = 50;  // HubSpot's limit
 
 // Reads FOLDER/actions.json; every problem is reported with its position and a fix.
 Expected<std::vector<ActionSpec>, ConfigErrors> load_actions_folder(const std::filesystem::path& folder);
+// Validates `text`, the contents of FOLDER/actions.json (FOLDER absolute).
+Expected<std::vector<ActionSpec>, ConfigErrors> parse_actions_json(const std::filesystem::path& folder, std::string_view text);
 
 }  // namespace sprocket::config

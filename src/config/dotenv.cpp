@@ -12,6 +12,17 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// The names dotenv reads ([\w.-]+): a line whose name holds anything else (a space, a NUL, a
+// quote) is not a variable to it, so it is none here either.
+bool is_dotenv_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!word) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> parse_dotenv(std::string_view text) {
@@ -61,7 +72,7 @@ std::map<std::string, std::string> parse_dotenv(std::string_view text) {
       std::size_t hash = raw.find(" #");
       value = std::string(trim(hash == std::string_view::npos ? raw : raw.substr(0, hash)));
     }
-    if (!key.empty()) values[key] = value;
+    if (is_dotenv_name(key)) values[key] = value;
   }
   return values;
 }
