@@ -10,15 +10,7 @@ namespace fs = std::filesystem;
 using namespace sprocket;
 
 const fs::path& actions_folder() {
-  static const fs::path folder = [] {
-    fs::path f = fuzz::scratch_folder() / "crm.actions";
-    fs::create_directories(f);
-    for (const char* name : {"enrich.js", "score.py", "a.js", "index.js"}) {
-      std::FILE* file = std::fopen((f / name).c_str(), "w");
-      if (file) std::fclose(file);
-    }
-    return f;
-  }();
+  static const fs::path folder = fuzz::folder_with_files("crm.actions", {"enrich.js", "score.py", "a.js", "index.js"});
   return folder;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <unistd.h>
@@ -26,6 +27,16 @@ inline const std::filesystem::path& scratch_folder() {
     }
     return std::filesystem::path(pattern);
   }();
+  return folder;
+}
+
+// A folder NAME in the scratch folder holding empty files at the relative paths `files`.
+inline std::filesystem::path folder_with_files(const std::string& name, std::initializer_list<const char*> files) {
+  std::filesystem::path folder = scratch_folder() / name;
+  for (const char* file : files) {
+    std::filesystem::create_directories((folder / file).parent_path());
+    if (std::FILE* f = std::fopen((folder / file).c_str(), "w")) std::fclose(f);
+  }
   return folder;
 }
 

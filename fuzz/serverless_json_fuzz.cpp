@@ -13,15 +13,8 @@ using namespace sprocket;
 
 // The folder the functions live in, with code files for names the seeds use.
 const fs::path& functions_folder() {
-  static const fs::path folder = [] {
-    fs::path f = fuzz::scratch_folder() / "site.functions";
-    fs::create_directories(f / "lib");
-    for (const char* name : {"index.js", "a.js", "b.js", "hello.js", "lib/util.js", "main.py"}) {
-      std::FILE* file = std::fopen((f / name).c_str(), "w");
-      if (file) std::fclose(file);
-    }
-    return f;
-  }();
+  static const fs::path folder =
+      fuzz::folder_with_files("site.functions", {"index.js", "a.js", "b.js", "hello.js", "lib/util.js", "main.py"});
   return folder;
 }
 
