@@ -17,29 +17,11 @@
 #include "runtime/frame_codec.h"
 #include "runtime/worker.h"
 #include "runtime/worker_launcher.h"
+#include "silent_launcher.h"
 
 namespace {
-namespace fs = std::filesystem;
 using namespace sprocket;
 using namespace std::chrono_literals;
-
-// Starts processes that hold their end of the control socket and never read or write it.
-class SilentLauncher : public runtime::WorkerLauncher {
- public:
-  runtime::ChildProcess start(const runtime::WorkerImage&, const std::vector<std::string>&) override {
-    runtime::ProcessSpec spec;
-    spec.argv = {"/bin/sleep", "600"};
-    spec.cwd = "/";
-    return runtime::ChildProcess::start(spec);
-  }
-  fs::path worker_path(const fs::path&, const fs::path& host_path) const override { return host_path; }
-  Expected<void*, std::string> expose(const runtime::ChildProcess&, const fs::path&) override { return static_cast<void*>(nullptr); }
-  const runtime::GuestInstall& guest() const override { return guest_; }
-  std::string describe() const override { return "silent processes (fuzzing)"; }
-
- private:
-  runtime::GuestInstall guest_;
-};
 
 // One of the process's descriptors, taken into this one.
 util::UniqueFd take_fd(pid_t pid, int fd) {
@@ -87,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view stdout_bytes = split == std::string_view::npos ? std::string_view() : input.substr(split + kStdoutSeparator.size());
 
   boost::asio::io_context io;
-  SilentLauncher launcher;
+  test_support::SilentLauncher launcher;
   runtime::WorkerImage image;
   int started = 0, exited = 0;
   std::string load_frame = scenario == Scenario::Generic ? std::string() : frame(R"({"type":"load","file":"/f.js"})");

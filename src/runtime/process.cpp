@@ -236,6 +236,14 @@ bool ChildProcess::reap(int& wait_status) {
   return true;
 }
 
+bool ChildProcess::still_running() const {
+  if (pid_ <= 0 || reaped_) return false;
+  siginfo_t info{};
+  // WNOHANG leaves si_pid 0 while the child runs; WNOWAIT leaves an exit to be reaped. A failed
+  // call (the child is not ours to wait for) is not "running": nothing would ever change that.
+  return ::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
 std::string describe_wait_status(int wait_status) {
   if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == kExitCannotJoinCgroup) {
     return "could not join its cgroups";

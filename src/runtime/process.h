@@ -33,9 +33,10 @@ class ChildProcess {
   util::UniqueFd& control_socket() { return control_; }  // our end of the socketpair
   util::UniqueFd& stdout_pipe() { return stdout_; }
   util::UniqueFd& stderr_pipe() { return stderr_; }
-  util::UniqueFd& exit_fd() { return pidfd_; }  // readable once the process has exited
+  util::UniqueFd& exit_fd() { return pidfd_; }  // readable once the process has exited (a hint: see still_running)
 
   void kill_group();                // SIGKILL to the process and everything it started
+  bool still_running() const;       // the kernel's word (waitid): not exited (an unreaped exit is not running)
   bool reap(int& wait_status);      // true once the exit status has been collected
   bool reaped() const { return reaped_; }
 

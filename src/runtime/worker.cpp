@@ -223,6 +223,13 @@ void Worker::drain_pipes() {
 void Worker::wait_exit() {
   exit_.async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     if (ec == asio::error::operation_aborted) return;
+    // The pidfd's readiness is only a hint. Asio's epoll reactor keeps each descriptor's ready
+    // events in a state object that it recycles: one closed in this turn while its events were
+    // still queued hands them to the next descriptor registered, and a wait (unlike a read,
+    // which would find nothing and wait on) completes. A cold start right after another
+    // worker's exit (a deploy ends a generation under traffic) thus saw its live process "exit"
+    // and failed its requests with a load error. Ask the kernel, and wait on if it is running.
+    if (!ec && self->process_.still_running()) return self->wait_exit();
     // A read of the control socket may have completed in the same turn: let it run first.
     asio::post(self->io_, [self] { self->handle_exit(); });
   });
