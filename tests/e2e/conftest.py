@@ -5,6 +5,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -12,6 +13,8 @@ import pytest
 import requests
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from polling import wait_for  # noqa: E402  (the tests import it from here)
 # SPROCKET_BINARY runs the tests against another build (e.g. to see a new test fail without its fix).
 BINARY = pathlib.Path(os.environ.get("SPROCKET_BINARY", ROOT / "build" / "sprocket"))
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -36,18 +39,6 @@ def processes():
         except (OSError, ValueError, IndexError):
             continue  # it ended meanwhile
         yield int(entry), int(fields[1]), fields[0], argv
-
-
-def wait_for(condition, timeout=10.0, interval=0.02, message="condition"):
-    """Polls `condition` until it returns a truthy value or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 class Sprocket:

@@ -23,6 +23,9 @@ import time
 import requests
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+import polling  # noqa: E402
+
 PHASES = ("deploy", "secret", "action", "mixed")
 DEPLOY_NAMES = ("p0", "p1", "p2")
 SECRET_NAMES = ("S0", "S1", "S2", "S3")
@@ -42,14 +45,7 @@ class Failure(Exception):
 
 def wait_for(condition, timeout, message, interval=0.01):
     """Polls `condition` until it returns a truthy value; Failure past the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Failure(f"timed out after {timeout:.0f} s waiting for {message}")
-        time.sleep(interval)
+    return polling.wait_for(condition, timeout, interval, message, error=Failure)
 
 
 def free_port():
