@@ -19,7 +19,7 @@ Environment:
   BENCH_COLD_N=20           endpoints per cold-start kind
   BENCH_SCALE_TOUCH=100     most distinct functions the scale traffic touches
   BENCH_NEIGHBOURS_REQUESTS=500  requests per neighbours measurement (its p99 is the 5th slowest)
-  BENCH_NEIGHBOURS_HOSTILE=hog,spin,flood,forker  the hostile functions beside it (a subset, to profile)
+  BENCH_NEIGHBOURS_HOSTILE=hog,spin,flood,forker  the hostile functions beside it (a subset, to profile; empty: none, the noise floor)
   BENCH_BUDGET=540          seconds after which remaining benchmarks are skipped
   BENCH_SPROCKET_ARGS=""    extra `sprocket serve` options for hello, realistic, memory, logging
   SPROCKET_BINARY=build/sprocket
@@ -817,7 +817,9 @@ class Harness:
         well = "/_hcms/api/well"
         count = env_int("BENCH_NEIGHBOURS_REQUESTS", 500)
         # A subset shows which neighbour costs what (docs/performance.md, section 7).
-        names = os.environ.get("BENCH_NEIGHBOURS_HOSTILE", "hog,spin,flood,forker").split(",")
+        # Set but empty: the second phase has no neighbour at all, which measures the machine's
+        # own noise between two quiet phases (the floor under any ratio here).
+        names = [n for n in os.environ.get("BENCH_NEIGHBOURS_HOSTILE", "hog,spin,flood,forker").split(",") if n]
         server = self.sprocket("neighbours", [folder], ["--time-limit-ms", "1000", *self.sprocket_args])
         stop = threading.Event()
         attempts = {}
@@ -840,7 +842,7 @@ class Harness:
             for t in threads:
                 t.start()
             time.sleep(2)  # let the hostile ones reach their steady state (the back-off included)
-            noisy = [self.latencies(server, well, count, f"neighbours: beside {'+'.join(names)}")
+            noisy = [self.latencies(server, well, count, f"neighbours: beside {'+'.join(names) or 'nothing'}")
                      for _ in range(self.runs)]
             stop.set()
             for t in threads:
@@ -856,7 +858,7 @@ class Harness:
             n = statistics.median(r[pct] for r in noisy)
             r = ratio(n, q)
             res[pct[:3] + "_ratio"] = r
-            self.row(f"neighbours: well-behaved {pct[:3]} over {count} requests beside {'+'.join(names)} vs quiet, c1",
+            self.row(f"neighbours: well-behaved {pct[:3]} over {count} requests beside {'+'.join(names) or 'nothing'} vs quiet, c1",
                      fmt_ms(n), fmt_ms(q), fmt_ratio(r), "< 2× (p99)" if pct == "p99_ms" else "–",
                      met(r is not None and r < 2) if pct == "p99_ms" else "–")
         wrong = {k: v for r in quiet + noisy for k, v in r["statuses"].items() if k != "200"}
