@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
     command->add_option("--admin-listen", o.admin_listen, "HOST:PORT of the admin API and /metrics")->capture_default_str();
     command->add_option("--data-dir", o.data_dir, "Where sprocket keeps its state (database, secret key, admin token)")
         ->capture_default_str();
+    command->add_option("--store", o.store, "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)")->envname("SPROCKET_STORE");
     command->add_option("--account-id", o.account_id, "The HubSpot account id functions see")->capture_default_str();
     command->add_option("--max-instances", o.max_instances, "Most instances per function, for every account (default: the configured limit, 8)");
     command->add_option("--idle-timeout", o.idle_timeout_seconds, "Seconds an idle instance is kept warm")->capture_default_str();
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"add", "update", "list", "delete"}));
   secrets_command->add_option("name", secrets.name, "The secret's name (an environment variable name)");
   secrets_command->add_option("--data-dir", secrets.data_dir, "Work on this data directory")->capture_default_str();
+  secrets_command->add_option("--store", secrets.store, "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)")->envname("SPROCKET_STORE");
   secrets_command->add_option("--server", secrets.server, "Work on a running server's admin API instead (token from SPROCKET_TOKEN)");
   secrets_command->add_option("--account", secrets.account_id, "The account the secret belongs to")->capture_default_str();
   secrets_command->callback([&] { exit_code = cli::run_secrets(secrets); });
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
   logs_command->add_flag("--compact", logs.compact, "Header lines only");
   logs_command->add_option("--limit", logs.limit, "How many executions at most")->capture_default_str();
   logs_command->add_option("--data-dir", logs.data_dir, "Read this data directory")->capture_default_str();
+  logs_command->add_option("--store", logs.store, "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)")->envname("SPROCKET_STORE");
   logs_command->add_option("--server", logs.server, "Read a running server's admin API instead (token from SPROCKET_TOKEN)");
   logs_command->add_option("--account", logs.account_id, "The account whose logs to read")->capture_default_str();
   logs_command->callback([&] { exit_code = cli::run_logs(logs); });
@@ -178,6 +181,7 @@ int main(int argc, char** argv) {
   auto* tokens_create = tokens_command->add_subcommand("create", "Create a token that works for one account only; printed once");
   tokens_create->add_option("--account", tokens.account_id, "The account it is for")->capture_default_str();
   tokens_create->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
+  tokens_create->add_option("--store", tokens.store, "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)")->envname("SPROCKET_STORE");
   tokens_create->callback([&] { exit_code = cli::run_tokens_create(tokens); });
   tokens_command->require_subcommand(1);
 

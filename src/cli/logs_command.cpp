@@ -9,7 +9,7 @@
 #include "cli/admin_client.h"
 #include "http/request_context.h"
 #include "logs/execution_format.h"
-#include "store/store.h"
+#include "store/store_location.h"
 #include "util/duration.h"
 
 namespace sprocket::cli {
@@ -77,12 +77,17 @@ int run_remote(const LogsOptions& o, std::size_t limit) {
 }
 
 int run_local(const LogsOptions& o, std::size_t limit) {
-  fs::path db = fs::path(o.data_dir) / "sprocket.db";
-  if (!fs::exists(db)) {
-    fmt::print(stderr, "sprocket: no logs in {}: nothing has been served with --data-dir {} yet\n", o.data_dir, o.data_dir);
+  auto where = store::parse_store_location(o.store, o.data_dir);
+  if (!where) {
+    fmt::print(stderr, "sprocket: {}\n", where.error());
+    return 2;
+  }
+  if (where->engine == store::StoreLocation::Engine::Sqlite && !fs::exists(where->sqlite_file)) {
+    // Reading must not create an empty database where the user mistyped a path.
+    fmt::print(stderr, "sprocket: no logs in {}: nothing has been served with that store yet\n", where->describe());
     return 1;
   }
-  auto store = store::open_sqlite_store(db);
+  auto store = store::open_store(*where);
   store::ExecutionQuery q;
   q.account_id = o.account_id;
   if (!o.function.empty()) q.function = o.function;

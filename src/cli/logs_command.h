@@ -15,6 +15,7 @@ struct LogsOptions {
   std::string request_id;
   std::size_t limit = 20;
   std::string data_dir = ".sprocket";
+  std::string store;  // --store: empty is sqlite:DATA_DIR/sprocket.db (store/store_location.h)
   std::string server;
   std::int64_t account_id = 123456;
 };

@@ -14,7 +14,7 @@
 #include "logs/log_format.h"
 #include "secrets/secret_box.h"
 #include "secrets/secrets_service.h"
-#include "store/store.h"
+#include "store/store_location.h"
 
 namespace sprocket::cli {
 namespace fs = std::filesystem;
@@ -120,7 +120,7 @@ int run_local(const SecretsOptions& o) {
     return 2;
   }
   for (const auto& note : *prepared) fmt::print(stderr, "sprocket: {}\n", note);
-  auto store = store::open_sqlite_store(fs::path(o.data_dir) / "sprocket.db");
+  auto store = store::open_store(o.store, o.data_dir);
   if (o.action == "list") {
     for (const auto& s : store->secrets()) {
       if (s.account_id == o.account_id) fmt::print("{}\t{}\n", s.name, logs::iso_timestamp(s.updated_ms));

@@ -9,6 +9,7 @@ struct SecretsOptions {
   std::string action;  // add | update | list | delete
   std::string name;
   std::string data_dir = ".sprocket";
+  std::string store;  // --store: empty is sqlite:DATA_DIR/sprocket.db (store/store_location.h)
   std::string server;  // admin URL; empty: work on data_dir
   std::int64_t account_id = 123456;
 };

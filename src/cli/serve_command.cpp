@@ -33,6 +33,7 @@
 #include "runtime/sandbox_launcher.h"
 #include "secrets/secrets_service.h"
 #include "store/store_executor.h"
+#include "store/store_location.h"
 #include "util/byte_size.h"
 #include "util/duration.h"
 #include "util/clock.h"
@@ -290,7 +291,7 @@ int run_serve(const ServeOptions& options) {
   try {
     store::StoreExecutorSettings store_settings;
     store_settings.max_held_bytes = static_cast<std::size_t>(*held_limit);
-    executor = std::make_unique<store::StoreExecutor>(store::open_sqlite_store(data_dir / "sprocket.db"), store_settings);
+    executor = std::make_unique<store::StoreExecutor>(store::open_store(options.store, data_dir), store_settings);
     box = secrets::SecretBox::open_or_create(data_dir / "secret.key");
     token = admin::load_or_create_token(data_dir / "admin.token");
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8080";
   std::string admin_listen = "127.0.0.1:8081";
   std::string data_dir = ".sprocket";
+  std::string store;  // --store: empty is sqlite:DATA_DIR/sprocket.db (store/store_location.h)
   std::int64_t account_id = 123456;
   int max_instances = 0;       // 0: the configured limit (default 8)
   double idle_timeout_seconds = 300;

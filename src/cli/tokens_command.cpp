@@ -6,7 +6,7 @@
 
 #include "admin/admin_token.h"
 #include "cli/data_dir.h"
-#include "store/store.h"
+#include "store/store_location.h"
 
 namespace sprocket::cli {
 
@@ -18,7 +18,7 @@ int run_tokens_create(const TokensOptions& o) {
       return 2;
     }
     for (const auto& note : *prepared) fmt::print(stderr, "sprocket: {}\n", note);
-    auto store = store::open_sqlite_store(std::filesystem::path(o.data_dir) / "sprocket.db");
+    auto store = store::open_store(o.store, o.data_dir);
     std::string token = admin::new_token();
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     store->add_admin_token(admin::token_hash(token), o.account_id, now);

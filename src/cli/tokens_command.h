@@ -7,6 +7,7 @@ namespace sprocket::cli {
 
 struct TokensOptions {
   std::string data_dir = ".sprocket";
+  std::string store;  // --store: empty is sqlite:DATA_DIR/sprocket.db (store/store_location.h)
   std::int64_t account_id = 123456;
 };
 
