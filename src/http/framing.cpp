@@ -104,4 +104,30 @@ std::optional<std::string> framing_error(const beast_http::fields& header, unsig
   return std::nullopt;
 }
 
+std::optional<AbsoluteTarget> split_absolute_form(std::string_view target) {
+  std::size_t scheme = boost::beast::iequals(target.substr(0, 7), "http://") ? 7 : boost::beast::iequals(target.substr(0, 8), "https://") ? 8 : 0;
+  if (scheme == 0) return std::nullopt;
+  std::string_view rest = target.substr(scheme);
+  std::size_t path = rest.find_first_of("/?");
+  AbsoluteTarget split{std::string(rest.substr(0, path)), path == std::string_view::npos ? "/" : std::string(rest.substr(path))};
+  if (split.origin_form.front() == '?') split.origin_form.insert(0, "/");
+  return split;
+}
+
+std::optional<std::string> host_error(const beast_http::fields& header, unsigned version) {
+  std::size_t hosts = header.count(beast_http::field::host);
+  if (hosts > 1) return "The request carries Host more than once; send it once";
+  if (hosts == 0) {
+    if (version >= 11) return "An HTTP/1.1 request must carry a Host header";
+    return std::nullopt;  // HTTP/1.0 has no Host: the default account
+  }
+  std::string_view value = trim(header[beast_http::field::host]);
+  // A list or a folded field ("a, b", "a b"): not one host.
+  if (value.find_first_of(", \t") != std::string_view::npos) {
+    if (value.size() > 100) value = value.substr(0, 100);
+    return fmt::format("Host \"{}\" is not a single host[:port]", value);
+  }
+  return std::nullopt;
+}
+
 }  // namespace sprocket::http

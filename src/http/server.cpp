@@ -450,17 +450,21 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", "The request's framing is ambiguous: " + *refused));
       break;
     }
+    if (auto absolute = split_absolute_form(header.target())) {
+      // The target's host replaces any Host sent with it (RFC 9112 §3.2.2).
+      header.set(beast_http::field::host, absolute->authority);
+      header.target(absolute->origin_form);
+    }
+    if (auto refused = host_error(header.base(), header.version())) {
+      co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", *refused));
+      break;
+    }
     if (parser.content_length() && *parser.content_length() > settings_.body_limit) {
       // Refuse before reading a byte of the body.
       co_await write_and_close(plain_error(413, "PAYLOAD_TOO_LARGE",
                                            fmt::format("The request body is {} bytes; the limit is {} bytes (6 MB)",
                                                        *parser.content_length(), settings_.body_limit)));
       break;
-    }
-    auto expect = header.find(beast_http::field::expect);
-    if (expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
-      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      co_await asio::async_write(socket, asio::buffer(kContinue), use_tuple);
     }
     if (!parser.is_done()) {
       // The parser reserves room for the whole body at once: bounded over all connections, or
@@ -488,6 +492,13 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       } reservation{*this, connection};
       connection.body_reserved = reserve;
       receiving_body_bytes_ += reserve;
+      // Invite the body only now that it will be read, not before a 503 that refuses it; never
+      // for HTTP/1.0, whose clients know no 1xx (RFC 9110 §10.1.1), nor when no body follows.
+      auto expect = header.find(beast_http::field::expect);
+      if (header.version() >= 11 && expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
+        static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(socket, asio::buffer(kContinue), use_tuple);
+      }
       // Beast adds a chunked body's trailer fields to the header; a trailer must not act as one
       // (RFC 9110 §6.5.1: a Content-Type or X-Forwarded-For that a proxy in front never looked
       // at would change how the body is read or what the function is told), so they are dropped.

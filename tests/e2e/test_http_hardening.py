@@ -491,3 +491,44 @@ def test_clients_that_reset_leave_nothing_held(node, reset_once):
         sock.sendall(b"x" * 6_000_000)
         code, _, body = only_response(read_responses(sock, timeout=20))
     assert code == 200, body[:300]
+
+
+# --- Host, the request target, Expect ----------------------------------------------------------
+
+@pytest.mark.parametrize("host_lines", [
+    b"Host: a.example\r\nHost: b.example\r\n",  # which one picks the account?
+    b"",                                          # none in HTTP/1.1
+    b"Host: a.example, b.example\r\n",           # a list in one field
+    b"Host: a.example\r\n b.example\r\n",        # folded
+], ids=["twice", "missing", "list", "folded"])
+def test_a_host_that_is_not_exactly_one_is_refused(node, host_lines):
+    raw = b"GET /_hcms/api/echo HTTP/1.1\r\n" + host_lines + b"Connection: close\r\n\r\n"
+    assert_error(only_response(send_and_read(node, raw)), 400, "MALFORMED_REQUEST", "Host")
+
+
+def test_http_1_0_without_host_is_served(node):
+    code, _, body = only_response(send_and_read(node, b"GET /_hcms/api/echo?i=10 HTTP/1.0\r\n\r\n"))
+    assert code == 200 and json.loads(body)["i"] == "10", body[:300]
+
+
+def test_an_absolute_url_target_is_served_for_the_host_it_names(node):
+    raw = b"GET http://shop.example:8080/_hcms/api/echo?i=7 HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n"
+    code, _, body = only_response(send_and_read(node, raw))
+    assert code == 200, body[:300]
+    echoed = json.loads(body)
+    assert echoed["i"] == "7" and echoed["host"] == "shop.example:8080", echoed
+
+
+@pytest.mark.parametrize("raw", [
+    b"POST /_hcms/api/echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    request("GET", "/_hcms/api/echo", b"Expect: 100-continue\r\n"),
+], ids=["http-1.0", "no-body"])
+def test_no_100_continue_where_no_body_is_awaited(node, raw):
+    codes = [code for code, _, _ in send_and_read(node, raw)]
+    assert codes == [200], codes  # a 100 would come first, as a response of its own
+
+
+def test_no_100_continue_before_a_refusal(node):
+    too_big = request("POST", HELLO, b"Expect: 100-continue\r\nContent-Length: 7000000\r\n")
+    codes = [code for code, _, _ in send_and_read(node, too_big)]
+    assert codes == [413], codes

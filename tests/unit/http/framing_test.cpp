@@ -88,3 +88,31 @@ TEST(Framing, TheFoldMessageNamesTheField) {
   EXPECT_NE(why->find("Transfer-Encoding header is folded"), std::string::npos) << *why;
   EXPECT_NE(why->find("send it on one line"), std::string::npos) << *why;
 }
+
+TEST(HostError, ExactlyOneHostInHttp11) {
+  constexpr auto HOST = beast_http::field::host;
+  EXPECT_FALSE(host_error(header({{HOST, "shop.example"}}), 11));
+  EXPECT_FALSE(host_error(header({{HOST, "shop.example:8080"}}), 11));
+  EXPECT_FALSE(host_error(header({{HOST, ""}}), 11));  // allowed when the target has no authority
+  EXPECT_FALSE(host_error(header({}), 10));             // HTTP/1.0 has no Host
+  EXPECT_TRUE(host_error(header({}), 11));
+  EXPECT_TRUE(host_error(header({{HOST, "a.example"}, {HOST, "b.example"}}), 11));
+  EXPECT_TRUE(host_error(header({{HOST, "a.example"}, {HOST, "a.example"}}), 10));  // even when they agree
+  EXPECT_TRUE(host_error(header({{HOST, "a.example, b.example"}}), 11));
+  EXPECT_TRUE(host_error(header({{HOST, "a.example b.example"}}), 11));  // what Beast makes of a fold
+}
+
+TEST(SplitAbsoluteForm, TakesTheAuthorityAndKeepsPathAndQuery) {
+  auto split = split_absolute_form("http://shop.example:8080/_hcms/api/x?a=1");
+  ASSERT_TRUE(split);
+  EXPECT_EQ(split->authority, "shop.example:8080");
+  EXPECT_EQ(split->origin_form, "/_hcms/api/x?a=1");
+  auto bare = split_absolute_form("HTTPS://shop.example?q");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->authority, "shop.example");
+  EXPECT_EQ(bare->origin_form, "/?q");
+  EXPECT_EQ(split_absolute_form("http://shop.example")->origin_form, "/");
+  EXPECT_FALSE(split_absolute_form("/_hcms/api/x"));
+  EXPECT_FALSE(split_absolute_form("*"));
+  EXPECT_FALSE(split_absolute_form("ftp://shop.example/x"));
+}
