@@ -99,7 +99,10 @@ PROBE = """exports.main = async () => ({statusCode: 200, body: {%s}});\n""" % ",
 # attempts, else a "done" mark and success. A mark is one line appended to the token's file, so
 # the harness sees every attempt that ran code, by which worker of which server, and when.
 ACTION = """const fs = require('fs');
-const mark = (file, what) => fs.appendFileSync(file, JSON.stringify({what, pid: process.pid, server: process.ppid, t: Date.now()}) + '\\n');
+// The server that started this worker, read once at load: one that outlives its killed server
+// is reparented, and process.ppid would then name init, not the server it belonged to.
+const server = process.ppid;
+const mark = (file, what) => fs.appendFileSync(file, JSON.stringify({what, pid: process.pid, server, t: Date.now()}) + '\\n');
 exports.main = async (event) => {
   const {token, fails, pause} = event.inputFields;
   const file = `${process.env.MARKS}/${token}`;
