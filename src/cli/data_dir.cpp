@@ -61,6 +61,9 @@ Expected<std::vector<std::string>, std::string> prepare_data_dir(const fs::path&
   std::vector<std::string> notes;
   narrow(dir, util::kPrivateDirMode, notes);
   for (const char* name : kPrivateFiles) narrow(dir / name, util::kPrivateFileMode, notes);
+  for (const auto& name : util::remove_abandoned_partial_files(dir)) {
+    notes.push_back(fmt::format("removed {}, left by a process killed while it was writing it", (dir / name).string()));
+  }
   // The deployments' own folders stay readable inside (sandboxed workers run as uids of their
   // own and reach their folder through a bind mount); the folders above them are what keep
   // other users of the machine out.

@@ -1,11 +1,13 @@
 #include "util/private_files.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 namespace sprocket::util {
@@ -65,10 +67,12 @@ void sync_directory(const fs::path& dir) {
 
 }  // namespace
 
+constexpr std::string_view kPartialInfix = ".partial-";
+
 bool create_whole_private_file(const fs::path& file, std::string_view contents) {
   // Named by pid: two processes creating the same file at once (serve and `secrets add` on a new
   // data directory) each write their own, and the first link wins.
-  fs::path temporary = file.string() + ".partial-" + std::to_string(::getpid());
+  fs::path temporary = file.string() + std::string(kPartialInfix) + std::to_string(::getpid());
   ::unlink(temporary.c_str());  // what a crash of an earlier process with this pid left
   bool written = false;
   {
@@ -85,6 +89,23 @@ bool create_whole_private_file(const fs::path& file, std::string_view contents) 
   }
   sync_directory(file.parent_path());
   return true;
+}
+
+std::vector<std::string> remove_abandoned_partial_files(const fs::path& dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    std::size_t infix = name.rfind(kPartialInfix);
+    if (infix == std::string::npos || infix == 0) continue;
+    std::string digits = name.substr(infix + kPartialInfix.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto pid = static_cast<pid_t>(std::stol(digits));
+    // A live process with that pid may be writing it now (serve and `secrets add` at once).
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    if (::unlink(entry.path().c_str()) == 0) removed.push_back(name);
+  }
+  return removed;
 }
 
 std::optional<mode_t> tighten_permissions(const fs::path& path, mode_t mode, std::error_code& ec) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <system_error>
 
 #include "util/unique_fd.h"
@@ -29,6 +30,11 @@ UniqueFd open_private_file(const std::filesystem::path& file, int flags);
 // start would take for the real thing. False, with errno EEXIST, when `file` exists (another
 // process made it first: it stays as it is); false with errno set when it cannot be written.
 bool create_whole_private_file(const std::filesystem::path& file, std::string_view contents);
+
+// Removes the temporary files create_whole_private_file left in `dir` when its process was
+// killed while writing (FILE.partial-PID of a pid no longer running: they may hold a key or a
+// token that was never used); returns their names.
+std::vector<std::string> remove_abandoned_partial_files(const std::filesystem::path& dir);
 
 // Narrows `path` to `mode` when group or others may use it; the mode it had, when it did.
 std::optional<mode_t> tighten_permissions(const std::filesystem::path& path, mode_t mode, std::error_code& ec);

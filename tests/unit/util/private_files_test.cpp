@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -113,6 +114,28 @@ TEST(PrivateFilesTest, AWholeFileIsCreatedOnceAndNoTemporaryStays) {
   ASSERT_TRUE(create_whole_private_file(token, "spk_1\n"));
   EXPECT_EQ(contents_of(token), "spk_1\n");
   EXPECT_EQ(names_in(dir.path()), (std::vector<std::string>{"key", "token"}));
+}
+
+// A kill -9 inside create_whole_private_file leaves FILE.partial-PID, which may hold a key or a
+// token: the next start removes those of processes that are gone, and no other.
+TEST(PrivateFilesTest, PartialFilesOfProcessesThatAreGoneAreRemoved) {
+  sprocket::testing::TestDir dir("private-partials");
+  pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ASSERT_GT(gone, 0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  auto touch = [&](const std::string& name) { std::ofstream(dir.path() / name) << "secret"; };
+  std::string dead = "secret.key.partial-" + std::to_string(gone);
+  std::string mine = "admin.token.partial-" + std::to_string(::getpid());
+  touch(dead);
+  touch(mine);                       // this process may be writing it
+  touch("admin.token.partial-1");    // pid 1 runs
+  touch("notes.partial-draft");      // not one of ours
+  touch("admin.token");
+  EXPECT_EQ(remove_abandoned_partial_files(dir.path()), std::vector<std::string>{dead});
+  EXPECT_FALSE(fs::exists(dir.path() / dead));
+  for (const char* kept : {"admin.token.partial-1", "notes.partial-draft", "admin.token"}) EXPECT_TRUE(fs::exists(dir.path() / kept)) << kept;
+  EXPECT_TRUE(fs::exists(dir.path() / mine));
 }
 
 }  // namespace
