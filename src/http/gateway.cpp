@@ -1,4 +1,5 @@
 #include "http/gateway.h"
+#include "util/request_id.h"
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -120,6 +121,15 @@ std::string invoke_frame(std::uint64_t id, std::string_view mode, std::string_vi
 }  // namespace
 
 Response error_response(unsigned status, std::string_view category, std::string_view message, std::string_view request_id) {
+  // An error found before there is a request of its own (a malformed request, a refused admin
+  // call) still gets an id, in the body and the header, as every response does. One generator
+  // per thread: the admin API and the gateway answer on threads of their own.
+  std::string made;
+  if (request_id.empty()) {
+    thread_local util::RequestIdGenerator ids;
+    made = ids.next();
+    request_id = made;
+  }
   std::string body = "{\"status\":\"error\",\"message\":";
   util::append_json_string(body, message);
   body += ",\"category\":";
@@ -127,7 +137,9 @@ Response error_response(unsigned status, std::string_view category, std::string_
   body += ",\"requestId\":";
   util::append_json_string(body, request_id);
   body += '}';
-  return json_response(status, std::move(body));
+  Response response = json_response(status, std::move(body));
+  if (!made.empty()) response.set("X-Request-Id", made);
+  return response;
 }
 
 Gateway::Gateway(accounts::Deployment& deployment, std::shared_ptr<Generation> generation, logs::LogSink& log,

@@ -84,6 +84,7 @@ class Gateway final : public RequestHandler {
 };
 
 // {"status":"error","message":…,"category":…,"requestId":…} with the given status.
+// request_id empty: a new id, in the body and in an X-Request-Id header.
 Response error_response(unsigned status, std::string_view category, std::string_view message, std::string_view request_id);
 
 }  // namespace sprocket::http

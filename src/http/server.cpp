@@ -163,12 +163,7 @@ std::string body_read_error(const boost::system::error_code& error, std::size_t 
 }
 
 Response plain_error(unsigned status, std::string_view category, std::string message) {
-  // Errors found before a request exists have no request id of their own; make one anyway so
-  // that every response carries one.
-  static util::RequestIdGenerator ids;
-  std::string id = ids.next();
-  Response response = error_response(status, category, message, id);
-  response.set("X-Request-Id", id);
+  Response response = error_response(status, category, message, "");  // a new request id
   response.set(beast_http::field::access_control_allow_origin, "*");
   return response;
 }

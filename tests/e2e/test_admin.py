@@ -194,3 +194,12 @@ def test_follow_streams_new_executions(server):
             local.kill()
     finally:
         follower.kill()
+
+
+def test_admin_api_errors_carry_a_request_id_like_every_response(server):
+    for r in (server.admin("GET", "/api/v1/secrets/%2e%2e"), server.admin("GET", "/api/v1/secrets", token="wrong"),
+              server.admin("GET", "/metrics", token="")):
+        assert r.status_code >= 400, r.text
+        body = r.json()
+        assert body["status"] == "error" and body["requestId"], body
+        assert r.headers["X-Request-Id"] == body["requestId"], (r.headers, body)
