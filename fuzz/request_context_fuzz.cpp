@@ -54,6 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (ec && ec != beast_http::error::need_more) return 0;  // answered 400/413/431 by the server
   if (used > size) fuzz::fail("the parser used more than it was given");
   if (http::framing_error(parser.get().base(), parser.get().version())) return 0;  // 400, connection closed
+  if (http::resolve_host(parser.get())) return 0;                                  // 400, connection closed
+  if (http::split_absolute_form(parser.get().target())) fuzz::fail("a target left in absolute form");
   if (!parser.is_done()) return 0;  // the server waits for the rest of the body
   http::Request request = parser.release();
 

@@ -130,4 +130,13 @@ std::optional<std::string> host_error(const beast_http::fields& header, unsigned
   return std::nullopt;
 }
 
+std::optional<std::string> resolve_host(beast_http::request_header<>& header) {
+  if (auto absolute = split_absolute_form(header.target())) {
+    // The target's host replaces any Host sent with it (RFC 9112 §3.2.2).
+    header.set(beast_http::field::host, absolute->authority);
+    header.target(absolute->origin_form);
+  }
+  return host_error(header, header.version());
+}
+
 }  // namespace sprocket::http

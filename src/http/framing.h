@@ -2,6 +2,7 @@
 // Where a request's body ends (RFC 9112 §6): the checks that keep a request from being read one
 // way here and another way by a proxy in front (request smuggling).
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -30,6 +31,10 @@ struct AbsoluteTarget {
   std::string origin_form;
 };
 std::optional<AbsoluteTarget> split_absolute_form(std::string_view target);
+
+// What the server does with a request's header before routing it: an absolute-form target
+// becomes origin-form with its host as the only Host; then host_error.
+std::optional<std::string> resolve_host(boost::beast::http::request_header<>& header);
 
 // Chunk extensions (RFC 9112 §7.1.1) carry nothing sprocket uses, but each costs parsing: at most
 // this many bytes of them per request, so a body's wire size stays near its 6 MB of content.

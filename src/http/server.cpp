@@ -445,12 +445,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", "The request's framing is ambiguous: " + *refused));
       break;
     }
-    if (auto absolute = split_absolute_form(header.target())) {
-      // The target's host replaces any Host sent with it (RFC 9112 §3.2.2).
-      header.set(beast_http::field::host, absolute->authority);
-      header.target(absolute->origin_form);
-    }
-    if (auto refused = host_error(header.base(), header.version())) {
+    if (auto refused = resolve_host(header)) {
       co_await write_and_close(plain_error(400, "MALFORMED_REQUEST", *refused));
       break;
     }
