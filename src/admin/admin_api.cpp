@@ -84,15 +84,7 @@ std::optional<store::ExecutionQuery> log_query(const http::ParamMap& params, std
 }  // namespace
 
 AdminApi::AdminApi(asio::io_context& io, AdminServices services, std::string token)
-    : io_(io), services_(services), token_(std::move(token)), token_timer_(io) {}
-
-void AdminApi::start_watching_tokens() {
-  reload_tokens();
-  token_timer_.expires_after(std::chrono::milliseconds(500));
-  token_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) start_watching_tokens();
-  });
-}
+    : io_(io), services_(services), token_(std::move(token)) {}
 
 void AdminApi::reload_tokens() {
   services_.store.post([this, stopping = stopping_](store::Store& s) {

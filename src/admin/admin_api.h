@@ -40,12 +40,10 @@ class AdminApi final : public http::RequestHandler {
   AdminApi(boost::asio::io_context& io, AdminServices services, std::string token);
   void handle(http::Request request, std::string remote_address, Respond respond) override;
   std::optional<Stream> stream(const http::Request& request) override;
-  void stop() {
-    *stopping_ = true;
-    token_timer_.cancel();
-  }
-  // Scoped tokens are re-read from the store regularly (`sprocket tokens create` writes there).
-  void start_watching_tokens();
+  void stop() { *stopping_ = true; }
+  // Reads the scoped tokens from the store: at start-up, and whenever the store's ChangeFeed
+  // says it changed (`sprocket tokens create` writes there, from another process or node).
+  void reload_tokens();
 
  private:
   // Who is calling: every account (the node's token), or one (a scoped token).
@@ -56,7 +54,6 @@ class AdminApi final : public http::RequestHandler {
   std::optional<std::int64_t> account_param(const http::ParamMap& params, const Caller& caller, std::string& error) const;
   // account_param, answering the request with the reason when there is no account.
   std::optional<std::int64_t> account_or_refuse(const http::ParamMap& params, const Caller& caller, Respond& respond) const;
-  void reload_tokens();
   // The logs follow stream: new execution records as server-sent events until the client goes.
   boost::asio::awaitable<void> follow_logs(boost::beast::tcp_stream& tcp, store::ExecutionQuery query, std::shared_ptr<bool> stopping);
   boost::asio::awaitable<std::vector<store::ExecutionRecord>> find_executions(store::ExecutionQuery query);
@@ -78,7 +75,6 @@ class AdminApi final : public http::RequestHandler {
   std::string token_;
   std::shared_ptr<bool> stopping_ = std::make_shared<bool>(false);
   std::map<std::string, std::int64_t> scoped_tokens_;  // token hash -> account id
-  boost::asio::steady_timer token_timer_;
 };
 
 }  // namespace sprocket::admin

@@ -32,6 +32,7 @@
 #include "runtime/dispatcher.h"
 #include "runtime/sandbox_launcher.h"
 #include "secrets/secrets_service.h"
+#include "store/change_feed.h"
 #include "store/store_executor.h"
 #include "store/store_location.h"
 #include "util/byte_size.h"
@@ -353,13 +354,17 @@ int run_serve(const ServeOptions& options) {
   generations.set_deployed(deployed);
   generations_ptr = &generations;
   secrets::SecretsService secrets(io, *executor, std::move(*box), [&](const secrets::SecretValues& values) { generations.set_secrets(values); });
+  // Changes made elsewhere (`sprocket secrets`, `sprocket tokens create`): its baseline is taken
+  // before anything is loaded, so nothing committed in between goes unnoticed.
+  store::PollingChangeFeed changes(io, *executor);
   try {
+    changes.start();
     secrets.load_now();
   } catch (const std::exception& e) {
     fmt::print(stderr, "sprocket: cannot read secrets: {}\n", e.what());
     return 2;
   }
-  secrets.start_watching();
+  changes.subscribe([&secrets] { secrets.reload_changed(); });
   auto first = generations.build(std::move(*catalog));
   http::Gateway gateway(*deployment, std::move(*first), log, http::GatewaySettings{options.trust_proxy},
                         http::ExecutionSinks{executor.get(), &metrics});
@@ -369,7 +374,8 @@ int run_serve(const ServeOptions& options) {
   admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments, action_runner,
                                                        [&log](std::function<void()> then) { log.after_stored(std::move(then)); },
                                                        unsandboxed}, token.value);
-  admin_api.start_watching_tokens();
+  admin_api.reload_tokens();
+  changes.subscribe([&admin_api] { admin_api.reload_tokens(); });
   std::optional<config::FolderWatcher> watcher;
   if (options.watch) {
     std::vector<fs::path> roots;
@@ -504,7 +510,7 @@ int run_serve(const ServeOptions& options) {
       watcher.reset();
       gateway.current()->dispatcher->shutdown();
       action_runner.stop();
-      secrets.stop();
+      changes.stop();
       admin_api.stop();
       prune_timer.cancel();
       log.flush();

@@ -32,75 +32,43 @@ store::SecretRecord seal_secret(std::int64_t account_id, const std::string& name
 }
 
 SecretsService::SecretsService(asio::io_context& io, store::StoreExecutor& executor, SecretBox box, OnChange on_change)
-    : io_(io), executor_(executor), box_(std::move(box)), on_change_(std::move(on_change)), timer_(io) {}
+    : io_(io), executor_(executor), box_(std::move(box)), on_change_(std::move(on_change)) {}
 
 void SecretsService::load_now() {
-  std::promise<std::pair<std::vector<store::SecretRecord>, std::int64_t>> loaded;
+  std::promise<std::vector<store::SecretRecord>> loaded;
   executor_.post([&](store::Store& s) {
     try {
-      auto counter = s.external_change_counter();
-      loaded.set_value({s.secrets(), counter});
+      loaded.set_value(s.secrets());
     } catch (...) {
       loaded.set_exception(std::current_exception());
     }
   });
-  auto [records, counter] = loaded.get_future().get();
+  auto records = loaded.get_future().get();
   std::vector<std::string> problems;
   values_ = decrypt_all(records, box_, problems);
   for (const auto& p : problems) fmt::print(stderr, "sprocket: {}\n", p);
-  last_counter_ = counter;
   on_change_(values_);
 }
 
 void SecretsService::reload(std::function<void()> then) {
   executor_.post([this, then = std::move(then)](store::Store& s) mutable {
-    std::int64_t counter = 0;
     std::vector<store::SecretRecord> records;
     try {
-      counter = s.external_change_counter();
       records = s.secrets();
     } catch (const std::exception& e) {
       fmt::print(stderr, "sprocket: cannot read secrets: {}\n", e.what());
       if (then) asio::post(io_, std::move(then));
       return;
     }
-    asio::post(io_, [this, records = std::move(records), counter, then = std::move(then)] {
+    asio::post(io_, [this, records = std::move(records), then = std::move(then)] {
       std::vector<std::string> problems;
       auto values = decrypt_all(records, box_, problems);
-      last_counter_ = counter;
       if (values != values_) {
         values_ = std::move(values);
         on_change_(values_);
       }
       if (then) then();
     });
-  });
-}
-
-void SecretsService::start_watching() { watch(); }
-
-void SecretsService::stop() { timer_.cancel(); }
-
-void SecretsService::watch() {
-  timer_.expires_after(std::chrono::milliseconds(250));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    if (!checking_) {
-      checking_ = true;
-      executor_.post([this](store::Store& s) {
-        std::int64_t counter = last_counter_;
-        try {
-          counter = s.external_change_counter();
-        } catch (const std::exception&) {
-          // unreadable for now (busy, I/O): try again at the next tick
-        }
-        asio::post(io_, [this, counter] {
-          checking_ = false;
-          if (counter != last_counter_) reload();
-        });
-      });
-    }
-    watch();
   });
 }
 

@@ -1,9 +1,8 @@
 #pragma once
 // The server's secrets: encrypted in the Store, decrypted in memory, pushed to the runtime on
 // every change — whether the change came through the admin API or from `sprocket secrets`
-// writing the same data directory (noticed within 250 ms).
+// writing the same store (a store::ChangeFeed says so: reload_changed()).
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <string>
 #include <vector>
@@ -32,8 +31,9 @@ class SecretsService {
   SecretsService(boost::asio::io_context& io, store::StoreExecutor& executor, SecretBox box, OnChange on_change);
   // Reads and decrypts every secret now (start-up: blocks on the store thread).
   void load_now();
-  void start_watching();
-  void stop();
+  // The store changed elsewhere (another process, another node): read it again, and push the
+  // values to the runtime if they differ.
+  void reload_changed() { reload(); }
 
   // `done` gets an error (the store failed) or, for put, whether the secret was created; for
   // remove, whether it existed.
@@ -46,16 +46,12 @@ class SecretsService {
 
  private:
   void reload(std::function<void()> then = nullptr);
-  void watch();
 
   boost::asio::io_context& io_;
   store::StoreExecutor& executor_;
   SecretBox box_;
   OnChange on_change_;
   SecretValues values_;
-  boost::asio::steady_timer timer_;
-  std::int64_t last_counter_ = -1;
-  bool checking_ = false;
 };
 
 }  // namespace sprocket::secrets
