@@ -17,8 +17,9 @@ build: setup $(BUILD_DIR)/CMakeCache.txt
 serve: build
 	$(BUILD_DIR)/sprocket serve examples --listen $(LISTEN) --data-dir $(BUILD_DIR)/data
 
+# The Store suites run against SQLite and a private PostgreSQL server started for the run.
 unit: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+	cd $(BUILD_DIR) && /usr/bin/python3 $(CURDIR)/tests/support/postgres_server.py run -- ctest --output-on-failure -j$(JOBS)
 
 e2e: build
 	/usr/bin/python3 -m pytest -q tests/e2e

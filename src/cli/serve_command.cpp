@@ -34,6 +34,7 @@
 #include "secrets/secrets_service.h"
 #include "store/change_feed.h"
 #include "store/store_executor.h"
+#include "store/sole_node_lock.h"
 #include "store/store_location.h"
 #include "util/byte_size.h"
 #include "util/duration.h"
@@ -284,6 +285,16 @@ int run_serve(const ServeOptions& options) {
     return 2;
   }
 
+  auto where = store::parse_store_location(options.store, data_dir);
+  if (!where) {
+    fmt::print(stderr, "sprocket: {}\n", where.error());
+    return 2;
+  }
+  auto sole_node = store::SoleNodeLock::take(*where);
+  if (!sole_node) {
+    fmt::print(stderr, "sprocket: {}\n", sole_node.error());
+    return 2;
+  }
   std::unique_ptr<store::StoreExecutor> executor;
   std::unique_ptr<deploy::DeployService> deployments;
   std::vector<accounts::DeployedSource> deployed;
@@ -292,7 +303,7 @@ int run_serve(const ServeOptions& options) {
   try {
     store::StoreExecutorSettings store_settings;
     store_settings.max_held_bytes = static_cast<std::size_t>(*held_limit);
-    executor = std::make_unique<store::StoreExecutor>(store::open_store(options.store, data_dir), store_settings);
+    executor = std::make_unique<store::StoreExecutor>(store::open_store(*where), store_settings);
     box = secrets::SecretBox::open_or_create(data_dir / "secret.key");
     token = admin::load_or_create_token(data_dir / "admin.token");
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <fmt/format.h>
 
+#include "store/record_codec.h"
 #include "store/store.h"
 #include "util/json_text.h"
 #include "util/private_files.h"
@@ -224,41 +225,6 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-// Lines as JSON: [[timestamp_ms, "LEVEL", "text"], …].
-std::string encode_lines(const std::vector<LogLineRecord>& lines) {
-  std::string out = "[";
-  for (const auto& l : lines) {
-    if (out.size() > 1) out += ',';
-    out += '[';
-    out += std::to_string(l.timestamp_ms);
-    out += ',';
-    util::append_json_string(out, l.level);
-    out += ',';
-    util::append_json_string(out, l.text);
-    out += ']';
-  }
-  out += ']';
-  return out;
-}
-
-std::vector<LogLineRecord> lines_from_json(const boost::json::value& v) {
-  std::vector<LogLineRecord> lines;
-  if (!v.is_array()) return lines;
-  for (const auto& e : v.get_array()) {
-    if (!e.is_array() || e.get_array().size() != 3) continue;
-    const auto& a = e.get_array();
-    if (!a[0].is_number() || !a[1].is_string() || !a[2].is_string()) continue;
-    lines.push_back({a[0].to_number<std::int64_t>(), std::string(a[1].get_string()), std::string(a[2].get_string())});
-  }
-  return lines;
-}
-
-std::vector<LogLineRecord> decode_lines(const std::string& text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  return ec ? std::vector<LogLineRecord>{} : lines_from_json(v);
-}
-
 constexpr const char* kExecutionColumns =
     "SELECT id, account_id, action, callback_id, event, state, attempts, created_ms, next_run_ms, first_failure_ms, finished_ms, "
     "result, retries FROM action_executions";
@@ -279,91 +245,6 @@ ActionExecutionRecord read_execution(const Statement& st) {
   e.result_json = st.text(11);
   e.retries = static_cast<int>(st.integer(12));
   return e;
-}
-
-// The key of a request id in execution_request_keys: its first 16 hex digits (a UUIDv7's
-// millisecond time, version and per-millisecond counter: unique, and in time order), or a hash
-// of an id of another shape.
-std::int64_t request_key(std::string_view id) {
-  std::uint64_t key = 0;
-  int digits = 0;
-  for (char c : id) {
-    if (c == '-') continue;
-    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (v < 0) {
-      digits = -1;
-      break;
-    }
-    key = key << 4 | static_cast<std::uint64_t>(v);
-    if (++digits == 16) break;
-  }
-  if (digits != 16) {
-    key = 1469598103934665603ULL;  // FNV-1a
-    for (unsigned char c : id) key = (key ^ c) * 1099511628211ULL;
-  }
-  return static_cast<std::int64_t>(key & 0x7FFFFFFFFFFFFFFFULL);
-}
-
-// The smallest key a UUIDv7 request id made at `unix_ms` can have.
-std::int64_t request_key_at(std::int64_t unix_ms) { return std::max<std::int64_t>(0, unix_ms) << 16; }
-
-// One record of a page: [id, request_id, account_id, function, method, path, http_status,
-// status, execution_ms, queue_ms, memory_mb, cold_start, started_ms, error, lines].
-void append_record(std::string& out, const ExecutionRecord& r) {
-  out += '[';
-  out += std::to_string(r.id);
-  out += ',';
-  util::append_json_string(out, r.request_id);
-  out += ',';
-  out += std::to_string(r.account_id);
-  out += ',';
-  util::append_json_string(out, r.function);
-  out += ',';
-  util::append_json_string(out, r.method);
-  out += ',';
-  util::append_json_string(out, r.path);
-  out += fmt::format(",{},", r.http_status);
-  util::append_json_string(out, r.status);
-  auto finite = [](double v) { return std::isfinite(v) ? v : 0.0; };  // JSON has no inf or nan
-  out += fmt::format(",{},{},{},{},{},", finite(r.execution_ms), finite(r.queue_ms), r.memory_mb, r.cold_start ? 1 : 0, r.started_ms);
-  util::append_json_string(out, r.error);
-  out += ',';
-  out += encode_lines(r.lines);
-  out += ']';
-}
-
-std::optional<ExecutionRecord> decode_record(const boost::json::value& v) {
-  if (!v.is_array() || v.get_array().size() != 15) return std::nullopt;
-  const auto& a = v.get_array();
-  auto text = [&](std::size_t i) { return a[i].is_string() ? std::string(a[i].get_string()) : std::string(); };
-  auto integer = [&](std::size_t i) { return a[i].is_number() ? a[i].to_number<std::int64_t>() : 0; };
-  auto real = [&](std::size_t i) { return a[i].is_number() ? a[i].to_number<double>() : 0.0; };
-  ExecutionRecord r;
-  r.id = integer(0);
-  r.request_id = text(1);
-  r.account_id = integer(2);
-  r.function = text(3);
-  r.method = text(4);
-  r.path = text(5);
-  r.http_status = static_cast<int>(integer(6));
-  r.status = text(7);
-  r.execution_ms = real(8);
-  r.queue_ms = real(9);
-  r.memory_mb = static_cast<int>(integer(10));
-  r.cold_start = integer(11) != 0;
-  r.started_ms = integer(12);
-  r.error = text(13);
-  r.lines = lines_from_json(a[14]);
-  return r;
-}
-
-bool matches(const ExecutionRecord& r, const ExecutionQuery& q) {
-  if (q.account_id && r.account_id != *q.account_id) return false;
-  if (q.function && r.function != *q.function && r.path != *q.function) return false;
-  if (q.request_id && r.request_id != *q.request_id) return false;
-  if (q.since_ms && r.started_ms < *q.since_ms) return false;
-  if (q.after_id && r.id <= *q.after_id) return false;
-  return true;
 }
 
 class SqliteStore final : public Store {
@@ -442,24 +323,7 @@ class SqliteStore final : public Store {
     if (q.since_ms) st.bind(4, *q.since_ms);
     if (q.after_id) st.bind(5, *q.after_id);
     std::vector<ExecutionRecord> out;
-    while (out.size() < q.limit && st.step()) {
-      boost::system::error_code ec;
-      auto page = boost::json::parse(st.text(0), ec);
-      if (ec || !page.is_array()) continue;
-      auto& list = page.get_array();
-      auto take = [&](const boost::json::value& v) {
-        auto r = decode_record(v);
-        if (r && matches(*r, q)) out.push_back(std::move(*r));
-        return out.size() < q.limit;
-      };
-      if (q.after_id) {
-        for (auto it = list.begin(); it != list.end() && take(*it); ++it) {
-        }
-      } else {
-        for (auto it = list.rbegin(); it != list.rend() && take(*it); ++it) {
-        }
-      }
-    }
+    while (out.size() < q.limit && st.step()) take_matching_records(st.text(0), q, out);
     if (!q.after_id) std::reverse(out.begin(), out.end());
     return out;
   }
@@ -528,7 +392,8 @@ class SqliteStore final : public Store {
           (SELECT 1 FROM active_sources a WHERE a.account_id = deployments.account_id AND a.version = deployments.version))sql";
       std::vector<DeploymentRecord> removed;
       {
-        Statement st(db_, fmt::format("SELECT account_id, version, name, message, created_ms FROM deployments WHERE {}", kUncommitted).c_str());
+        Statement st(db_, fmt::format("SELECT account_id, version, name, message, created_ms FROM deployments WHERE {} "
+                                      "ORDER BY account_id, version", kUncommitted).c_str());
         while (st.step()) removed.push_back({st.integer(0), st.integer(1), st.text(2), st.text(3), st.integer(4), false});
       }
       Statement st(db_, fmt::format("DELETE FROM deployments WHERE {}", kUncommitted).c_str());
@@ -755,35 +620,22 @@ class SqliteStore final : public Store {
       store_next.bind(1, id);
       store_next.step();
     }
-    std::string page = "[";
-    page.reserve(records.size() * 200);
-    std::int64_t min_started = records.front().started_ms, max_started = min_started;
-    std::set<std::pair<std::string_view, std::int64_t>> functions;
-    for (const auto& r : records) {
-      if (page.size() > 1) page += ',';
-      append_record(page, r);
-      min_started = std::min(min_started, r.started_ms);
-      max_started = std::max(max_started, r.started_ms);
-      functions.emplace(r.function, r.account_id);
-      functions.emplace(r.path, r.account_id);
-    }
-    page += ']';
-    const std::int64_t page_id = records.back().id;
+    const ExecutionPage page = make_page(records);
     Statement insert(db_, "INSERT INTO execution_pages (id, first_id, min_started_ms, max_started_ms, records) VALUES (?1, ?2, ?3, ?4, ?5)");
-    insert.bind(1, page_id).bind(2, records.front().id).bind(3, min_started).bind(4, max_started).bind_unowned(5, page);
+    insert.bind(1, page.id).bind(2, page.first_id).bind(3, page.min_started_ms).bind(4, page.max_started_ms).bind_unowned(5, page.records);
     insert.step();
     Statement function(db_, "INSERT OR IGNORE INTO execution_page_functions (name, account_id, page_id) VALUES (?1, ?2, ?3)");
-    for (const auto& [name, account] : functions) {
+    for (const auto& [name, account] : page.functions) {
       function.reset();
-      function.bind_unowned(1, name).bind(2, account).bind(3, page_id);
+      function.bind_unowned(1, name).bind(2, account).bind(3, page.id);
       function.step();
     }
     if (!insert_request_key_) {
       insert_request_key_ = std::make_unique<Statement>(db_, "INSERT OR REPLACE INTO execution_request_keys (key, page_id) VALUES (?1, ?2)");
     }
-    for (const auto& r : records) {
+    for (std::int64_t key : page.request_keys) {
       insert_request_key_->reset();
-      insert_request_key_->bind(1, request_key(r.request_id)).bind(2, page_id);
+      insert_request_key_->bind(1, key).bind(2, page.id);
       insert_request_key_->step();
     }
     insert_request_key_->reset();

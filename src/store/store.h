@@ -188,7 +188,9 @@ class Store {
   // Finished executions older than this go, with their attempts.
   virtual std::size_t prune_action_executions(std::int64_t finished_before_ms) = 0;
 
-  // Changes whenever another process (or connection) commits: cheap to poll.
+  // Changes whenever what nodes keep in memory may have changed: SQLite counts every commit of
+  // another connection; PostgreSQL counts changes to secrets, admin tokens and active versions,
+  // this node's own included. Cheap to poll.
   virtual std::int64_t external_change_counter() = 0;
 };
 
@@ -196,5 +198,11 @@ class Store {
 // that finds the database locked by another connection waits up to `busy_timeout` for it.
 inline constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
 std::unique_ptr<Store> open_sqlite_store(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
+
+// Shared state for several nodes: a PostgreSQL database named by a libpq connection URI (no
+// password in it: libpq reads PGPASSFILE or ~/.pgpass), migrated to the current schema. A
+// connection that breaks is made again at the next call; the call that found it broken throws
+// a transient StoreError.
+std::unique_ptr<Store> open_postgres_store(const std::string& uri);
 
 }  // namespace sprocket::store

@@ -62,12 +62,7 @@ Expected<StoreLocation, std::string> parse_store_location(std::string_view text,
 }
 
 std::unique_ptr<Store> open_store(const StoreLocation& where, std::chrono::milliseconds busy_timeout) {
-  if (where.engine == StoreLocation::Engine::Postgresql) {
-    // Not yet: the PostgreSQL engine (several nodes sharing one state) is being built.
-    throw StoreError(fmt::format("{}: PostgreSQL stores are not supported yet; this version keeps its state in SQLite "
-                                 "(--store sqlite:PATH, the default)",
-                                 where.describe()));
-  }
+  if (where.engine == StoreLocation::Engine::Postgresql) return open_postgres_store(where.postgresql_uri);
   return open_sqlite_store(where.sqlite_file, busy_timeout);
 }
 

@@ -59,4 +59,25 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
+std::string valid_utf8_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      if (std::size_t length = utf8_sequence_length(text, i)) {
+        out.append(text.data() + i, length);
+        i += length - 1;
+      } else {
+        out += "\xEF\xBF\xBD";
+      }
+    } else if (c == 0) {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace sprocket::util

@@ -15,6 +15,7 @@ import requests
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from polling import wait_for  # noqa: E402  (the tests import it from here)
+from postgres_server import PostgresServer  # noqa: E402
 # SPROCKET_BINARY runs the tests against another build (e.g. to see a new test fail without its fix).
 BINARY = pathlib.Path(os.environ.get("SPROCKET_BINARY", ROOT / "build" / "sprocket"))
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -134,6 +135,23 @@ def start_sprocket(tmp_path):
     yield start
     for s in started:
         s.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A private PostgreSQL cluster for the whole run (tests/support/postgres_server.py)."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def postgres_store(postgres_server):
+    """A `--store postgresql://…` URI of a database of this test's own."""
+    return postgres_server.create_database(f"e2e_{os.getpid()}_{next(_databases)}")
 
 
 @pytest.fixture(scope="module")

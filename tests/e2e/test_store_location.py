@@ -34,10 +34,10 @@ def serve_exits(tmp_path, store):
                           capture_output=True, text=True, timeout=60)
 
 
-def test_postgresql_is_refused_as_not_yet_supported(tmp_path):
-    r = serve_exits(tmp_path, "postgresql://127.0.0.1:5432/sprocket")
+def test_a_postgresql_server_that_is_not_there_is_named_at_start(tmp_path):
+    r = serve_exits(tmp_path, "postgresql://sprocket@127.0.0.1:1/sprocket")
     assert r.returncode == 2, r.stderr
-    assert "PostgreSQL stores are not supported yet" in r.stderr and "sqlite:PATH" in r.stderr, r.stderr
+    assert "cannot connect to PostgreSQL at postgresql://sprocket@127.0.0.1:1/sprocket" in r.stderr, r.stderr
 
 
 def test_a_password_in_the_store_uri_is_refused_and_never_printed(tmp_path):

@@ -6,16 +6,23 @@
 #include <filesystem>
 
 #include "store/store.h"
+#include "store_engines.h"
 
 using namespace sprocket::store;
 namespace fs = std::filesystem;
 
 namespace {
 
-class ActionQueueTest : public ::testing::Test {
+class ActionQueueTest : public sprocket::store::testing::StoreEngineTest {
  protected:
-  void SetUp() override { store_ = open_sqlite_store(dir_.path() / "test.db"); }
-  void TearDown() override { store_.reset(); }
+  void SetUp() override {
+    StoreEngineTest::SetUp();
+    if (!IsSkipped() && !HasFatalFailure()) store_ = open_store();
+  }
+  void TearDown() override {
+    store_.reset();
+    StoreEngineTest::TearDown();
+  }
 
   ActionExecutionRecord enqueue(const std::string& callback_id, std::int64_t due_ms) {
     ActionExecutionRecord e;
@@ -29,11 +36,11 @@ class ActionQueueTest : public ::testing::Test {
     return e;
   }
 
-  sprocket::testing::TestDir dir_{"queue"};
   std::unique_ptr<Store> store_;
 };
+SPROCKET_BOTH_STORE_ENGINES(ActionQueueTest);
 
-TEST_F(ActionQueueTest, ClaimsOnlyWhatIsDueAndNeverTwice) {
+TEST_P(ActionQueueTest, ClaimsOnlyWhatIsDueAndNeverTwice) {
   auto early = enqueue("ap-1", 100);
   enqueue("ap-2", 500);
   EXPECT_EQ(store_->next_action_due_ms(), 100);
@@ -51,7 +58,7 @@ TEST_F(ActionQueueTest, ClaimsOnlyWhatIsDueAndNeverTwice) {
   EXPECT_TRUE(store_->claim_due_actions(5000, 0).empty());
 }
 
-TEST_F(ActionQueueTest, FinishingSchedulesTheRetryOrEndsTheExecution) {
+TEST_P(ActionQueueTest, FinishingSchedulesTheRetryOrEndsTheExecution) {
   enqueue("ap-1", 0);
   auto e = store_->claim_due_actions(10, 1).at(0);
   ActionAttemptRecord attempt{1, 10, 20, "RETRY", "HTTP 429", 5.0, 40, 60'000, {{15, "INFO", "hello"}}};
@@ -86,11 +93,11 @@ TEST_F(ActionQueueTest, FinishingSchedulesTheRetryOrEndsTheExecution) {
   EXPECT_EQ(read->attempt_list[1].outcome, "SUCCEEDED");
 }
 
-TEST_F(ActionQueueTest, ARestartQueuesWhatWasRunningAgain) {
+TEST_P(ActionQueueTest, ARestartQueuesWhatWasRunningAgain) {
   enqueue("ap-1", 0);
   auto e = store_->claim_due_actions(10, 1).at(0);
   // A new process opens the same database, as after kill -9.
-  store_ = open_sqlite_store(dir_.path() / "test.db");
+  store_ = open_store();
   EXPECT_EQ(store_->requeue_interrupted_actions(50, "the server stopped", 3, "{}"), 1u);
   auto again = store_->claim_due_actions(50, 1);
   ASSERT_EQ(again.size(), 1u);
@@ -102,7 +109,7 @@ TEST_F(ActionQueueTest, ARestartQueuesWhatWasRunningAgain) {
   EXPECT_EQ(read->attempt_list[1].outcome, "RUNNING");
 }
 
-TEST_F(ActionQueueTest, AnExecutionInterruptedTooOftenFailsInsteadOfRunningAgain) {
+TEST_P(ActionQueueTest, AnExecutionInterruptedTooOftenFailsInsteadOfRunningAgain) {
   auto e = enqueue("ap-1", 0);
   for (int start = 1; start <= 3; ++start) {
     ASSERT_EQ(store_->claim_due_actions(start * 10, 1).size(), 1u) << "start " << start;
@@ -115,7 +122,7 @@ TEST_F(ActionQueueTest, AnExecutionInterruptedTooOftenFailsInsteadOfRunningAgain
   EXPECT_EQ(read->attempt_list.size(), 3u);
 }
 
-TEST_F(ActionQueueTest, PruningKeepsWhatIsNotFinished) {
+TEST_P(ActionQueueTest, PruningKeepsWhatIsNotFinished) {
   enqueue("ap-1", 0);
   auto e = store_->claim_due_actions(10, 1).at(0);
   e.state = "failed";

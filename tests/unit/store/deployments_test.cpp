@@ -4,18 +4,30 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store_engines.h"
 #include "test_dir.h"
 
 namespace sprocket::store {
 namespace {
 
-class DeploymentsTest : public ::testing::Test {
+class DeploymentsTest : public testing::StoreEngineTest {
+ protected:
+  void SetUp() override {
+    StoreEngineTest::SetUp();
+    if (!IsSkipped() && !HasFatalFailure()) store_ = open_store();
+  }
+  std::unique_ptr<Store> store_;
+};
+SPROCKET_BOTH_STORE_ENGINES(DeploymentsTest);
+
+// SQLite's own history: older schemas it upgrades.
+class SqliteDeploymentsTest : public ::testing::Test {
  protected:
   sprocket::testing::TestDir dir_{"deployments"};
   std::unique_ptr<Store> store_ = open_sqlite_store(dir_.path() / "t.db");
 };
 
-TEST_F(DeploymentsTest, AStoredVersionIsNotActiveUntilActivated) {
+TEST_P(DeploymentsTest, AStoredVersionIsNotActiveUntilActivated) {
   auto v1 = store_->store_deployment(7, "shop", "first", "archive-1", 1000);
   EXPECT_EQ(v1, 1);
   EXPECT_TRUE(store_->active_sources().empty());
@@ -30,7 +42,7 @@ TEST_F(DeploymentsTest, AStoredVersionIsNotActiveUntilActivated) {
   EXPECT_FALSE(store_->activate_deployment(7, 99));
 }
 
-TEST_F(DeploymentsTest, OnlyAVersionThatNeverBecameActiveCanBeRemoved) {
+TEST_P(DeploymentsTest, OnlyAVersionThatNeverBecameActiveCanBeRemoved) {
   auto v1 = store_->store_deployment(7, "shop", "", "a", 1000);
   ASSERT_TRUE(store_->activate_deployment(7, v1));
   auto v2 = store_->store_deployment(7, "shop", "", "b", 2000);
@@ -41,7 +53,7 @@ TEST_F(DeploymentsTest, OnlyAVersionThatNeverBecameActiveCanBeRemoved) {
   EXPECT_EQ(store_->active_sources().front().version, v1);
 }
 
-TEST_F(DeploymentsTest, ADeployCommittedUnderAClientsIdIsFoundWithItsAnswer) {
+TEST_P(DeploymentsTest, ADeployCommittedUnderAClientsIdIsFoundWithItsAnswer) {
   auto v1 = store_->store_deployment(7, "shop", "", "archive-1", 1000, "id-1");
   EXPECT_FALSE(store_->committed_deploy(7, "id-1")) << "stored is not committed";
   ASSERT_TRUE(store_->activate_deployment(7, v1, R"({"version":1})"));
@@ -60,7 +72,7 @@ TEST_F(DeploymentsTest, ADeployCommittedUnderAClientsIdIsFoundWithItsAnswer) {
   EXPECT_EQ(store_->committed_deploy(7, "id-1")->outcome, R"({"version":1})");
 }
 
-TEST_F(DeploymentsTest, AnAttemptThatNeverCommittedGivesWayToItsRetry) {
+TEST_P(DeploymentsTest, AnAttemptThatNeverCommittedGivesWayToItsRetry) {
   auto first = store_->store_deployment(7, "shop", "", "archive", 1000, "id-2");  // its undo failed: the row stayed
   auto retry = store_->store_deployment(7, "shop", "", "archive", 2000, "id-2");
   EXPECT_EQ(first, retry) << "the leftover's version number is free again";
@@ -71,7 +83,7 @@ TEST_F(DeploymentsTest, AnAttemptThatNeverCommittedGivesWayToItsRetry) {
   EXPECT_THROW(store_->store_deployment(7, "shop", "", "archive", 3000, "id-2"), StoreError);
 }
 
-TEST_F(DeploymentsTest, AVersionStoredButNeverCommittedIsRemovedAndItsNumberIsFree) {
+TEST_P(DeploymentsTest, AVersionStoredButNeverCommittedIsRemovedAndItsNumberIsFree) {
   auto v1 = store_->store_deployment(7, "shop", "one", "a", 1000, "id-1");
   ASSERT_TRUE(store_->activate_deployment(7, v1, "{}"));
   auto v2 = store_->store_deployment(7, "shop", "two", "b", 2000);
@@ -93,7 +105,7 @@ TEST_F(DeploymentsTest, AVersionStoredButNeverCommittedIsRemovedAndItsNumberIsFr
   EXPECT_EQ(store_->store_deployment(7, "shop", "", "e", 4000), v3) << "the next deploy gets the number nobody was told about";
 }
 
-TEST_F(DeploymentsTest, TheUpgradeMarksAsUncommittedOnlyWhatADeployIdShowsWasNeverAnswered) {
+TEST_F(SqliteDeploymentsTest, TheUpgradeMarksAsUncommittedOnlyWhatADeployIdShowsWasNeverAnswered) {
   auto legacy = store_->store_deployment(7, "shop", "", "a", 1000);  // from before deploy ids: committed
   auto answered = store_->store_deployment(7, "shop", "", "b", 2000, "id-b");
   ASSERT_TRUE(store_->activate_deployment(7, answered, "{}"));

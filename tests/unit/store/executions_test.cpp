@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "store/store.h"
+#include "store_engines.h"
 #include "util/request_id.h"
 
 using namespace sprocket::store;
@@ -14,30 +15,34 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class ExecutionsTest : public ::testing::Test {
+ExecutionRecord record(std::string request_id, std::int64_t account, std::string function, std::int64_t started_ms) {
+  ExecutionRecord r;
+  r.request_id = std::move(request_id);
+  r.account_id = account;
+  r.function = function;
+  r.method = "GET";
+  r.path = "/_hcms/api/" + function;
+  r.http_status = 200;
+  r.status = "SUCCESS";
+  r.execution_ms = 1.5;
+  r.started_ms = started_ms;
+  r.lines = {{started_ms, "INFO", "hello \"quoted\"\nand a newline"}};
+  return r;
+}
+
+// What every engine must answer alike.
+class ExecutionsTest : public sprocket::store::testing::StoreEngineTest {};
+SPROCKET_BOTH_STORE_ENGINES(ExecutionsTest);
+
+// SQLite's own history: older schemas it upgrades.
+class SqliteExecutionsTest : public ::testing::Test {
  protected:
-
-  static ExecutionRecord record(std::string request_id, std::int64_t account, std::string function, std::int64_t started_ms) {
-    ExecutionRecord r;
-    r.request_id = std::move(request_id);
-    r.account_id = account;
-    r.function = function;
-    r.method = "GET";
-    r.path = "/_hcms/api/" + function;
-    r.http_status = 200;
-    r.status = "SUCCESS";
-    r.execution_ms = 1.5;
-    r.started_ms = started_ms;
-    r.lines = {{started_ms, "INFO", "hello \"quoted\"\nand a newline"}};
-    return r;
-  }
-
   sprocket::testing::TestDir test_dir_{"executions"};
   fs::path dir_ = test_dir_.path();
 };
 
-TEST_F(ExecutionsTest, PagesAnswerEveryQuery) {
-  auto store = open_sqlite_store(dir_ / "t.db");
+TEST_P(ExecutionsTest, PagesAnswerEveryQuery) {
+  auto store = open_store();
   sprocket::util::RequestIdGenerator ids;
   std::vector<std::string> request_ids;
   // Three batches (pages): a, b, a / b, b / a
@@ -105,13 +110,13 @@ TEST_F(ExecutionsTest, PagesAnswerEveryQuery) {
   by_request.request_id = request_ids[0];
   EXPECT_TRUE(store->find_executions(by_request).empty());
   // Ids keep increasing after a restart and a prune.
-  store = open_sqlite_store(dir_ / "t.db");
+  store = open_store();
   std::vector<ExecutionRecord> more = {record(ids.next(), 1, "a", 4000)};
   store->append_executions(more);
   EXPECT_GT(more[0].id, last_id);
 }
 
-TEST_F(ExecutionsTest, RowsOfTheOldTableMoveIntoPages) {
+TEST_F(SqliteExecutionsTest, RowsOfTheOldTableMoveIntoPages) {
   // A database at schema version 4, with execution rows in the old table.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "old.db").c_str(), &db), SQLITE_OK);

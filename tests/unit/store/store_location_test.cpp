@@ -67,12 +67,13 @@ TEST(StoreLocation, OpensTheSqliteFileItNames) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "data" / "sprocket.db"));
 }
 
-TEST(StoreLocation, PostgresqlIsNotYetAnEngineAndSaysSo) {
+TEST(StoreLocation, PostgresqlOpensItsEngineWhichNamesTheServerItCannotReach) {
   try {
-    open_store("postgresql://db/sprocket", "/data");
-    FAIL() << "opened a PostgreSQL store";
+    open_store("postgresql://sprocket@127.0.0.1:1/sprocket", "/data");
+    FAIL() << "opened a PostgreSQL store on a closed port";
   } catch (const StoreError& e) {
-    EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot connect to PostgreSQL at postgresql://sprocket@127.0.0.1:1/sprocket"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(open_store("mysql://db", "/data"), std::invalid_argument);
 }

@@ -42,3 +42,12 @@ TEST(JsonText, AnyBytesMakeValidJson) {
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_TRUE(parsed.is_string());
 }
+
+TEST(ValidUtf8Text, KeepsCharactersAndReplacesWhatADatabaseTextColumnRefuses) {
+  using sprocket::util::valid_utf8_text;
+  EXPECT_EQ(valid_utf8_text("plain \xC3\xA9t\xC3\xA9 \xF0\x9F\x98\x80"), "plain \xC3\xA9t\xC3\xA9 \xF0\x9F\x98\x80");
+  EXPECT_EQ(valid_utf8_text(std::string("a\0b", 3)), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(valid_utf8_text("\xFF"), "\xEF\xBF\xBD");
+  EXPECT_EQ(valid_utf8_text("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong: each byte replaced
+  EXPECT_EQ(valid_utf8_text("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // cut short
+}
