@@ -110,9 +110,7 @@ int run_deploy(const DeployOptions& o) {
   }
   auto body = json::parse(reply->body).as_object();
   if (o.json) {
-    // The node's answer, with what this side knows: the name, the account and the deploy id.
-    body["name"] = name;
-    body["account"] = o.account_id;
+    // The node's answer (version, name, accountId, functions…), with the deploy id that retries it.
     body["deployId"] = deploy_id;
     fmt::print("{}\n", json::serialize(body));
     return 0;

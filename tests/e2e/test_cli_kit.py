@@ -213,7 +213,7 @@ def test_secrets_versions_and_deploy_print_json(start_sprocket, tmp_path):
     deployed = remote(s, "deploy", tmp_path / "shop", "--json", "-m", "first")
     assert deployed.returncode == 0, deployed.stderr
     answer = json.loads(deployed.stdout)
-    assert answer["version"] == 1 and answer["name"] == "shop" and answer["account"] == 123456 and answer["deployId"]
+    assert answer["version"] == 1 and answer["name"] == "shop" and answer["accountId"] == 123456 and answer["deployId"]
     assert [f["route"] for f in answer["functions"]] == ["/hs/serverless/shop"]
     versions = json.loads(remote(s, "versions", "--json").stdout)
     assert [(v["version"], v["active"], v["message"]) for v in versions] == [(1, True, "first")]
