@@ -9,8 +9,9 @@ class App;
 
 namespace sprocket::cli {
 
-// Completes command names at each level and, after "-", that command's options; anything else
-// falls back to bash's file names.
+// Completes command names at each level (and the choices of a command's positionals, as
+// secrets' add|update|list|delete) and, after "-", that command's options; anything else falls
+// back to bash's file names.
 std::string bash_completion(const CLI::App& app);
 
 }  // namespace sprocket::cli

@@ -87,6 +87,9 @@ def test_bash_completion_covers_commands_subcommands_and_options():
     assert complete("tokens", "") == ["create", "list", "revoke"]
     assert complete("tokens", "r") == ["revoke"]
     assert complete("functions", "c") == ["create"]
+    assert complete("secrets", "") == ["add", "update", "list", "delete"]
+    assert complete("secrets", "list", "--js") == ["--json"]
+    assert complete("completion", "b") == ["bash"]
     assert "--listen" in complete("serve", "--li")
     assert complete("functions", "list", "--js") == ["--json"]
     # An option's value in between does not lose the command path.

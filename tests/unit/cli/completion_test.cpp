@@ -18,8 +18,11 @@ TEST(BashCompletion, ListsEachLevelsCommandsAndOptions) {
   auto* tokens = app.add_subcommand("tokens", "");
   tokens->add_subcommand("create", "");
   tokens->add_subcommand("list", "")->add_flag("--json,-j", json, "");
+  std::string action;
+  app.add_subcommand("secrets", "")->add_option("action", action, "")->check(CLI::IsMember({"add", "list"}));
   std::string script = bash_completion(app);
-  EXPECT_NE(script.find("\"\") echo \"serve tokens\" ;;"), std::string::npos) << script;
+  EXPECT_NE(script.find("\"\") echo \"serve tokens secrets\" ;;"), std::string::npos) << script;
+  EXPECT_NE(script.find("\"secrets\") echo \"add list\" ;;"), std::string::npos) << script;
   EXPECT_NE(script.find("\"tokens\") echo \"create list\" ;;"), std::string::npos) << script;
   EXPECT_NE(script.find("\"serve\") echo \"--help -h --listen\" ;;"), std::string::npos) << script;
   EXPECT_NE(script.find("\"tokens list\") echo \"--help -h --json -j\" ;;"), std::string::npos) << script;
