@@ -8,11 +8,14 @@
 #include <string_view>
 
 #include "cli/actions_command.h"
+#include "cli/completion.h"
 #include "cli/deploy_command.h"
+#include "cli/functions_command.h"
 #include "cli/logs_command.h"
 #include "cli/secrets_command.h"
 #include "cli/serve_command.h"
 #include "cli/tokens_command.h"
+#include "util/build_info.h"
 
 using namespace sprocket;
 
@@ -42,11 +45,24 @@ std::optional<std::string> command_problem(CLI::App& app, int argc, char** argv)
   }
 }
 
+// Every command's --help ends with how it is typically run.
+void example(CLI::App* command, std::string_view lines) { command->footer(fmt::format("\nExample:\n{}", lines)); }
+
+constexpr std::string_view kStoreHelp =
+    "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)";
+
+void add_color_option(CLI::App* command, std::string& mode, std::string_view what) {
+  command->add_option("--color", mode, fmt::format("Colour {}: auto (on a terminal, unless NO_COLOR is set), always or never", what))
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sprocket: run HubSpot serverless functions on your own machines"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", util::version_line(), "Print the version and the git commit it was built from");
   int exit_code = 0;
 
   // `serve` and `dev` take the same options: dev is serve that reloads on every change.
@@ -58,7 +74,7 @@ int main(int argc, char** argv) {
     command->add_option("--admin-listen", o.admin_listen, "HOST:PORT of the admin API and /metrics")->capture_default_str();
     command->add_option("--data-dir", o.data_dir, "Where sprocket keeps its state (database, secret key, admin token)")
         ->capture_default_str();
-    command->add_option("--store", o.store, "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)")->envname("SPROCKET_STORE");
+    command->add_option("--store", o.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
     command->add_option("--account-id", o.account_id, "The HubSpot account id functions see")->capture_default_str();
     command->add_option("--max-instances", o.max_instances, "Most instances per function, for every account (default: the configured limit, 8)");
     command->add_option("--idle-timeout", o.idle_timeout_seconds, "Seconds an idle instance is kept warm")->capture_default_str();
@@ -107,6 +123,7 @@ int main(int argc, char** argv) {
     command->add_option("--action-concurrency", o.action_concurrency, "Workflow action attempts run at once on this node")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
+    add_color_option(command, o.color, "the execution records on stderr");
     command->add_option("--action-clock-scale", o.action_clock_scale,
                         "Run the action retry clock this many times faster (tests: 60000 makes a minute a millisecond)")
         ->check(CLI::PositiveNumber)
@@ -116,6 +133,7 @@ int main(int argc, char** argv) {
   auto* serve_command = app.add_subcommand("serve", "Serve *.functions folders and developer projects over HTTP");
   add_serve_options(serve_command, serve);
   serve_command->callback([&] { exit_code = cli::run_serve(serve); });
+  example(serve_command, "  sprocket serve ./my-project --listen 0.0.0.0:8080 --data-dir /var/lib/sprocket");
 
   cli::ServeOptions dev;
   dev.watch = true;
@@ -123,6 +141,7 @@ int main(int argc, char** argv) {
   auto* dev_command = app.add_subcommand("dev", "Serve like `serve` and reload on every change: edit, save, send the next request");
   add_serve_options(dev_command, dev);
   dev_command->callback([&] { exit_code = cli::run_serve(dev); });
+  example(dev_command, "  sprocket dev ./my-project    # then edit, save and send the next request");
 
   cli::SecretsOptions secrets;
   auto* secrets_command = app.add_subcommand("secrets", "Manage secrets: the value is read from standard input or a prompt, never argv");
@@ -131,10 +150,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"add", "update", "list", "delete"}));
   secrets_command->add_option("name", secrets.name, "The secret's name (an environment variable name)");
   secrets_command->add_option("--data-dir", secrets.data_dir, "Work on this data directory")->capture_default_str();
-  secrets_command->add_option("--store", secrets.store, "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)")->envname("SPROCKET_STORE");
+  secrets_command->add_option("--store", secrets.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
   secrets_command->add_option("--server", secrets.server, "Work on a running server's admin API instead (token from SPROCKET_TOKEN)");
   secrets_command->add_option("--account", secrets.account_id, "The account the secret belongs to")->capture_default_str();
+  secrets_command->add_flag("--json", secrets.json, "list: print a JSON array of {name, updatedAt}");
   secrets_command->callback([&] { exit_code = cli::run_secrets(secrets); });
+  example(secrets_command, "  printf %s \"$KEY\" | sprocket secrets add API_KEY --data-dir /var/lib/sprocket\n"
+                           "  sprocket secrets list --json --server http://127.0.0.1:8081");
 
   cli::LogsOptions logs;
   auto* logs_command = app.add_subcommand("logs", "Print stored execution logs in HubSpot's format");
@@ -145,12 +167,15 @@ int main(int argc, char** argv) {
   logs_command->add_option("--request-id", logs.request_id, "The execution with this request id (X-Request-Id)");
   logs_command->add_flag("--json", logs.json, "One JSON object per execution");
   logs_command->add_flag("--compact", logs.compact, "Header lines only");
+  add_color_option(logs_command, logs.color, "statuses and levels");
   logs_command->add_option("--limit", logs.limit, "How many executions at most")->capture_default_str();
   logs_command->add_option("--data-dir", logs.data_dir, "Read this data directory")->capture_default_str();
-  logs_command->add_option("--store", logs.store, "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)")->envname("SPROCKET_STORE");
+  logs_command->add_option("--store", logs.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
   logs_command->add_option("--server", logs.server, "Read a running server's admin API instead (token from SPROCKET_TOKEN)");
   logs_command->add_option("--account", logs.account_id, "The account whose logs to read")->capture_default_str();
   logs_command->callback([&] { exit_code = cli::run_logs(logs); });
+  example(logs_command, "  sprocket logs fetch-quote --follow --data-dir /var/lib/sprocket\n"
+                        "  sprocket logs --request-id 0d6c5f0e-… --json");
 
   cli::DeployOptions deploy;
   auto add_server_options = [&](CLI::App* command) {
@@ -167,29 +192,76 @@ int main(int argc, char** argv) {
                              "Retry a deploy whose outcome is unknown with the id it printed: if it was committed, the node answers "
                              "with its version and deploys nothing twice (default: a new id)");
   add_server_options(deploy_command);
+  deploy_command->add_flag("--json", deploy.json, "Print the node's answer as JSON (version, functions, shadowed, warnings)");
   deploy_command->callback([&] { exit_code = cli::run_deploy(deploy); });
+  example(deploy_command, "  sprocket deploy ./my-project --server http://10.0.0.5:8081 -m \"new quote filter\"");
   auto* versions_command = app.add_subcommand("versions", "List the deployed versions, newest first");
   add_server_options(versions_command);
+  versions_command->add_flag("--json", deploy.json, "Print a JSON array of the versions");
   versions_command->callback([&] { exit_code = cli::run_versions(deploy); });
+  example(versions_command, "  sprocket versions --server http://10.0.0.5:8081 --json");
   auto* rollback_command = app.add_subcommand("rollback", "Serve an earlier version again (default: undo the latest deploy)");
   rollback_command->add_option("version", deploy.version, "The version to serve");
   add_server_options(rollback_command);
   rollback_command->callback([&] { exit_code = cli::run_rollback(deploy); });
+  example(rollback_command, "  sprocket rollback --server http://10.0.0.5:8081      # undo the latest deploy\n"
+                            "  sprocket rollback 3 --server http://10.0.0.5:8081    # serve version 3 again");
 
   cli::TokensOptions tokens;
   auto* tokens_command = app.add_subcommand("tokens", "Admin tokens scoped to one account");
   auto* tokens_create = tokens_command->add_subcommand("create", "Create a token that works for one account only; printed once");
   tokens_create->add_option("--account", tokens.account_id, "The account it is for")->capture_default_str();
   tokens_create->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
-  tokens_create->add_option("--store", tokens.store, "Where the state is kept: sqlite:PATH (default: DATA_DIR/sprocket.db) or postgresql://HOST:PORT/DB (docs/configuration.md)")->envname("SPROCKET_STORE");
+  tokens_create->add_option("--store", tokens.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
   tokens_create->callback([&] { exit_code = cli::run_tokens_create(tokens); });
+  example(tokens_create, "  sprocket tokens create --account 222 --data-dir /var/lib/sprocket");
+  auto* tokens_list = tokens_command->add_subcommand("list", "The scoped tokens: id, account, created (never a token or its hash)");
+  tokens_list->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
+  tokens_list->add_option("--store", tokens.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
+  tokens_list->add_flag("--json", tokens.json, "Print a JSON array of {id, account, createdAt}");
+  tokens_list->callback([&] { exit_code = cli::run_tokens_list(tokens); });
+  example(tokens_list, "  sprocket tokens list --data-dir /var/lib/sprocket");
+  auto* tokens_revoke = tokens_command->add_subcommand("revoke", "End a scoped token: a running server refuses it within a second");
+  tokens_revoke->add_option("id", tokens.id, "The token's id, as `tokens list` shows it (tok_…)")->required();
+  tokens_revoke->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
+  tokens_revoke->add_option("--store", tokens.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
+  tokens_revoke->callback([&] { exit_code = cli::run_tokens_revoke(tokens); });
+  example(tokens_revoke, "  sprocket tokens revoke tok_3f9a2c7d01be --data-dir /var/lib/sprocket");
+  example(tokens_command, "  sprocket tokens create --account 222 --data-dir /var/lib/sprocket\n"
+                          "  sprocket tokens list --data-dir /var/lib/sprocket");
   tokens_command->require_subcommand(1);
+
+  cli::FunctionsListOptions functions_list;
+  cli::FunctionsCreateOptions functions_create;
+  auto* functions_command = app.add_subcommand("functions", "List the functions a folder holds, or start a new one");
+  auto* functions_list_command =
+      functions_command->add_subcommand("list", "The functions `serve PATH…` would serve: kind, route, methods, file, secrets");
+  functions_list_command->add_option("paths", functions_list.paths,
+                                     "A *.functions folder, a developer project, or a folder holding several (default: .)");
+  functions_list_command->add_option("--config", functions_list.config_file, "The accounts file `serve --config` would read");
+  functions_list_command->add_option("--account-id", functions_list.account_id, "The default account, as for serve")
+      ->capture_default_str();
+  functions_list_command->add_flag("--json", functions_list.json, "Print a JSON array, one object per function");
+  functions_list_command->callback([&] { exit_code = cli::run_functions_list(functions_list); });
+  example(functions_list_command, "  sprocket functions list examples --json");
+  auto* functions_create_command = functions_command->add_subcommand(
+      "create", "Make a new function to start from: NAME.functions/ (design manager) or, with --project, a developer project");
+  functions_create_command->add_option("name", functions_create.name, "The function's name: letters, digits, - and _")->required();
+  functions_create_command->add_flag("--project", functions_create.project,
+                                     "A developer project (hsproject.json, src/app/app.functions/) served at /hs/serverless/NAME");
+  functions_create_command->add_option("--dir", functions_create.dir, "Where to create it")->capture_default_str();
+  functions_create_command->callback([&] { exit_code = cli::run_functions_create(functions_create); });
+  example(functions_create_command, "  sprocket functions create hello             # hello.functions/, GET /_hcms/api/hello\n"
+                                    "  sprocket functions create quotes --project  # quotes/, GET /hs/serverless/quotes");
+  example(functions_command, "  sprocket functions create hello && sprocket functions list hello.functions");
+  functions_command->require_subcommand(1);
 
   std::string actions_path = ".";
   auto* actions_command = app.add_subcommand("actions", "Workflow custom-code actions (docs/actions.md)");
   auto* actions_check = actions_command->add_subcommand("check", "Validate the action definitions (actions.json) under PATH");
   actions_check->add_option("path", actions_path, "A *.actions folder, or a folder holding some")->capture_default_str();
   actions_check->callback([&] { exit_code = cli::run_actions_check(actions_path); });
+  example(actions_check, "  sprocket actions check examples");
   cli::ActionTestOptions action_test;
   auto* actions_test = actions_command->add_subcommand("test", "Run an action once, now, and print status, outputs, logs, memory and time");
   actions_test->add_option("name", action_test.name, "The action's name in actions.json")->required();
@@ -197,6 +269,7 @@ int main(int argc, char** argv) {
   actions_test->add_option("--path", action_test.path, "Where the *.actions folders are")->capture_default_str();
   actions_test->add_option("--account", action_test.account_id, "The portal id the event comes from")->capture_default_str();
   actions_test->callback([&] { exit_code = cli::run_actions_test(action_test); });
+  example(actions_test, "  sprocket actions test score-contact --path examples --event examples/crm.actions/event.json");
   cli::ActionRunOptions action_run;
   auto add_action_server_options = [&](CLI::App* command) {
     command->add_option("--server", action_run.server, "The admin API of the node")->capture_default_str();
@@ -212,10 +285,12 @@ int main(int argc, char** argv) {
   actions_run->add_option("--wait-seconds", action_run.wait_seconds, "With --wait: stop waiting after this long (exit 3)");
   add_action_server_options(actions_run);
   actions_run->callback([&] { exit_code = cli::run_actions_run(action_run); });
+  example(actions_run, "  sprocket actions run score-contact --event examples/crm.actions/event.json --wait");
   auto* actions_show = actions_command->add_subcommand("show", "An execution's state, outputs, attempts and logs");
   actions_show->add_option("id", action_run.execution_id, "The execution's id (printed by `actions run`)")->required();
   add_action_server_options(actions_show);
   actions_show->callback([&] { exit_code = cli::run_actions_show(action_run); });
+  example(actions_show, "  sprocket actions show 42 --json");
   auto* actions_executions = actions_command->add_subcommand("executions", "The newest executions, one line each");
   actions_executions->add_option("name", action_run.name, "Only this action's");
   actions_executions->add_option("--state", action_run.state, "Only those queued, running, succeeded or failed")
@@ -223,7 +298,18 @@ int main(int argc, char** argv) {
   actions_executions->add_option("--limit", action_run.limit, "How many at most")->check(CLI::Range(1, 10000))->capture_default_str();
   add_action_server_options(actions_executions);
   actions_executions->callback([&] { exit_code = cli::run_actions_executions(action_run); });
+  example(actions_executions, "  sprocket actions executions score-contact --state failed --limit 10");
+  example(actions_command, "  sprocket actions check examples\n"
+                           "  sprocket actions run score-contact --event examples/crm.actions/event.json --wait");
   actions_command->require_subcommand(1);
+
+  std::string shell;
+  auto* completion_command = app.add_subcommand("completion", "Print a shell completion script for sprocket's commands and options");
+  completion_command->add_option("shell", shell, "The shell (bash)")->required()->check(CLI::IsMember({"bash"}));
+  completion_command->callback([&] { fmt::print("{}", cli::bash_completion(app)); });
+  example(completion_command, "  source <(sprocket completion bash)\n"
+                              "  sprocket completion bash > /etc/bash_completion.d/sprocket");
+  example(&app, "  sprocket serve ./my-project\n  sprocket functions create hello\n  sprocket COMMAND --help");
 
   if (auto problem = command_problem(app, argc, argv)) {
     fmt::print(stderr, "sprocket: {}\n", *problem);
@@ -234,6 +320,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // CLI11's own words ("action is required") name no command and exit 100-something: say

@@ -92,7 +92,7 @@ void AdminApi::reload_tokens() {
     asio::post(io_, [this, stopping, tokens = std::move(tokens)] {
       if (*stopping) return;
       scoped_tokens_.clear();
-      for (const auto& [hash, account] : tokens) scoped_tokens_[hash] = account;
+      for (const auto& t : tokens) scoped_tokens_[t.token_hash] = t.account_id;
     });
   });
 }

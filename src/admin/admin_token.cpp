@@ -51,6 +51,14 @@ std::string token_hash(std::string_view token) {
   return hex;
 }
 
+std::string token_id(std::string_view token_hash) {
+  unsigned char hash[crypto_generichash_BYTES_MIN];
+  crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(token_hash.data()), token_hash.size(), nullptr, 0);
+  char hex[sizeof hash * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+  return "tok_" + std::string(hex, 12);
+}
+
 bool token_matches(std::string_view expected, std::string_view presented) {
   // Compare equal lengths in constant time; a length mismatch still costs one full comparison.
   if (presented.size() != expected.size()) {

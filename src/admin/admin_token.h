@@ -16,5 +16,8 @@ bool token_matches(std::string_view expected, std::string_view presented);  // c
 
 std::string new_token();                            // "spk_" + 64 hex digits
 std::string token_hash(std::string_view token);     // what the store keeps of a scoped token
+// "tok_" + 12 hex digits: names a scoped token in `tokens list` and `tokens revoke`. Derived from
+// the hash by hashing again, so that listing tokens shows neither a token nor its hash.
+std::string token_id(std::string_view token_hash);
 
 }  // namespace sprocket::admin

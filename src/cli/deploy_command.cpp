@@ -109,6 +109,12 @@ int run_deploy(const DeployOptions& o) {
     return 1;
   }
   auto body = json::parse(reply->body).as_object();
+  if (o.json) {
+    // The node's answer (version, name, accountId, functions…), with the deploy id that retries it.
+    body["deployId"] = deploy_id;
+    fmt::print("{}\n", json::serialize(body));
+    return 0;
+  }
   const auto* replayed = body.if_contains("replayed");
   if (replayed && replayed->is_bool() && replayed->as_bool()) {
     fmt::print("Deployed {} as version {} to account {} (deploy {} was committed before; nothing was deployed twice)\n", name,
@@ -142,6 +148,10 @@ int run_versions(const DeployOptions& o) {
     return 1;
   }
   json::value body = json::parse(reply->body);
+  if (o.json) {
+    fmt::print("{}\n", json::serialize(body.at("versions")));
+    return 0;
+  }
   for (const auto& v : body.at("versions").as_array()) {
     const auto& vo = v.as_object();
     fmt::print("{}\t{}\t{}\t{}\t{}\n", vo.at("version").as_int64(), vo.at("active").as_bool() ? "active" : "",

@@ -16,6 +16,7 @@ struct DeployOptions {
   std::string name;                     // default: hsproject.json "name", else the folder's name
   std::optional<std::int64_t> version;  // rollback
   std::string deploy_id;                // default: a new random one; the same id retries a deploy
+  bool json = false;                    // deploy and versions: print the result as JSON
 };
 
 int run_deploy(const DeployOptions& options);

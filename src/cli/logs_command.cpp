@@ -5,10 +5,13 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <thread>
+#include <unistd.h>
 
 #include "cli/admin_client.h"
+#include "cli/colour.h"
 #include "http/request_context.h"
 #include "logs/execution_format.h"
+#include "logs/log_format.h"
 #include "store/store_location.h"
 #include "util/duration.h"
 
@@ -18,9 +21,25 @@ namespace json = boost::json;
 
 namespace {
 
+void print_coloured(std::string_view text) {
+  std::string out;
+  while (!text.empty()) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    std::string_view colour = logs::line_colour(line);
+    out += colour;
+    out += line;
+    if (!colour.empty()) out += logs::kColourReset;
+    out += '\n';
+  }
+  fmt::print("{}", out);
+}
+
 void print(const store::ExecutionRecord& r, const LogsOptions& o) {
   if (o.json) {
     fmt::print("{}\n", json::serialize(logs::execution_to_json(r)));
+  } else if (colour_wanted(o.color, STDOUT_FILENO)) {
+    print_coloured(logs::execution_text(r, o.compact));
   } else {
     fmt::print("{}\n", logs::execution_text(r, o.compact));
   }

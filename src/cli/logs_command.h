@@ -11,6 +11,7 @@ struct LogsOptions {
   bool latest = false;
   bool json = false;
   bool compact = false;
+  std::string color = "auto";  // auto | always | never (cli/colour.h), for the text form
   std::string since;
   std::string request_id;
   std::size_t limit = 20;

@@ -22,6 +22,22 @@ namespace json = boost::json;
 
 namespace {
 
+// A secret as `secrets list` shows it: its name and when it last changed, never its value.
+struct ListedSecret {
+  std::string name;
+  std::string updated_at;
+};
+
+void print_secrets(const std::vector<ListedSecret>& listed, bool as_json) {
+  if (!as_json) {
+    for (const auto& s : listed) fmt::print("{}\t{}\n", s.name, s.updated_at);
+    return;
+  }
+  json::array out;
+  for (const auto& s : listed) out.push_back(json::object{{"name", s.name}, {"updatedAt", s.updated_at}});
+  fmt::print("{}\n", json::serialize(out));
+}
+
 // The value comes from standard input, or a prompt that does not echo: never from argv, which
 // any user of the machine can read in the process list.
 std::optional<std::string> read_secret_value(const std::string& name) {
@@ -77,9 +93,11 @@ int run_remote(const SecretsOptions& o) {
       return 1;
     }
     json::value body = json::parse(reply->body);
+    std::vector<ListedSecret> listed;
     for (const auto& s : body.at("secrets").as_array()) {
-      fmt::print("{}\t{}\n", std::string_view(s.at("name").as_string()), std::string_view(s.at("updatedAt").as_string()));
+      listed.push_back({std::string(s.at("name").as_string()), std::string(s.at("updatedAt").as_string())});
     }
+    print_secrets(listed, o.json);
     return 0;
   }
   std::string target = fmt::format("/api/v1/secrets/{}{}", o.name, account);
@@ -122,9 +140,11 @@ int run_local(const SecretsOptions& o) {
   for (const auto& note : *prepared) fmt::print(stderr, "sprocket: {}\n", note);
   auto store = store::open_store(o.store, o.data_dir);
   if (o.action == "list") {
+    std::vector<ListedSecret> listed;
     for (const auto& s : store->secrets()) {
-      if (s.account_id == o.account_id) fmt::print("{}\t{}\n", s.name, logs::iso_timestamp(s.updated_ms));
+      if (s.account_id == o.account_id) listed.push_back({s.name, logs::iso_timestamp(s.updated_ms)});
     }
+    print_secrets(listed, o.json);
     return 0;
   }
   bool exists = false;

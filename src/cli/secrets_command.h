@@ -12,6 +12,7 @@ struct SecretsOptions {
   std::string store;  // --store: empty is sqlite:DATA_DIR/sprocket.db (store/store_location.h)
   std::string server;  // admin URL; empty: work on data_dir
   std::int64_t account_id = 123456;
+  bool json = false;  // list: a JSON array of {name, updatedAt}
 };
 
 int run_secrets(const SecretsOptions& options);

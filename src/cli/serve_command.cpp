@@ -17,8 +17,10 @@
 #include "actions/action_runner.h"
 #include "admin/admin_api.h"
 #include "admin/admin_token.h"
+#include "cli/colour.h"
 #include "cli/data_dir.h"
 #include "cli/network_errors.h"
+#include "cli/served_accounts.h"
 #include "config/catalog.h"
 #include "config/folder_watcher.h"
 #include "deploy/archive.h"
@@ -39,6 +41,7 @@
 #include "util/byte_size.h"
 #include "util/duration.h"
 #include "util/clock.h"
+#include "util/build_info.h"
 #include "util/unique_fd.h"
 #include "util/event_loop.h"
 #include "util/open_files.h"
@@ -51,27 +54,13 @@ namespace asio = boost::asio;
 namespace {
 
 Expected<accounts::Deployment, std::string> load_accounts(const ServeOptions& options) {
-  accounts::ServerConfig server_config;
-  if (!options.config_file.empty()) {
-    auto loaded = accounts::load_server_config(options.config_file);
-    if (!loaded) return Unexpected{config::format_errors(loaded.error())};
-    server_config = std::move(*loaded);
-  }
   // Command-line limits apply to every account: they are for quick local runs and tests.
-  auto apply_overrides = [&](accounts::AccountLimits& limits) {
+  return load_served_accounts({options.paths, options.config_file, options.account_id}, [&](accounts::AccountLimits& limits) {
     if (options.time_limit_ms > 0) {
       limits.design_manager_time_limit = limits.project_time_limit = std::chrono::milliseconds(options.time_limit_ms);
     }
     if (options.max_instances > 0) limits.max_instances_per_function = options.max_instances;
-  };
-  apply_overrides(server_config.default_limits);
-  for (auto& account : server_config.accounts) apply_overrides(account.limits);
-  std::vector<fs::path> paths(options.paths.begin(), options.paths.end());
-  // Without a PATH: the current folder when it holds functions; else only what is deployed.
-  if (paths.empty() && options.config_file.empty() && config::discover_functions_folders({"."})) paths.push_back(".");
-  auto deployment = accounts::load_deployment(server_config, options.account_id, paths);
-  if (!deployment) return Unexpected{config::format_errors(deployment.error())};
-  return std::move(*deployment);
+  });
 }
 
 // Installs the dependencies of every folder in `catalog`; the error carries npm's output.
@@ -340,8 +329,9 @@ int run_serve(const ServeOptions& options) {
     return 2;
   }
 
-  logs::LogSink log(io, STDERR_FILENO, options.watch && ::isatty(STDERR_FILENO));
+  logs::LogSink log(io, STDERR_FILENO, colour_wanted(options.color, STDERR_FILENO));
   metrics::Metrics metrics;
+  metrics.set_build_info(std::string(util::build_version()), std::string(util::build_commit()));
   actions::ActionRunnerSettings action_settings;
   action_settings.runtime = runtime_settings;
   action_settings.runtime.spare_workers = false;

@@ -22,6 +22,7 @@ struct ServeOptions {
   // on: every worker in a sandbox, or refuse to start; off: plain processes; auto: the sandbox
   // where this machine allows it (docs/security.md). `serve` defaults to on, `dev` to auto.
   std::string sandbox = "on";
+  std::string color = "auto";  // auto | always | never (cli/colour.h): the execution records on stderr
   std::string log_retention = "90d";
   std::string node = "/usr/bin/node";
   int action_concurrency = 4;

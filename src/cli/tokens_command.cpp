@@ -1,32 +1,96 @@
 #include "cli/tokens_command.h"
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fmt/format.h>
 
 #include "admin/admin_token.h"
 #include "cli/data_dir.h"
+#include "logs/log_format.h"
 #include "store/store_location.h"
 
 namespace sprocket::cli {
+namespace json = boost::json;
+
+namespace {
+
+// A data directory that cannot be used (exit 2, as for serve), rather than a failure on the way (exit 1).
+struct DataDirProblem : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The store of the data directory, made ready as `serve` makes it.
+std::unique_ptr<store::Store> open_tokens_store(const TokensOptions& o) {
+  auto prepared = prepare_data_dir(o.data_dir);
+  if (!prepared) throw DataDirProblem(prepared.error());
+  for (const auto& note : *prepared) fmt::print(stderr, "sprocket: {}\n", note);
+  return store::open_store(o.store, o.data_dir);
+}
+
+}  // namespace
 
 int run_tokens_create(const TokensOptions& o) {
   try {
-    auto prepared = prepare_data_dir(o.data_dir);
-    if (!prepared) {
-      fmt::print(stderr, "sprocket: {}\n", prepared.error());
-      return 2;
-    }
-    for (const auto& note : *prepared) fmt::print(stderr, "sprocket: {}\n", note);
-    auto store = store::open_store(o.store, o.data_dir);
+    auto store = open_tokens_store(o);
     std::string token = admin::new_token();
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    store->add_admin_token(admin::token_hash(token), o.account_id, now);
+    std::string hash = admin::token_hash(token);
+    store->add_admin_token(hash, o.account_id, now);
     // Only its hash is stored: this is the one time the token can be read.
     fmt::print("{}\n", token);
-    fmt::print(stderr, "sprocket: an admin token for account {} (shown once; a running server accepts it within a second)\n",
-               o.account_id);
+    fmt::print(stderr, "sprocket: an admin token for account {}, id {} (shown once; a running server accepts it within a second; "
+                       "`sprocket tokens revoke {}` ends it)\n",
+               o.account_id, admin::token_id(hash), admin::token_id(hash));
     return 0;
+  } catch (const DataDirProblem& e) {
+    fmt::print(stderr, "sprocket: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "sprocket: {}\n", e.what());
+    return 1;
+  }
+}
+
+int run_tokens_list(const TokensOptions& o) {
+  try {
+    auto store = open_tokens_store(o);
+    json::array listed;
+    for (const auto& t : store->admin_tokens()) {
+      std::string id = admin::token_id(t.token_hash);
+      std::string created = logs::iso_timestamp(t.created_ms);
+      if (o.json) {
+        listed.push_back(json::object{{"id", id}, {"account", t.account_id}, {"createdAt", created}});
+      } else {
+        fmt::print("{}\t{}\t{}\n", id, t.account_id, created);
+      }
+    }
+    if (o.json) fmt::print("{}\n", json::serialize(listed));
+    return 0;
+  } catch (const DataDirProblem& e) {
+    fmt::print(stderr, "sprocket: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "sprocket: {}\n", e.what());
+    return 1;
+  }
+}
+
+int run_tokens_revoke(const TokensOptions& o) {
+  try {
+    auto store = open_tokens_store(o);
+    for (const auto& t : store->admin_tokens()) {
+      if (admin::token_id(t.token_hash) != o.id) continue;
+      store->remove_admin_token(t.token_hash);
+      fmt::print(stderr, "sprocket: revoked {} (account {}); a running server refuses it within a second\n", o.id, t.account_id);
+      return 0;
+    }
+    fmt::print(stderr, "sprocket: no admin token has the id {} (`sprocket tokens list --data-dir {}` shows them); nothing was revoked\n",
+               o.id, o.data_dir);
+    return 1;
+  } catch (const DataDirProblem& e) {
+    fmt::print(stderr, "sprocket: {}\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     fmt::print(stderr, "sprocket: {}\n", e.what());
     return 1;

@@ -1,5 +1,6 @@
 #pragma once
-// `sprocket tokens create --account ID`: an admin token that works for one account only.
+// `sprocket tokens create|list|revoke`: admin tokens that work for one account only, kept in
+// the store as hashes.
 #include <cstdint>
 #include <string>
 
@@ -9,8 +10,12 @@ struct TokensOptions {
   std::string data_dir = ".sprocket";
   std::string store;  // --store: empty is sqlite:DATA_DIR/sprocket.db (store/store_location.h)
   std::int64_t account_id = 123456;
+  std::string id;     // revoke: the id `tokens list` shows (tok_…)
+  bool json = false;  // list
 };
 
 int run_tokens_create(const TokensOptions& options);
+int run_tokens_list(const TokensOptions& options);
+int run_tokens_revoke(const TokensOptions& options);
 
 }  // namespace sprocket::cli

@@ -71,6 +71,8 @@ store::ExecutionRecord execution_from_json(const json::object& o) {
 
 std::string execution_text(const store::ExecutionRecord& r, bool compact) {
   std::string out = execution_line(r.started_ms, r.status, r.method, r.path, std::llround(r.execution_ms));
+  // Beyond HubSpot's layout: the id a client saw (X-Request-Id) finds the execution it means.
+  if (!r.request_id.empty()) out += " - RequestId: " + r.request_id;
   if (compact) return out;
   for (const auto& l : r.lines) {
     out += '\n';

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <fmt/format.h>
+#include <utility>
 
 namespace sprocket::logs {
 
@@ -42,6 +43,17 @@ std::string console_line(std::int64_t unix_ms, std::string_view level, std::stri
   out += "  ";
   out += text;
   return out;
+}
+
+std::string_view line_colour(std::string_view line) {
+  // The first marker found in a line decides its colour.
+  constexpr std::pair<std::string_view, std::string_view> kColours[] = {
+      {" - SUCCESS - ", "\x1b[32m"}, {" - ERROR - ", "\x1b[31m"}, {"    ERROR  ", "\x1b[31m"},
+      {"    WARN   ", "\x1b[33m"},   {"    DEBUG  ", "\x1b[2m"},  {"REPORT ", "\x1b[2m"}};
+  for (const auto& [marker, code] : kColours) {
+    if (line.find(marker) != std::string_view::npos) return code;
+  }
+  return {};
 }
 
 }  // namespace sprocket::logs

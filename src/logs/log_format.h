@@ -16,4 +16,9 @@ std::string execution_line(std::int64_t start_unix_ms, std::string_view status, 
 // "2021-04-28T19:15:13.200Z    INFO   Log some debug info"
 std::string console_line(std::int64_t unix_ms, std::string_view level, std::string_view text);
 
+// The ANSI colour that marks one of the lines above on a terminal (green SUCCESS, red ERROR,
+// yellow WARN, dim DEBUG and REPORT); empty for a line left plain. Ends with kColourReset.
+std::string_view line_colour(std::string_view line);
+inline constexpr std::string_view kColourReset = "\x1b[0m";
+
 }  // namespace sprocket::logs

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "logs/execution_format.h"
+#include "logs/log_format.h"
 #include "store/store_executor.h"
 
 namespace sprocket::logs {
@@ -22,10 +23,6 @@ constexpr auto kFlushPatience = std::chrono::seconds(3);
 // A pipe that polls writable takes at least this much without blocking.
 constexpr std::size_t kPipeChunk = 4096;
 
-// The first marker found in a line decides its colour.
-constexpr std::pair<std::string_view, std::string_view> kColours[] = {
-    {" - SUCCESS - ", "\x1b[32m"}, {" - ERROR - ", "\x1b[31m"}, {"    ERROR  ", "\x1b[31m"},
-    {"    WARN   ", "\x1b[33m"},   {"    DEBUG  ", "\x1b[2m"},  {"REPORT ", "\x1b[2m"}};
 }  // namespace
 
 LogSink::LogSink(boost::asio::io_context& io, int fd, bool colour, std::size_t max_backlog_bytes)
@@ -162,18 +159,10 @@ void LogSink::flush() {
 }
 
 void LogSink::append(std::string& out, std::string_view line) const {
-  std::string_view colour;
-  if (colour_) {
-    for (const auto& [marker, code] : kColours) {
-      if (line.find(marker) != std::string_view::npos) {
-        colour = code;
-        break;
-      }
-    }
-  }
+  std::string_view colour = colour_ ? line_colour(line) : std::string_view();
   out.append(colour);
   out.append(line);
-  if (!colour.empty()) out.append("\x1b[0m");
+  if (!colour.empty()) out.append(kColourReset);
   out += '\n';
 }
 

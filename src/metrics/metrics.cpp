@@ -55,6 +55,12 @@ void Metrics::action_attempt(const std::string& action, const std::string& outco
 
 std::string Metrics::render() const {
   std::string out;
+  if (!build_version_.empty()) {
+    out += "# HELP sprocket_build_info The version and git commit this node was built from; always 1.\n";
+    out += "# TYPE sprocket_build_info gauge\n";
+    out += fmt::format("sprocket_build_info{{version=\"{}\",commit=\"{}\"}} 1\n", label_value(build_version_),
+                       label_value(build_commit_));
+  }
   out += "# HELP sprocket_invocations_total Function executions by function and HTTP status.\n";
   out += "# TYPE sprocket_invocations_total counter\n";
   for (const auto& [key, n] : invocations_) {

@@ -55,6 +55,12 @@ class Metrics {
     records_held_ = std::move(held);
   }
 
+  // What the binary was built from, for sprocket_build_info (a gauge that is always 1).
+  void set_build_info(std::string version, std::string commit) {
+    build_version_ = std::move(version);
+    build_commit_ = std::move(commit);
+  }
+
   std::string render() const;
 
  private:
@@ -74,6 +80,8 @@ class Metrics {
   std::function<std::uint64_t()> records_dropped_;
   std::function<std::uint64_t()> records_held_;
   std::function<std::uint64_t()> delayed_starts_;
+  std::string build_version_;
+  std::string build_commit_;
 };
 
 // A Prometheus label value: backslash, quote and newline escaped.

@@ -465,11 +465,18 @@ class SqliteStore final : public Store {
     st.step();
   }
 
-  std::vector<std::pair<std::string, std::int64_t>> admin_tokens() override {
-    Statement st(db_, "SELECT token_hash, account_id FROM admin_tokens");
-    std::vector<std::pair<std::string, std::int64_t>> out;
-    while (st.step()) out.emplace_back(st.text(0), st.integer(1));
+  std::vector<AdminTokenRecord> admin_tokens() override {
+    Statement st(db_, "SELECT token_hash, account_id, created_ms FROM admin_tokens ORDER BY created_ms, rowid");
+    std::vector<AdminTokenRecord> out;
+    while (st.step()) out.push_back({st.text(0), st.integer(1), st.integer(2)});
     return out;
+  }
+
+  bool remove_admin_token(const std::string& token_hash) override {
+    Statement st(db_, "DELETE FROM admin_tokens WHERE token_hash = ?1");
+    st.bind(1, token_hash);
+    st.step();
+    return sqlite3_changes(db_) > 0;
   }
 
   void enqueue_action(ActionExecutionRecord& e) override {

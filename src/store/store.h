@@ -121,6 +121,13 @@ struct ActionExecutionQuery {
   std::size_t limit = 100;  // newest first
 };
 
+// An admin token scoped to one account: its hash, never the token.
+struct AdminTokenRecord {
+  std::string token_hash;
+  std::int64_t account_id = 0;
+  std::int64_t created_ms = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -163,7 +170,8 @@ class Store {
 
   // Admin tokens scoped to one account, kept as hashes (the token itself is shown once).
   virtual void add_admin_token(const std::string& token_hash, std::int64_t account_id, std::int64_t created_ms) = 0;
-  virtual std::vector<std::pair<std::string, std::int64_t>> admin_tokens() = 0;  // hash, account
+  virtual std::vector<AdminTokenRecord> admin_tokens() = 0;  // oldest first
+  virtual bool remove_admin_token(const std::string& token_hash) = 0;  // false if there was none
 
   // Workflow action executions, a durable queue: an execution is stored before it is accepted,
   // claimed (marked running, its attempt recorded) in the same transaction that selects it, and
