@@ -553,11 +553,15 @@ class PostgresStore final : public Store {
     db_.run("INSERT INTO admin_tokens (token_hash, account_id, created_ms) VALUES ($1, $2, $3)", p);
   }
 
-  std::vector<std::pair<std::string, std::int64_t>> admin_tokens() override {
-    auto r = db_.run("SELECT token_hash, account_id FROM admin_tokens");
-    std::vector<std::pair<std::string, std::int64_t>> out;
-    for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.integer(i, 1));
+  std::vector<AdminTokenRecord> admin_tokens() override {
+    auto r = db_.run("SELECT token_hash, account_id, created_ms FROM admin_tokens ORDER BY created_ms, token_hash");
+    std::vector<AdminTokenRecord> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.integer(i, 1), r.integer(i, 2)});
     return out;
+  }
+
+  bool remove_admin_token(const std::string& token_hash) override {
+    return db_.run("DELETE FROM admin_tokens WHERE token_hash = $1", Params(token_hash)).affected() > 0;
   }
 
   void enqueue_action(ActionExecutionRecord& e) override {

@@ -3,18 +3,22 @@
 #include <gtest/gtest.h>
 
 #include "store/store.h"
-#include "test_dir.h"
+#include "store_engines.h"
 
 namespace sprocket::store {
 namespace {
 
-class AdminTokensTest : public ::testing::Test {
+class AdminTokensTest : public testing::StoreEngineTest {
  protected:
-  sprocket::testing::TestDir dir_{"admin-tokens"};
-  std::unique_ptr<Store> store_ = open_sqlite_store(dir_.path() / "t.db");
+  void SetUp() override {
+    StoreEngineTest::SetUp();
+    if (!IsSkipped() && !HasFatalFailure()) store_ = open_store();
+  }
+  std::unique_ptr<Store> store_;
 };
+SPROCKET_BOTH_STORE_ENGINES(AdminTokensTest);
 
-TEST_F(AdminTokensTest, ListsOldestFirstWithAccountAndCreation) {
+TEST_P(AdminTokensTest, ListsOldestFirstWithAccountAndCreation) {
   store_->add_admin_token("hash-b", 8, 2000);
   store_->add_admin_token("hash-a", 7, 1000);
   auto tokens = store_->admin_tokens();
@@ -25,7 +29,7 @@ TEST_F(AdminTokensTest, ListsOldestFirstWithAccountAndCreation) {
   EXPECT_EQ(tokens[1].token_hash, "hash-b");
 }
 
-TEST_F(AdminTokensTest, RemovesOnlyTheOneNamed) {
+TEST_P(AdminTokensTest, RemovesOnlyTheOneNamed) {
   store_->add_admin_token("hash-a", 7, 1000);
   store_->add_admin_token("hash-b", 7, 2000);
   EXPECT_TRUE(store_->remove_admin_token("hash-a"));
