@@ -143,7 +143,7 @@ constexpr int kDeploymentLockSpace = 0x53505244;            // "SPRD": with the 
 // failure or deadlock (40), insufficient resources such as a full disk (53), the server
 // shutting down (57), a system I/O error (58), a lock not available (55P03).
 bool transient_sqlstate(std::string_view state) {
-  if (state.size() != 5) return true;  // no SQLSTATE: the connection broke before an answer
+  if (state.size() != 5) return false;  // no SQLSTATE: libpq's own error (a broken connection is seen by its status)
   auto kind = state.substr(0, 2);
   return kind == "08" || kind == "40" || kind == "53" || kind == "57" || kind == "58" || state == "55P03";
 }
@@ -175,7 +175,7 @@ class Params {
   std::string add(const Bytes& bytes) { return push(bytes.value, true); }
   // A PostgreSQL array literal of bigints or texts: {1,2} / {"a","b"}.
   std::string add(const std::vector<std::int64_t>& values) { return push(fmt::format("{{{}}}", fmt::join(values, ",")), false); }
-  std::string add(const std::vector<std::string>& values) {
+  std::string add(const std::vector<std::string_view>& values) {
     std::string literal = "{";
     for (const auto& v : values) {
       if (literal.size() > 1) literal += ',';
@@ -338,27 +338,15 @@ class Connection {
   bool transaction_open_ = false;
 };
 
-constexpr const char* kExecutionColumns =
-    "SELECT id, account_id, action, callback_id, event, state, attempts, created_ms, next_run_ms, first_failure_ms, finished_ms, "
-    "result, retries FROM action_executions";
+// One row of a Result, as record_codec's readers take it.
+struct RowView {
+  const Result& result;
+  int row;
+  std::int64_t integer(int col) const { return result.integer(row, col); }
+  std::string text(int col) const { return result.text(row, col); }
+};
 
-ActionExecutionRecord read_execution(const Result& r, int row) {
-  ActionExecutionRecord e;
-  e.id = r.integer(row, 0);
-  e.account_id = r.integer(row, 1);
-  e.action = r.text(row, 2);
-  e.callback_id = r.text(row, 3);
-  e.event_json = r.text(row, 4);
-  e.state = r.text(row, 5);
-  e.attempts = static_cast<int>(r.integer(row, 6));
-  e.created_ms = r.integer(row, 7);
-  e.next_run_ms = r.integer(row, 8);
-  e.first_failure_ms = r.integer(row, 9);
-  e.finished_ms = r.integer(row, 10);
-  e.result_json = r.text(row, 11);
-  e.retries = static_cast<int>(r.integer(row, 12));
-  return e;
-}
+ActionExecutionRecord read_execution(const Result& r, int row) { return store::read_execution(RowView{r, row}); }
 
 // Pages are read this many at a time, newest first, until a query has its records.
 constexpr int kPagesPerRead = 8;
@@ -398,7 +386,7 @@ class PostgresStore final : public Store {
       const ExecutionPage page = make_page(records);
       Params row(page.id, page.first_id, page.min_started_ms, page.max_started_ms, page.records);
       db_.run("INSERT INTO execution_pages (id, first_id, min_started_ms, max_started_ms, records) VALUES ($1, $2, $3, $4, $5)", row);
-      std::vector<std::string> names;
+      std::vector<std::string_view> names;
       std::vector<std::int64_t> accounts;
       for (const auto& [name, account] : page.functions) {
         names.push_back(name);

@@ -149,7 +149,7 @@ ExecutionPage make_page(const std::vector<ExecutionRecord>& records) {
     keys.insert(request_key(r.request_id));
   }
   page.records += ']';
-  for (const auto& [name, account] : functions) page.functions.emplace_back(std::string(name), account);
+  page.functions.assign(functions.begin(), functions.end());
   page.request_keys.assign(keys.begin(), keys.end());
   return page;
 }

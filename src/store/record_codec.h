@@ -38,13 +38,38 @@ struct ExecutionPage {
   std::int64_t min_started_ms = 0;
   std::int64_t max_started_ms = 0;
   std::string records;                                            // a JSON array of append_record
-  std::vector<std::pair<std::string, std::int64_t>> functions;    // (function or path, account), once each
+  std::vector<std::pair<std::string_view, std::int64_t>> functions;  // (function or path, account), once each: views into the records
   std::vector<std::int64_t> request_keys;                         // once each
 };
-ExecutionPage make_page(const std::vector<ExecutionRecord>& records);  // records: not empty
+ExecutionPage make_page(const std::vector<ExecutionRecord>& records);  // records: not empty, and outliving the page
 
 // Reads a page's records that match `q`, appending to `out` until it holds `q.limit`: oldest
 // first when following (`after_id`), else newest first. False once the limit is reached.
 bool take_matching_records(const std::string& page_text, const ExecutionQuery& q, std::vector<ExecutionRecord>& out);
+
+// The columns of an action execution, in the order read_execution reads them.
+inline constexpr const char* kExecutionColumns =
+    "SELECT id, account_id, action, callback_id, event, state, attempts, created_ms, next_run_ms, first_failure_ms, finished_ms, "
+    "result, retries FROM action_executions";
+
+// One row of kExecutionColumns; `Row` is each engine's cursor: integer(col), text(col).
+template <class Row>
+ActionExecutionRecord read_execution(const Row& row) {
+  ActionExecutionRecord e;
+  e.id = row.integer(0);
+  e.account_id = row.integer(1);
+  e.action = row.text(2);
+  e.callback_id = row.text(3);
+  e.event_json = row.text(4);
+  e.state = row.text(5);
+  e.attempts = static_cast<int>(row.integer(6));
+  e.created_ms = row.integer(7);
+  e.next_run_ms = row.integer(8);
+  e.first_failure_ms = row.integer(9);
+  e.finished_ms = row.integer(10);
+  e.result_json = row.text(11);
+  e.retries = static_cast<int>(row.integer(12));
+  return e;
+}
 
 }  // namespace sprocket::store

@@ -225,28 +225,6 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-constexpr const char* kExecutionColumns =
-    "SELECT id, account_id, action, callback_id, event, state, attempts, created_ms, next_run_ms, first_failure_ms, finished_ms, "
-    "result, retries FROM action_executions";
-
-ActionExecutionRecord read_execution(const Statement& st) {
-  ActionExecutionRecord e;
-  e.id = st.integer(0);
-  e.account_id = st.integer(1);
-  e.action = st.text(2);
-  e.callback_id = st.text(3);
-  e.event_json = st.text(4);
-  e.state = st.text(5);
-  e.attempts = static_cast<int>(st.integer(6));
-  e.created_ms = st.integer(7);
-  e.next_run_ms = st.integer(8);
-  e.first_failure_ms = st.integer(9);
-  e.finished_ms = st.integer(10);
-  e.result_json = st.text(11);
-  e.retries = static_cast<int>(st.integer(12));
-  return e;
-}
-
 class SqliteStore final : public Store {
  public:
   SqliteStore(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout) {

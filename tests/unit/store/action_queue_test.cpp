@@ -13,17 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class ActionQueueTest : public sprocket::store::testing::StoreEngineTest {
+class ActionQueueTest : public sprocket::store::testing::OpenStoreTest {
  protected:
-  void SetUp() override {
-    StoreEngineTest::SetUp();
-    if (!IsSkipped() && !HasFatalFailure()) store_ = open_store();
-  }
-  void TearDown() override {
-    store_.reset();
-    StoreEngineTest::TearDown();
-  }
-
   ActionExecutionRecord enqueue(const std::string& callback_id, std::int64_t due_ms) {
     ActionExecutionRecord e;
     e.account_id = 7;
@@ -35,8 +26,6 @@ class ActionQueueTest : public sprocket::store::testing::StoreEngineTest {
     store_->enqueue_action(e);
     return e;
   }
-
-  std::unique_ptr<Store> store_;
 };
 SPROCKET_BOTH_STORE_ENGINES(ActionQueueTest);
 

@@ -8,14 +8,7 @@
 namespace sprocket::store {
 namespace {
 
-class AdminTokensTest : public testing::StoreEngineTest {
- protected:
-  void SetUp() override {
-    StoreEngineTest::SetUp();
-    if (!IsSkipped() && !HasFatalFailure()) store_ = open_store();
-  }
-  std::unique_ptr<Store> store_;
-};
+class AdminTokensTest : public sprocket::store::testing::OpenStoreTest {};
 SPROCKET_BOTH_STORE_ENGINES(AdminTokensTest);
 
 TEST_P(AdminTokensTest, ListsOldestFirstWithAccountAndCreation) {

@@ -10,14 +10,7 @@
 namespace sprocket::store {
 namespace {
 
-class DeploymentsTest : public testing::StoreEngineTest {
- protected:
-  void SetUp() override {
-    StoreEngineTest::SetUp();
-    if (!IsSkipped() && !HasFatalFailure()) store_ = open_store();
-  }
-  std::unique_ptr<Store> store_;
-};
+class DeploymentsTest : public sprocket::store::testing::OpenStoreTest {};
 SPROCKET_BOTH_STORE_ENGINES(DeploymentsTest);
 
 // SQLite's own history: older schemas it upgrades.

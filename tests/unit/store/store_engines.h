@@ -35,4 +35,18 @@ class StoreEngineTest : public ::testing::TestWithParam<Engine> {
   std::string database_;
 };
 
+// For suites that work on one store: `store_`, opened before each test.
+class OpenStoreTest : public StoreEngineTest {
+ protected:
+  void SetUp() override {
+    StoreEngineTest::SetUp();
+    if (!IsSkipped() && !HasFatalFailure()) store_ = open_store();
+  }
+  void TearDown() override {
+    store_.reset();  // closed before the database is dropped
+    StoreEngineTest::TearDown();
+  }
+  std::unique_ptr<Store> store_;
+};
+
 }  // namespace sprocket::store::testing
