@@ -208,23 +208,24 @@ int main(int argc, char** argv) {
                             "  sprocket rollback 3 --server http://10.0.0.5:8081    # serve version 3 again");
 
   cli::TokensOptions tokens;
+  auto add_tokens_store_options = [&](CLI::App* command) {
+    command->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
+    command->add_option("--store", tokens.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
+  };
   auto* tokens_command = app.add_subcommand("tokens", "Admin tokens scoped to one account");
   auto* tokens_create = tokens_command->add_subcommand("create", "Create a token that works for one account only; printed once");
   tokens_create->add_option("--account", tokens.account_id, "The account it is for")->capture_default_str();
-  tokens_create->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
-  tokens_create->add_option("--store", tokens.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
+  add_tokens_store_options(tokens_create);
   tokens_create->callback([&] { exit_code = cli::run_tokens_create(tokens); });
   example(tokens_create, "  sprocket tokens create --account 222 --data-dir /var/lib/sprocket");
   auto* tokens_list = tokens_command->add_subcommand("list", "The scoped tokens: id, account, created (never a token or its hash)");
-  tokens_list->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
-  tokens_list->add_option("--store", tokens.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
+  add_tokens_store_options(tokens_list);
   tokens_list->add_flag("--json", tokens.json, "Print a JSON array of {id, account, createdAt}");
   tokens_list->callback([&] { exit_code = cli::run_tokens_list(tokens); });
   example(tokens_list, "  sprocket tokens list --data-dir /var/lib/sprocket");
   auto* tokens_revoke = tokens_command->add_subcommand("revoke", "End a scoped token: a running server refuses it within a second");
   tokens_revoke->add_option("id", tokens.id, "The token's id, as `tokens list` shows it (tok_…)")->required();
-  tokens_revoke->add_option("--data-dir", tokens.data_dir, "The server's data directory")->capture_default_str();
-  tokens_revoke->add_option("--store", tokens.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
+  add_tokens_store_options(tokens_revoke);
   tokens_revoke->callback([&] { exit_code = cli::run_tokens_revoke(tokens); });
   example(tokens_revoke, "  sprocket tokens revoke tok_3f9a2c7d01be --data-dir /var/lib/sprocket");
   example(tokens_command, "  sprocket tokens create --account 222 --data-dir /var/lib/sprocket\n"

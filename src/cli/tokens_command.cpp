@@ -28,21 +28,12 @@ std::unique_ptr<store::Store> open_tokens_store(const TokensOptions& o) {
   return store::open_store(o.store, o.data_dir);
 }
 
-}  // namespace
-
-int run_tokens_create(const TokensOptions& o) {
+// Runs one tokens command on its store: an unusable data directory exits 2, any other failure 1.
+template <class Command>
+int with_tokens_store(const TokensOptions& o, Command command) {
   try {
     auto store = open_tokens_store(o);
-    std::string token = admin::new_token();
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    std::string hash = admin::token_hash(token);
-    store->add_admin_token(hash, o.account_id, now);
-    // Only its hash is stored: this is the one time the token can be read.
-    fmt::print("{}\n", token);
-    fmt::print(stderr, "sprocket: an admin token for account {}, id {} (shown once; a running server accepts it within a second; "
-                       "`sprocket tokens revoke {}` ends it)\n",
-               o.account_id, admin::token_id(hash), admin::token_id(hash));
-    return 0;
+    return command(*store);
   } catch (const DataDirProblem& e) {
     fmt::print(stderr, "sprocket: {}\n", e.what());
     return 2;
@@ -52,11 +43,27 @@ int run_tokens_create(const TokensOptions& o) {
   }
 }
 
+}  // namespace
+
+int run_tokens_create(const TokensOptions& o) {
+  return with_tokens_store(o, [&](store::Store& store) {
+    std::string token = admin::new_token();
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::string hash = admin::token_hash(token);
+    store.add_admin_token(hash, o.account_id, now);
+    // Only its hash is stored: this is the one time the token can be read.
+    fmt::print("{}\n", token);
+    fmt::print(stderr, "sprocket: an admin token for account {}, id {} (shown once; a running server accepts it within a second; "
+                       "`sprocket tokens revoke {}` ends it)\n",
+               o.account_id, admin::token_id(hash), admin::token_id(hash));
+    return 0;
+  });
+}
+
 int run_tokens_list(const TokensOptions& o) {
-  try {
-    auto store = open_tokens_store(o);
+  return with_tokens_store(o, [&](store::Store& store) {
     json::array listed;
-    for (const auto& t : store->admin_tokens()) {
+    for (const auto& t : store.admin_tokens()) {
       std::string id = admin::token_id(t.token_hash);
       std::string created = logs::iso_timestamp(t.created_ms);
       if (o.json) {
@@ -67,34 +74,21 @@ int run_tokens_list(const TokensOptions& o) {
     }
     if (o.json) fmt::print("{}\n", json::serialize(listed));
     return 0;
-  } catch (const DataDirProblem& e) {
-    fmt::print(stderr, "sprocket: {}\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "sprocket: {}\n", e.what());
-    return 1;
-  }
+  });
 }
 
 int run_tokens_revoke(const TokensOptions& o) {
-  try {
-    auto store = open_tokens_store(o);
-    for (const auto& t : store->admin_tokens()) {
+  return with_tokens_store(o, [&](store::Store& store) {
+    for (const auto& t : store.admin_tokens()) {
       if (admin::token_id(t.token_hash) != o.id) continue;
-      store->remove_admin_token(t.token_hash);
+      store.remove_admin_token(t.token_hash);
       fmt::print(stderr, "sprocket: revoked {} (account {}); a running server refuses it within a second\n", o.id, t.account_id);
       return 0;
     }
     fmt::print(stderr, "sprocket: no admin token has the id {} (`sprocket tokens list --data-dir {}` shows them); nothing was revoked\n",
                o.id, o.data_dir);
     return 1;
-  } catch (const DataDirProblem& e) {
-    fmt::print(stderr, "sprocket: {}\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "sprocket: {}\n", e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace sprocket::cli
