@@ -4,8 +4,10 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <set>
+#include <thread>
 #include <type_traits>
 #include <fmt/format.h>
 
@@ -238,7 +240,7 @@ class SqliteStore final : public Store {
     }
     // Another process (the CLI beside a server) may hold the write lock for a moment.
     sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
-    exec("PRAGMA journal_mode=WAL");
+    switch_to_wal(busy_timeout);
     exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable across process crashes (kill -9)
     exec("PRAGMA foreign_keys=ON");
     // Logging writes a lot, but to few pages (executions are stored a page of records per row):
@@ -683,6 +685,24 @@ class SqliteStore final : public Store {
       std::string why = error ? error : "unknown error";
       sqlite3_free(error);
       throw sqlite_error(rc, fmt::format("sqlite: {}: {}", sql, why));
+    }
+  }
+
+  // Turning a new file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once,
+  // without the busy handler, when another connection (a second process opening the same new
+  // file) holds a shared lock meanwhile. Retry until the busy timeout like the handler would.
+  void switch_to_wal(std::chrono::milliseconds busy_timeout) {
+    auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+    for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
+      char* error = nullptr;
+      int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &error);
+      std::string why = error ? error : "unknown error";
+      sqlite3_free(error);
+      if (rc == SQLITE_OK) return;
+      if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || std::chrono::steady_clock::now() >= deadline) {
+        throw sqlite_error(rc, fmt::format("sqlite: PRAGMA journal_mode=WAL: {}", why));
+      }
+      std::this_thread::sleep_for(pause);
     }
   }
 
