@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
     command->add_option("--action-concurrency", o.action_concurrency, "Workflow action attempts run at once on this node")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
+    command->add_option("--action-lease-seconds", o.action_lease_seconds,
+                        "How long a node's claim on a running action execution holds unless renewed; on a shared store, other "
+                        "nodes run it again once it ran out (the node died)")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     add_color_option(command, o.color, "the execution records on stderr");
     command->add_option("--action-clock-scale", o.action_clock_scale,
                         "Run the action retry clock this many times faster (tests: 60000 makes a minute a millisecond)")

@@ -3,7 +3,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <climits>
 #include <future>
+#include <random>
 
 #include "actions/output_rules.h"
 #include "logs/log_format.h"
@@ -36,10 +40,19 @@ std::string format_delay(std::chrono::milliseconds d) {
 
 }  // namespace
 
+std::string new_node_id() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "node");
+  std::random_device random;
+  return fmt::format("{}-{}-{:08x}", host, ::getpid(), random());
+}
+
 ActionRunner::ActionRunner(asio::io_context& io, store::StoreExecutor& store, const accounts::Deployment& deployment,
                            ActionRunnerSettings settings, logs::LogSink& log, metrics::Metrics& metrics)
     : io_(io), store_(store), deployment_(deployment), settings_(std::move(settings)), log_(log), metrics_(metrics), poll_timer_(io),
-      sweep_timer_(io) {}
+      sweep_timer_(io), lease_timer_(io) {
+  if (settings_.node_id.empty()) settings_.node_id = new_node_id();
+}
 
 ActionRunner::~ActionRunner() {
   stop();
@@ -139,19 +152,29 @@ std::shared_ptr<ActionRunner::Pool> ActionRunner::pool_for(const config::ActionS
   return entry;
 }
 
-std::size_t ActionRunner::recover_interrupted() {
-  std::promise<std::size_t> done;
+store::InterruptedActions ActionRunner::interrupted_actions(std::int64_t now_ms, std::int64_t lease_expired_before_ms) const {
   json::object give_up{{"outputs", json::object{}},
                        {"failure", "INTERRUPTED"},
                        {"error", fmt::format("the server stopped during {} attempts of this execution, so it is not run again "
                                              "(it may be what stopped the server)", kMaxInterruptions)},
                        {"problems", json::array{}},
                        {"warnings", json::array{}}};
+  store::InterruptedActions which;
+  which.now_ms = now_ms;
+  which.lease_expired_before_ms = lease_expired_before_ms;
+  which.why = "the server stopped during this attempt (a crash or kill): the execution runs again";
+  which.max_interruptions = kMaxInterruptions;
+  which.give_up_result = json::serialize(give_up);
+  return which;
+}
+
+std::size_t ActionRunner::recover_interrupted() {
+  std::promise<std::size_t> done;
+  auto now = util::unix_now_ms();
+  auto which = interrupted_actions(now, settings_.shared_queue ? now : INT64_MAX);
   store_.post([&](store::Store& s) {
     try {
-      done.set_value(s.requeue_interrupted_actions(util::unix_now_ms(),
-                                                   "the server stopped during this attempt (a crash or kill): the execution runs again",
-                                                   kMaxInterruptions, json::serialize(give_up)));
+      done.set_value(s.requeue_interrupted_actions(which));
     } catch (...) {
       done.set_exception(std::current_exception());
     }
@@ -163,6 +186,38 @@ void ActionRunner::start() {
   started_ = true;
   poll();
   sweep();
+  tend_leases();
+}
+
+// Every third of a lease: this node's leases are renewed (they outlive an attempt's time limit
+// only by being renewed), and on a shared queue what dead nodes left running is taken back.
+void ActionRunner::tend_leases() {
+  lease_timer_.expires_after(settings_.lease_duration / 3);
+  lease_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired() || stopped_) return;
+    auto now = util::unix_now_ms();
+    store::ActionLease lease{settings_.node_id, now + settings_.lease_duration.count()};
+    std::optional<store::InterruptedActions> expired;
+    if (settings_.shared_queue) expired = interrupted_actions(now, now);
+    const bool renew = running_ > 0;
+    store_.post([this, &io = io_, alive, lease, expired, renew](store::Store& s) {
+      std::size_t requeued = 0;
+      try {
+        if (renew) s.renew_action_leases(lease);
+        if (expired) requeued = s.requeue_interrupted_actions(*expired);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "sprocket: the leases of running action executions could not be renewed: {}; trying again\n", e.what());
+      }
+      asio::post(io, [this, alive, requeued] {
+        if (alive.expired() || stopped_) return;
+        if (requeued > 0) {
+          fmt::print(stderr, "sprocket: {} action execution(s) whose node stopped renewing its lease run again\n", requeued);
+          poll();
+        }
+        tend_leases();
+      });
+    });
+  });
 }
 
 void ActionRunner::sweep() {
@@ -194,12 +249,13 @@ void ActionRunner::poll() {
   std::size_t capacity = static_cast<std::size_t>(std::max(0, settings_.concurrency - running_));
   // The store thread touches nothing of the runner: the results come back by post, and the
   // runner may be gone by then.
-  store_.post([this, &io = io_, capacity, alive = std::weak_ptr<bool>(alive_)](store::Store& s) {
+  store::ActionLease lease{settings_.node_id, util::unix_now_ms() + settings_.lease_duration.count()};
+  store_.post([this, &io = io_, capacity, lease, alive = std::weak_ptr<bool>(alive_)](store::Store& s) {
     std::vector<store::ActionExecutionRecord> claimed;
     std::optional<std::int64_t> next_due;
     std::int64_t now = util::unix_now_ms();
     try {
-      claimed = s.claim_due_actions(now, capacity);
+      claimed = s.claim_due_actions(now, capacity, lease);
       next_due = s.next_action_due_ms();
     } catch (const std::exception& e) {
       fmt::print(stderr, "sprocket: the action queue could not be read: {}; trying again\n", e.what());
@@ -423,6 +479,18 @@ void ActionRunner::stop() {
   on_idle_ = nullptr;
   poll_timer_.cancel();
   sweep_timer_.cancel();
+  lease_timer_.cancel();
+  if (settings_.shared_queue) {
+    // What this stop cuts off is let go at once: the other nodes take it back at their next
+    // look instead of waiting for the lease to run out.
+    store_.post([lease = store::ActionLease{settings_.node_id, 0}](store::Store& s) {
+      try {
+        s.renew_action_leases(lease);
+      } catch (const std::exception&) {
+        // Then the lease runs out by itself.
+      }
+    });
+  }
   for (auto& [key, entry] : pools_) entry->pool->shutdown();
   for (auto& entry : retired_) entry->pool->shutdown();
 }

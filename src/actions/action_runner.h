@@ -34,7 +34,19 @@ struct ActionRunnerSettings {
   int concurrency = 4;  // attempts running at once on this node
   std::chrono::milliseconds time_limit = kActionTimeLimit;  // HubSpot's 20 s; `--time-limit-ms` overrides it
   std::chrono::milliseconds poll_interval{1000};  // how often the queue is read when nothing is due sooner
+  // This node's lease on what it runs (store::ActionLease): its id, unique per process, and how
+  // long a claim holds unless renewed (a third of it is the renewal period).
+  std::string node_id;
+  std::chrono::milliseconds lease_duration{30'000};
+  // Other nodes run the same queue (a shared store): what is running may be theirs, so only
+  // expired leases are taken back, at the start and every half lease. Otherwise this node is
+  // the only one, and at its start everything left running is from a process that died.
+  bool shared_queue = false;
 };
+
+// A node id for leases: the host name, the process id and random bits (a restarted process on
+// the same host is another node: its predecessor's leases must expire first).
+std::string new_node_id();
 
 struct EnqueueOutcome {
   unsigned status = 202;  // the admin API's answer: 202, or 400/404/500 with `message`
@@ -61,7 +73,8 @@ class ActionRunner {
   std::vector<std::string> secret_budget_problems(const config::Catalog& catalog) const;
 
   // Start-up, blocking: executions a process that died left running are queued again
-  // (at-least-once); returns how many. Then start() runs what is due, and keeps doing so.
+  // (at-least-once; on a shared queue once their lease expired); returns how many. Then
+  // start() runs what is due, and keeps doing so.
   std::size_t recover_interrupted();
   static constexpr int kMaxInterruptions = 3;  // then an execution fails instead of running again
   void start();
@@ -85,6 +98,8 @@ class ActionRunner {
   };
 
   void poll();
+  void tend_leases();
+  store::InterruptedActions interrupted_actions(std::int64_t now_ms, std::int64_t lease_expired_before_ms) const;
   void schedule_poll(std::optional<std::int64_t> next_due_ms);
   void run(store::ActionExecutionRecord execution, std::int64_t started_ms);
   void finish(store::ActionExecutionRecord execution, std::int64_t started_ms, const AttemptOutcome& outcome,
@@ -113,6 +128,7 @@ class ActionRunner {
   std::vector<std::shared_ptr<Pool>> retired_;
   boost::asio::steady_timer poll_timer_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer lease_timer_;
   bool polling_ = false;
   bool poll_again_ = false;
   bool started_ = false;

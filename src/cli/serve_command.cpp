@@ -337,6 +337,8 @@ int run_serve(const ServeOptions& options) {
   action_settings.runtime.spare_workers = false;
   action_settings.clock = actions::RetryClock(options.action_clock_scale);
   action_settings.concurrency = options.action_concurrency;
+  action_settings.lease_duration = std::chrono::seconds(options.action_lease_seconds);
+  action_settings.shared_queue = where->engine == store::StoreLocation::Engine::Postgresql;
   if (options.time_limit_ms > 0) action_settings.time_limit = std::chrono::milliseconds(options.time_limit_ms);
   actions::ActionRunner action_runner(io, *executor, *deployment, action_settings, log, metrics);
   metrics.set_actions_running_source([&] { return action_runner.running(); });

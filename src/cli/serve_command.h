@@ -26,6 +26,7 @@ struct ServeOptions {
   std::string log_retention = "90d";
   std::string node = "/usr/bin/node";
   int action_concurrency = 4;
+  int action_lease_seconds = 30;  // actions::ActionRunnerSettings::lease_duration
   double action_clock_scale = 1;  // > 1: the retry schedule runs faster (tests)
   int keep_alive_seconds = 60;  // an idle connection, or one that sends a request too slowly, is closed after this
   int max_connections = 0;  // 0: derived from the open-file limit (http/connection_limits.h)

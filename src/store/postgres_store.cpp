@@ -132,6 +132,16 @@ const char* const kMigrations[] = {
     CREATE TRIGGER active_sources_changed AFTER INSERT OR UPDATE OR DELETE ON active_sources
       FOR EACH STATEMENT EXECUTE FUNCTION sprocket_note_change();
     )sql",
+    // Leases on running executions (ActionLease), and request keys that two nodes may share:
+    // the first 64 bits of UUIDv7 ids are unique per generator only, so a key can point to
+    // pages of several nodes.
+    R"sql(
+    ALTER TABLE action_executions ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE action_executions ADD COLUMN lease_expires_ms BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX action_executions_leases ON action_executions (lease_owner) WHERE state = 'running';
+    ALTER TABLE execution_request_keys DROP CONSTRAINT execution_request_keys_pkey;
+    ALTER TABLE execution_request_keys ADD PRIMARY KEY (key, page_id);
+    )sql",
 };
 
 // Migrations of several nodes starting at once take turns: one runs them, the others then find
@@ -399,7 +409,7 @@ class PostgresStore final : public Store {
               functions);
       Params keys(page.request_keys, page.id);
       db_.run(R"sql(INSERT INTO execution_request_keys (key, page_id) SELECT k, $2 FROM unnest($1::bigint[]) AS k
-                    ON CONFLICT (key) DO UPDATE SET page_id = EXCLUDED.page_id)sql",
+                    ON CONFLICT DO NOTHING)sql",
               keys);
     });
   }
@@ -411,7 +421,7 @@ class PostgresStore final : public Store {
     while (out.size() < q.limit) {
       Params p;
       std::string sql = "SELECT id, records FROM execution_pages WHERE TRUE";
-      if (q.request_id) sql += fmt::format(" AND id = (SELECT page_id FROM execution_request_keys WHERE key = {})", p.add(request_key(*q.request_id)));
+      if (q.request_id) sql += fmt::format(" AND id IN (SELECT page_id FROM execution_request_keys WHERE key = {})", p.add(request_key(*q.request_id)));
       if (q.function) {
         sql += fmt::format(" AND id IN (SELECT page_id FROM execution_page_functions WHERE name = {}", p.add(*q.function));
         if (q.account_id) sql += fmt::format(" AND account_id = {}", p.add(*q.account_id));
@@ -562,7 +572,7 @@ class PostgresStore final : public Store {
     e.state = "queued";
   }
 
-  std::vector<ActionExecutionRecord> claim_due_actions(std::int64_t now_ms, std::size_t limit) override {
+  std::vector<ActionExecutionRecord> claim_due_actions(std::int64_t now_ms, std::size_t limit, const ActionLease& lease) override {
     if (limit == 0) return {};
     return in_transaction([&] {
       Params due(now_ms, limit);
@@ -575,8 +585,12 @@ class PostgresStore final : public Store {
       for (auto& e : claimed) {
         e.state = "running";
         e.attempts += 1;
-        Params run(e.id);
-        db_.run("UPDATE action_executions SET state = 'running', attempts = attempts + 1 WHERE id = $1", run);
+        e.lease_owner = lease.owner;
+        e.lease_expires_ms = lease.expires_ms;
+        Params run(e.id, lease.owner, lease.expires_ms);
+        db_.run("UPDATE action_executions SET state = 'running', attempts = attempts + 1, lease_owner = $2, lease_expires_ms = $3 "
+                "WHERE id = $1",
+                run);
         Params attempt(e.id, e.attempts, now_ms);
         db_.run(R"sql(INSERT INTO action_attempts (execution_id, number, started_ms, finished_ms, outcome, error,
                         duration_ms, memory_mb, retry_delay_ms, lines)
@@ -591,7 +605,8 @@ class PostgresStore final : public Store {
     return in_transaction([&] {
       Params p(e.id, e.state, e.next_run_ms, e.first_failure_ms, e.finished_ms, e.result_json, a.number, e.retries);
       auto updated = db_.run(R"sql(UPDATE action_executions SET state = $2, next_run_ms = $3, first_failure_ms = $4, finished_ms = $5,
-                                     result = $6, retries = $8 WHERE id = $1 AND state = 'running' AND attempts = $7)sql",
+                                     result = $6, retries = $8, lease_owner = '', lease_expires_ms = 0
+                                   WHERE id = $1 AND state = 'running' AND attempts = $7)sql",
                              p);
       if (updated.affected() == 0) return false;  // not the attempt running: leave everything as it is
       Params at(e.id, a.number, a.finished_ms, a.outcome, a.error, a.duration_ms, a.memory_mb, a.retry_delay_ms, encode_lines(a.lines));
@@ -602,18 +617,35 @@ class PostgresStore final : public Store {
     });
   }
 
-  std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why, int max_interruptions,
-                                          const std::string& give_up_result) override {
+  std::size_t renew_action_leases(const ActionLease& lease) override {
+    Params p(lease.owner, lease.expires_ms);
+    return db_.run("UPDATE action_executions SET lease_expires_ms = $2 WHERE state = 'running' AND lease_owner = $1", p).affected();
+  }
+
+  std::size_t requeue_interrupted_actions(const InterruptedActions& which) override {
     return in_transaction([&] {
-      Params at(now_ms, why);
-      db_.run("UPDATE action_attempts SET outcome = 'INTERRUPTED', finished_ms = $1, error = $2 WHERE outcome = 'RUNNING'", at);
-      Params give_up(now_ms, give_up_result, max_interruptions);
-      db_.run(R"sql(UPDATE action_executions SET state = 'failed', finished_ms = $1, result = $2
-                    WHERE state = 'running' AND (SELECT COUNT(*) FROM action_attempts a
+      // Locked first: a renewal (or another node's sweep) waits for this transaction, and then
+      // finds them no longer running. SKIP LOCKED: what another sweep holds, it takes back.
+      Params expired(which.lease_expired_before_ms);
+      auto r = db_.run("SELECT id FROM action_executions WHERE state = 'running' AND lease_expires_ms < $1 FOR UPDATE SKIP LOCKED",
+                       expired);
+      std::vector<std::int64_t> ids;
+      for (int i = 0; i < r.rows(); ++i) ids.push_back(r.integer(i, 0));
+      if (ids.empty()) return std::size_t{0};
+      Params at(which.now_ms, which.why, ids);
+      db_.run(R"sql(UPDATE action_attempts SET outcome = 'INTERRUPTED', finished_ms = $1, error = $2
+                    WHERE outcome = 'RUNNING' AND execution_id = ANY($3::bigint[]))sql",
+              at);
+      Params give_up(which.now_ms, which.give_up_result, which.max_interruptions, ids);
+      db_.run(R"sql(UPDATE action_executions SET state = 'failed', finished_ms = $1, result = $2, lease_owner = '', lease_expires_ms = 0
+                    WHERE id = ANY($4::bigint[]) AND (SELECT COUNT(*) FROM action_attempts a
                       WHERE a.execution_id = action_executions.id AND a.outcome = 'INTERRUPTED') >= $3)sql",
               give_up);
-      Params requeue(now_ms);
-      return db_.run("UPDATE action_executions SET state = 'queued', next_run_ms = $1 WHERE state = 'running'", requeue).affected();
+      Params requeue(which.now_ms, ids);
+      return db_.run(R"sql(UPDATE action_executions SET state = 'queued', next_run_ms = $1, lease_owner = '', lease_expires_ms = 0
+                           WHERE state = 'running' AND id = ANY($2::bigint[]))sql",
+                     requeue)
+          .affected();
     });
   }
 

@@ -50,7 +50,7 @@ bool take_matching_records(const std::string& page_text, const ExecutionQuery& q
 // The columns of an action execution, in the order read_execution reads them.
 inline constexpr const char* kExecutionColumns =
     "SELECT id, account_id, action, callback_id, event, state, attempts, created_ms, next_run_ms, first_failure_ms, finished_ms, "
-    "result, retries FROM action_executions";
+    "result, retries, lease_owner, lease_expires_ms FROM action_executions";
 
 // One row of kExecutionColumns; `Row` is each engine's cursor: integer(col), text(col).
 template <class Row>
@@ -69,6 +69,8 @@ ActionExecutionRecord read_execution(const Row& row) {
   e.finished_ms = row.integer(10);
   e.result_json = row.text(11);
   e.retries = static_cast<int>(row.integer(12));
+  e.lease_owner = row.text(13);
+  e.lease_expires_ms = row.integer(14);
   return e;
 }
 

@@ -152,6 +152,12 @@ const char* const kMigrations[] = {
     ALTER TABLE deployments ADD COLUMN committed INTEGER NOT NULL DEFAULT 1;
     UPDATE deployments SET committed = 0 WHERE deploy_id <> '' AND outcome = '';
     )sql",
+    // Leases on running executions (ActionLease): executions running when this version came
+    // are taken back at the next start, as before (their lease has expired).
+    R"sql(
+    ALTER TABLE action_executions ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE action_executions ADD COLUMN lease_expires_ms INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 constexpr int kPagedExecutionsVersion = 5;  // after this migration, the old rows move into pages
 
@@ -469,7 +475,7 @@ class SqliteStore final : public Store {
     e.state = "queued";
   }
 
-  std::vector<ActionExecutionRecord> claim_due_actions(std::int64_t now_ms, std::size_t limit) override {
+  std::vector<ActionExecutionRecord> claim_due_actions(std::int64_t now_ms, std::size_t limit, const ActionLease& lease) override {
     if (limit == 0) return {};
     return in_transaction([&] {
       std::vector<ActionExecutionRecord> claimed;
@@ -479,15 +485,18 @@ class SqliteStore final : public Store {
         st.bind(1, now_ms).bind(2, static_cast<std::int64_t>(limit));
         while (st.step()) claimed.push_back(read_execution(st));
       }
-      Statement run(db_, "UPDATE action_executions SET state = 'running', attempts = attempts + 1 WHERE id = ?1");
+      Statement run(db_, R"sql(UPDATE action_executions SET state = 'running', attempts = attempts + 1, lease_owner = ?2,
+                                 lease_expires_ms = ?3 WHERE id = ?1)sql");
       Statement attempt(db_, R"sql(INSERT INTO action_attempts (execution_id, number, started_ms, finished_ms, outcome, error,
                                      duration_ms, memory_mb, retry_delay_ms, lines)
                                    VALUES (?1, ?2, ?3, 0, 'RUNNING', '', 0, 0, 0, '[]'))sql");
       for (auto& e : claimed) {
         e.state = "running";
         e.attempts += 1;
+        e.lease_owner = lease.owner;
+        e.lease_expires_ms = lease.expires_ms;
         run.reset();
-        run.bind(1, e.id);
+        run.bind(1, e.id).bind(2, lease.owner).bind(3, lease.expires_ms);
         run.step();
         attempt.reset();
         attempt.bind(1, e.id).bind(2, static_cast<std::int64_t>(e.attempts)).bind(3, now_ms);
@@ -500,7 +509,8 @@ class SqliteStore final : public Store {
   bool finish_action_attempt(const ActionExecutionRecord& e, const ActionAttemptRecord& a) override {
     return in_transaction([&] {
       Statement st(db_, R"sql(UPDATE action_executions SET state = ?2, next_run_ms = ?3, first_failure_ms = ?4, finished_ms = ?5,
-                                result = ?6, retries = ?8 WHERE id = ?1 AND state = 'running' AND attempts = ?7)sql");
+                                result = ?6, retries = ?8, lease_owner = '', lease_expires_ms = 0
+                              WHERE id = ?1 AND state = 'running' AND attempts = ?7)sql");
       st.bind(1, e.id).bind(2, e.state).bind(3, e.next_run_ms).bind(4, e.first_failure_ms).bind(5, e.finished_ms)
           .bind(6, e.result_json).bind(7, static_cast<std::int64_t>(a.number)).bind(8, static_cast<std::int64_t>(e.retries));
       st.step();
@@ -514,22 +524,38 @@ class SqliteStore final : public Store {
     });
   }
 
-  std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why, int max_interruptions,
-                                          const std::string& give_up_result) override {
+  std::size_t renew_action_leases(const ActionLease& lease) override {
+    Statement st(db_, "UPDATE action_executions SET lease_expires_ms = ?2 WHERE state = 'running' AND lease_owner = ?1");
+    st.bind(1, lease.owner).bind(2, lease.expires_ms);
+    st.step();
+    return static_cast<std::size_t>(sqlite3_changes(db_));
+  }
+
+  std::size_t requeue_interrupted_actions(const InterruptedActions& which) override {
     return in_transaction([&] {
+      // The write transaction holds the whole database: nothing claims or renews meanwhile.
+      exec("CREATE TEMP TABLE IF NOT EXISTS interrupted (id INTEGER PRIMARY KEY)");
+      exec("DELETE FROM interrupted");
+      Statement pick(db_, "INSERT INTO interrupted SELECT id FROM action_executions WHERE state = 'running' AND lease_expires_ms < ?1");
+      pick.bind(1, which.lease_expired_before_ms);
+      pick.step();
       Statement at(db_, R"sql(UPDATE action_attempts SET outcome = 'INTERRUPTED', finished_ms = ?1, error = ?2
-                              WHERE outcome = 'RUNNING')sql");
-      at.bind(1, now_ms).bind(2, why);
+                              WHERE outcome = 'RUNNING' AND execution_id IN (SELECT id FROM interrupted))sql");
+      at.bind(1, which.now_ms).bind(2, which.why);
       at.step();
-      Statement give_up(db_, R"sql(UPDATE action_executions SET state = 'failed', finished_ms = ?1, result = ?2
-                                   WHERE state = 'running' AND (SELECT COUNT(*) FROM action_attempts a
+      Statement give_up(db_, R"sql(UPDATE action_executions SET state = 'failed', finished_ms = ?1, result = ?2, lease_owner = '',
+                                     lease_expires_ms = 0
+                                   WHERE id IN (SELECT id FROM interrupted) AND (SELECT COUNT(*) FROM action_attempts a
                                      WHERE a.execution_id = action_executions.id AND a.outcome = 'INTERRUPTED') >= ?3)sql");
-      give_up.bind(1, now_ms).bind(2, give_up_result).bind(3, static_cast<std::int64_t>(max_interruptions));
+      give_up.bind(1, which.now_ms).bind(2, which.give_up_result).bind(3, static_cast<std::int64_t>(which.max_interruptions));
       give_up.step();
-      Statement st(db_, "UPDATE action_executions SET state = 'queued', next_run_ms = ?1 WHERE state = 'running'");
-      st.bind(1, now_ms);
+      Statement st(db_, R"sql(UPDATE action_executions SET state = 'queued', next_run_ms = ?1, lease_owner = '', lease_expires_ms = 0
+                              WHERE state = 'running' AND id IN (SELECT id FROM interrupted))sql");
+      st.bind(1, which.now_ms);
       st.step();
-      return static_cast<std::size_t>(sqlite3_changes(db_));
+      auto requeued = static_cast<std::size_t>(sqlite3_changes(db_));
+      exec("DELETE FROM interrupted");
+      return requeued;
     });
   }
 

@@ -111,7 +111,30 @@ struct ActionExecutionRecord {
   std::int64_t first_failure_ms = 0;  // the retry window (3 days) runs from the first retryable failure
   std::int64_t finished_ms = 0;
   std::string result_json;  // final states: outputs, failure, problems, warnings
+  std::string lease_owner;        // running: the node running it (ActionLease::owner)
+  std::int64_t lease_expires_ms = 0;  // running: when other nodes may take it back unless renewed
   std::vector<ActionAttemptRecord> attempt_list;  // filled by action_execution() only
+};
+
+// A node's hold on the executions it runs: claimed under it, renewed while they run. An
+// execution whose lease expired belongs to a node that died (or lost the store for longer than
+// a lease), and any node may queue it again.
+struct ActionLease {
+  std::string owner;           // the node's id, unique per process
+  std::int64_t expires_ms = 0;  // unix ms
+};
+
+// Which running executions requeue_interrupted_actions() takes back.
+struct InterruptedActions {
+  std::int64_t now_ms = 0;  // they are due again from then
+  // Only those whose lease ends before this: `now_ms` where other nodes may be running theirs,
+  // or INT64_MAX at the start of the only node there is (every execution running is dead).
+  std::int64_t lease_expired_before_ms = 0;
+  std::string why;  // the interrupted attempt's error
+  // An execution interrupted this many times fails with `give_up_result` instead (one that
+  // takes the server down would otherwise do so at every start).
+  int max_interruptions = 3;
+  std::string give_up_result;
 };
 
 struct ActionExecutionQuery {
@@ -174,22 +197,22 @@ class Store {
   virtual bool remove_admin_token(const std::string& token_hash) = 0;  // false if there was none
 
   // Workflow action executions, a durable queue: an execution is stored before it is accepted,
-  // claimed (marked running, its attempt recorded) in the same transaction that selects it, and
-  // finished in one transaction. A crash leaves it running; requeue_interrupted_actions() at
-  // start-up puts it back in the queue.
+  // claimed (marked running under a node's lease, its attempt recorded) in the same
+  // transaction that selects it, and finished in one transaction. A crash leaves it running
+  // until its lease expires; requeue_interrupted_actions() then puts it back in the queue.
   virtual void enqueue_action(ActionExecutionRecord& execution) = 0;  // sets id
-  // Up to `limit` queued executions due at `now_ms`, oldest due first, now running (their
-  // `attempts` counts the new attempt).
-  virtual std::vector<ActionExecutionRecord> claim_due_actions(std::int64_t now_ms, std::size_t limit) = 0;
+  // Up to `limit` queued executions due at `now_ms`, oldest due first, now running under
+  // `lease` (their `attempts` counts the new attempt). Nodes claiming at once never get the same one.
+  virtual std::vector<ActionExecutionRecord> claim_due_actions(std::int64_t now_ms, std::size_t limit, const ActionLease& lease) = 0;
+  // Moves the expiry of every running execution `lease.owner` holds to `lease.expires_ms`;
+  // returns how many. One taken back meanwhile (its lease had expired) stays taken.
+  virtual std::size_t renew_action_leases(const ActionLease& lease) = 0;
   // Ends attempt `attempt.number`; the execution becomes `execution.state` (queued again with
   // its next_run_ms, or final). Ignored unless that attempt is the one running.
   virtual bool finish_action_attempt(const ActionExecutionRecord& execution, const ActionAttemptRecord& attempt) = 0;
-  // Start-up: executions left running by a process that died run again (at-least-once), unless
-  // that already happened `max_interruptions` times: then they end failed with `give_up_result`
-  // (an execution that takes the server down would otherwise do so at every start). Returns
-  // how many were queued again.
-  virtual std::size_t requeue_interrupted_actions(std::int64_t now_ms, const std::string& why, int max_interruptions,
-                                                  const std::string& give_up_result) = 0;
+  // Executions left running by a node that died run again (at-least-once), unless that already
+  // happened `max_interruptions` times. Returns how many were queued again.
+  virtual std::size_t requeue_interrupted_actions(const InterruptedActions& which) = 0;
   virtual std::optional<std::int64_t> next_action_due_ms() = 0;
   virtual std::optional<ActionExecutionRecord> action_execution(std::int64_t id) = 0;  // with its attempts
   virtual std::vector<ActionExecutionRecord> find_action_executions(const ActionExecutionQuery& query) = 0;

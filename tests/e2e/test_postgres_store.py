@@ -60,14 +60,16 @@ def test_queued_actions_run_and_a_killed_node_runs_them_again(start_sprocket, tm
     root = write_actions(tmp_path / "acts", {"wait": node("wait.js", {"done": {"type": "string"}})}, {
         "wait.js": "exports.main = async (event, callback) => { await new Promise(r => setTimeout(r, event.inputFields.ms));"
                    " callback({outputFields: {done: 'yes'}}); };\n"})
-    s = start_sprocket([root], "--store", postgres_store)
+    # Short leases: a node started after a kill -9 takes back what the dead one ran once its
+    # lease ran out (it cannot tell a dead node from a live one on another machine).
+    s = start_sprocket([root], "--store", postgres_store, "--action-lease-seconds", "2")
     quick = wait_final(s, enqueue(s, "wait", {"inputFields": {"ms": 1}})["id"])
     assert quick["state"] == "succeeded", quick
     slow = enqueue(s, "wait", {"inputFields": {"ms": 60000}})
     wait_for(lambda: s.admin("GET", f"/api/v1/actions/executions/{slow['id']}").json()["state"] == "running",
              timeout=10, message="the slow execution to start")
     s.stop(signal.SIGKILL)
-    again = start_sprocket([root], "--store", postgres_store, data_dir=s.data_dir)
+    again = start_sprocket([root], "--store", postgres_store, "--action-lease-seconds", "2", data_dir=s.data_dir)
     e = again.admin("GET", f"/api/v1/actions/executions/{slow['id']}").json()
     assert e["state"] in ("queued", "running"), e
     attempts = wait_for(lambda: (lambda a: a if len(a) >= 2 else None)(

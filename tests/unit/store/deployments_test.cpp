@@ -106,10 +106,11 @@ TEST_F(SqliteDeploymentsTest, TheUpgradeMarksAsUncommittedOnlyWhatADeployIdShows
   ASSERT_TRUE(store_->activate_deployment(7, active_legacy));
   auto cut_off = store_->store_deployment(7, "shop", "", "d", 4000, "id-d");
   store_.reset();
-  // Back to schema version 6, as an older sprocket left it: no committed column.
+  // Back to schema version 6, as an older sprocket left it: no committed column (nor the leases of version 8).
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_.path() / "t.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE deployments DROP COLUMN committed; DELETE FROM schema_version WHERE version > 6",
+  ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE deployments DROP COLUMN committed; ALTER TABLE action_executions DROP COLUMN lease_owner; "
+                         "ALTER TABLE action_executions DROP COLUMN lease_expires_ms; DELETE FROM schema_version WHERE version > 6",
                          nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 

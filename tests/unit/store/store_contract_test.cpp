@@ -46,7 +46,7 @@ TEST_P(StoreContractTest, TextThatIsNotUtf8IsKeptAsReplacementCharacters) {
   e.callback_id = "cb";
   e.event_json = "{}";
   store->enqueue_action(e);
-  auto claimed = store->claim_due_actions(0, 1).at(0);
+  auto claimed = store->claim_due_actions(0, 1, ActionLease{"node", 1000}).at(0);
   claimed.state = "failed";
   const std::string original("bad \xff byte and a \0 NUL", sizeof("bad \xff byte and a \0 NUL") - 1);
   ActionAttemptRecord attempt{1, 0, 5, "FAILED", original, 1, 1, 0, {}};
