@@ -21,6 +21,8 @@ json::object execution_to_json(const store::ActionExecutionRecord& e) {
                    {"createdAt", logs::iso_timestamp(e.created_ms)},
                    {"nextAttemptAt", e.state == "queued" ? time_or_null(e.next_run_ms) : json::value(nullptr)},
                    {"finishedAt", time_or_null(e.finished_ms)},
+                   // Running: the node that holds its lease (store::ActionLease), as that node's log names it.
+                   {"node", e.state == "running" && !e.lease_owner.empty() ? json::value(e.lease_owner) : json::value(nullptr)},
                    {"event", event}};
   const json::object* r = result.is_object() ? &result.get_object() : nullptr;
   for (const char* key : {"outputs", "failure", "error", "problems", "warnings"}) {

@@ -36,7 +36,6 @@
 #include "secrets/secrets_service.h"
 #include "store/change_feed.h"
 #include "store/store_executor.h"
-#include "store/sole_node_lock.h"
 #include "store/store_location.h"
 #include "util/byte_size.h"
 #include "util/duration.h"
@@ -279,11 +278,8 @@ int run_serve(const ServeOptions& options) {
     fmt::print(stderr, "sprocket: {}\n", where.error());
     return 2;
   }
-  auto sole_node = store::SoleNodeLock::take(*where);
-  if (!sole_node) {
-    fmt::print(stderr, "sprocket: {}\n", sole_node.error());
-    return 2;
-  }
+  // Other nodes may serve from the same store: they deploy, roll back and run the action queue too.
+  const bool shared_store = where->engine == store::StoreLocation::Engine::Postgresql;
   std::unique_ptr<store::StoreExecutor> executor;
   std::unique_ptr<deploy::DeployService> deployments;
   std::vector<accounts::DeployedSource> deployed;
@@ -305,7 +301,7 @@ int run_serve(const ServeOptions& options) {
   actions::ActionRunner* action_runner_ptr = nullptr;
   // What was deployed before a restart serves again, without its source folders.
   deployments = std::make_unique<deploy::DeployService>(
-      io, *deployment, *executor, data_dir,
+      io, *deployment, *executor, data_dir, shared_store,
       [&](config::Catalog catalog, std::vector<accounts::DeployedSource> sources) {
         if (generations_ptr) generations_ptr->activate(std::move(catalog), std::move(sources));
       },
@@ -338,7 +334,7 @@ int run_serve(const ServeOptions& options) {
   action_settings.clock = actions::RetryClock(options.action_clock_scale);
   action_settings.concurrency = options.action_concurrency;
   action_settings.lease_duration = std::chrono::seconds(options.action_lease_seconds);
-  action_settings.shared_queue = where->engine == store::StoreLocation::Engine::Postgresql;
+  action_settings.shared_queue = shared_store;
   if (options.time_limit_ms > 0) action_settings.time_limit = std::chrono::milliseconds(options.time_limit_ms);
   actions::ActionRunner action_runner(io, *executor, *deployment, action_settings, log, metrics);
   metrics.set_actions_running_source([&] { return action_runner.running(); });
@@ -368,6 +364,7 @@ int run_serve(const ServeOptions& options) {
     return 2;
   }
   changes.subscribe([&secrets] { secrets.reload_changed(); });
+  changes.subscribe([&deployments] { deployments->follow_store(); });
   auto first = generations.build(std::move(*catalog));
   http::Gateway gateway(*deployment, std::move(*first), log, http::GatewaySettings{options.trust_proxy},
                         http::ExecutionSinks{executor.get(), &metrics});

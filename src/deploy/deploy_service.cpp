@@ -4,13 +4,18 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <climits>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <future>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "deploy/archive.h"
@@ -58,6 +63,9 @@ bool is_partial(const fs::path& path) {
   return name.rfind("incoming-", 0) == 0 || ends_with(".incoming") || ends_with(".tmp");
 }
 
+// Longer than any deploy takes, its npm install included: a version stored earlier and still not
+// committed was cut off.
+constexpr std::chrono::milliseconds kLongestDeploy{std::chrono::hours(1)};
 constexpr const char* kShuttingDown = "the node is shutting down: nothing was deployed; deploy again once it is back";
 
 DeployOutcome refused(unsigned status, std::string message) { return {status, json::object{{"message", std::move(message)}}}; }
@@ -106,9 +114,9 @@ class StagingFolder {
 }  // namespace
 
 DeployService::DeployService(boost::asio::io_context& io, const accounts::Deployment& deployment, store::StoreExecutor& store,
-                             fs::path data_dir, Activate activate, Vet vet)
+                             fs::path data_dir, bool shared_store, Activate activate, Vet vet)
     : io_(io), deployment_(deployment), store_(store), root_(std::filesystem::absolute(data_dir / "deployments")),
-      activate_(std::move(activate)), vet_(std::move(vet)) {}
+      activate_(std::move(activate)), vet_(std::move(vet)), shared_store_(shared_store) {}
 
 template <class T>
 T DeployService::on_store(std::function<T(store::Store&)> task) {
@@ -205,7 +213,11 @@ void DeployService::remove_partial_uploads() {
 }
 
 void DeployService::remove_uncommitted_versions() {
-  auto removed = on_store<std::vector<store::DeploymentRecord>>([](store::Store& s) { return s.remove_uncommitted_deployments(); });
+  // Another node's deploy may be between storing and committing its version now: only what is
+  // older than any deploy takes (an npm install included) was cut off.
+  std::int64_t stored_before = shared_store_ ? util::unix_now_ms() - kLongestDeploy.count() : INT64_MAX;
+  auto removed = on_store<std::vector<store::DeploymentRecord>>(
+      [stored_before](store::Store& s) { return s.remove_uncommitted_deployments(stored_before); });
   for (const auto& d : removed) {
     std::error_code ec;
     fs::remove_all(root_ / std::to_string(d.account_id) / std::to_string(d.version), ec);
@@ -472,6 +484,70 @@ void DeployService::rollback(std::int64_t account_id, std::optional<std::int64_t
       activate_(std::move(catalog), std::move(sources));
       done(std::move(outcome));
     });
+  });
+}
+
+void DeployService::follow_store() {
+  // One look queued at a time: it reads the store after every change before it was queued.
+  if (follow_queued_.exchange(true)) return;
+  thread_.post([this] {
+    follow_queued_ = false;
+    try {
+      auto sources = on_store<std::vector<store::ActiveSource>>([](store::Store& s) { return s.active_sources(); });
+      std::vector<accounts::DeployedSource> wanted;
+      for (const auto& source : sources) {
+        auto index = deployment_.index_of(source.account_id);
+        if (!index) continue;  // said at the start
+        auto same = std::find_if(active_.begin(), active_.end(), [&](const accounts::DeployedSource& a) {
+          return a.account_index == *index && a.name == source.name && a.version == source.version;
+        });
+        if (same != active_.end()) {
+          wanted.push_back(*same);
+          continue;
+        }
+        auto folder = materialise(source.account_id, source.version);
+        if (!folder) {
+          fmt::print(stderr, "sprocket: cannot serve version {} of {} (account {}), which another node activated: {}; "
+                             "this node keeps serving what it served\n", source.version, source.name, source.account_id, folder.error());
+          return;
+        }
+        wanted.push_back({*index, source.name, source.version, *folder});
+      }
+      auto key = [](const accounts::DeployedSource& d) { return std::tie(d.account_index, d.name, d.version); };
+      if (std::equal(wanted.begin(), wanted.end(), active_.begin(), active_.end(),
+                     [&](const auto& a, const auto& b) { return key(a) == key(b); })) {
+        return;
+      }
+      auto catalog = accounts::load_functions(deployment_, wanted);
+      if (!catalog) {
+        fmt::print(stderr, "sprocket: cannot serve the versions another node activated:\n{}\nthis node keeps serving what it served\n",
+                   config::format_errors(catalog.error()));
+        return;
+      }
+      if (auto installed = install(*catalog); !installed) {
+        fmt::print(stderr, "sprocket: cannot install the dependencies of the versions another node activated: {}; this node keeps "
+                           "serving what it served\n", installed.error());
+        return;
+      }
+      std::vector<std::string> changed;
+      for (const auto& w : wanted) {
+        if (std::none_of(active_.begin(), active_.end(), [&](const auto& a) { return key(a) == key(w); })) {
+          changed.push_back(fmt::format("{} v{} (account {})", w.name, w.version, deployment_.accounts[w.account_index].id));
+        }
+      }
+      for (const auto& a : active_) {
+        if (std::none_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.account_index == a.account_index && w.name == a.name; })) {
+          changed.push_back(fmt::format("{} removed (account {})", a.name, deployment_.accounts[a.account_index].id));
+        }
+      }
+      active_ = wanted;
+      boost::asio::post(io_, [this, catalog = std::move(*catalog), sources = active_, changed = std::move(changed)]() mutable {
+        activate_(std::move(catalog), std::move(sources));
+        fmt::print(stderr, "sprocket: now serving what was activated elsewhere: {}\n", fmt::join(changed, ", "));
+      });
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "sprocket: cannot read the versions other nodes activated: {}; trying again at the next change\n", e.what());
+    }
   });
 }
 

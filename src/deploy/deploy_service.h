@@ -32,8 +32,10 @@ class DeployService {
   // (the secrets' values); what it returns refuses the deploy.
   using Vet = std::function<std::vector<std::string>(const config::Catalog&)>;
 
+  // `shared_store`: other nodes deploy to the same store (follow_store() then matters, and a
+  // version stored but not committed may be another node's deploy in progress).
   DeployService(boost::asio::io_context& io, const accounts::Deployment& deployment, store::StoreExecutor& store,
-                std::filesystem::path data_dir, Activate activate, Vet vet = nullptr);
+                std::filesystem::path data_dir, bool shared_store, Activate activate, Vet vet = nullptr);
 
   // Start-up (blocking): the deployed sources that were active, unpacked where needed.
   Expected<std::vector<accounts::DeployedSource>, std::string> restore();
@@ -44,6 +46,10 @@ class DeployService {
   void deploy(std::int64_t account_id, std::string name, std::string message, std::string archive, std::string deploy_id, Done done);
   void rollback(std::int64_t account_id, std::optional<std::int64_t> version, Done done);
   void versions(std::int64_t account_id, Done done);
+  // The store's active versions may have changed (the change feed said so): another node
+  // deployed or rolled back. This node switches to what the store says is active, unpacking and
+  // installing it first; nothing happens when it serves those versions already.
+  void follow_store();
   // The node is stopping: deploys not committed yet are refused (503) rather than committed
   // with an answer that might never be written.
   void stop_committing();
@@ -79,6 +85,8 @@ class DeployService {
   Vet vet_;
   std::vector<accounts::DeployedSource> active_;  // owned by the deploy thread once started
   std::atomic<bool> stopping_{false};
+  bool shared_store_ = false;
+  std::atomic<bool> follow_queued_{false};
   util::TaskThread thread_;  // last: stopped (joined) first
 };
 

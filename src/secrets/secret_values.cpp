@@ -10,7 +10,8 @@ SecretValues decrypt_all(const std::vector<store::SecretRecord>& records, const 
   for (const auto& r : records) {
     auto plain = box.unseal({r.nonce, r.ciphertext});
     if (!plain) {
-      problems.push_back(fmt::format("secret {} of account {} cannot be decrypted with this data directory's key", r.name, r.account_id));
+      problems.push_back(fmt::format("secret {} of account {} cannot be decrypted with this data directory's key (secret.key): it was sealed "
+                                     "with another key; nodes that share a store must share one key file (docs/scale-out.md)", r.name, r.account_id));
       continue;
     }
     values[r.account_id][r.name] = std::move(*plain);

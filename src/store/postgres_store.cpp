@@ -484,10 +484,12 @@ class PostgresStore final : public Store {
                .affected() > 0;
   }
 
-  std::vector<DeploymentRecord> remove_uncommitted_deployments() override {
-    auto r = db_.run(R"sql(DELETE FROM deployments WHERE NOT committed AND NOT EXISTS
+  std::vector<DeploymentRecord> remove_uncommitted_deployments(std::int64_t stored_before_ms) override {
+    Params before(stored_before_ms);
+    auto r = db_.run(R"sql(DELETE FROM deployments WHERE NOT committed AND created_ms < $1 AND NOT EXISTS
                            (SELECT 1 FROM active_sources a WHERE a.account_id = deployments.account_id AND a.version = deployments.version)
-                           RETURNING account_id, version, name, message, created_ms)sql");
+                           RETURNING account_id, version, name, message, created_ms)sql",
+                     before);
     std::vector<DeploymentRecord> removed;
     for (int i = 0; i < r.rows(); ++i) removed.push_back({r.integer(i, 0), r.integer(i, 1), r.text(i, 2), r.text(i, 3), r.integer(i, 4), false});
     std::sort(removed.begin(), removed.end(),

@@ -372,17 +372,19 @@ class SqliteStore final : public Store {
     return sqlite3_changes(db_) > 0;
   }
 
-  std::vector<DeploymentRecord> remove_uncommitted_deployments() override {
+  std::vector<DeploymentRecord> remove_uncommitted_deployments(std::int64_t stored_before_ms) override {
     return in_transaction([&] {
-      constexpr const char* kUncommitted = R"sql(committed = 0 AND NOT EXISTS
+      constexpr const char* kUncommitted = R"sql(committed = 0 AND created_ms < ?1 AND NOT EXISTS
           (SELECT 1 FROM active_sources a WHERE a.account_id = deployments.account_id AND a.version = deployments.version))sql";
       std::vector<DeploymentRecord> removed;
       {
         Statement st(db_, fmt::format("SELECT account_id, version, name, message, created_ms FROM deployments WHERE {} "
                                       "ORDER BY account_id, version", kUncommitted).c_str());
+        st.bind(1, stored_before_ms);
         while (st.step()) removed.push_back({st.integer(0), st.integer(1), st.text(2), st.text(3), st.integer(4), false});
       }
       Statement st(db_, fmt::format("DELETE FROM deployments WHERE {}", kUncommitted).c_str());
+      st.bind(1, stored_before_ms);
       st.step();
       return removed;
     });

@@ -176,11 +176,12 @@ class Store {
                                         const std::string& archive, std::int64_t created_ms, const std::string& deploy_id = "") = 0;
   // Undoes store_deployment() for a version that never became active; false if it is unknown or active.
   virtual bool remove_inactive_deployment(std::int64_t account_id, std::int64_t version) = 0;
-  // Removes, and returns, the versions a deploy stored but never committed: it was cut off
-  // (kill -9, a power cut) between storing and activating, so nobody was told it succeeded,
-  // yet the row would be listed as a version and could be rolled back to. For the start-up,
-  // before anything deploys: a deploy in progress has such a version too.
-  virtual std::vector<DeploymentRecord> remove_uncommitted_deployments() = 0;
+  // Removes, and returns, the versions stored before `stored_before_ms` that a deploy never
+  // committed: it was cut off (kill -9, a power cut) between storing and activating, so nobody
+  // was told it succeeded, yet the row would be listed as a version and could be rolled back
+  // to. For the start-up: a deploy in progress has such a version too, so the only node passes
+  // INT64_MAX, and a node sharing the store only what is older than any deploy takes.
+  virtual std::vector<DeploymentRecord> remove_uncommitted_deployments(std::int64_t stored_before_ms) = 0;
   virtual std::vector<DeploymentRecord> deployments(std::int64_t account_id) = 0;  // newest first
   virtual std::optional<std::string> deployment_archive(std::int64_t account_id, std::int64_t version) = 0;
   // Makes `version` the active version of its name (a deploy, a rollback), and marks it

@@ -3,9 +3,8 @@ tests start (tests/support/postgres_server.py): what SQLite keeps, PostgreSQL ke
 secrets reach the functions, execution logs are found by request id, deploys and queued
 actions survive a restart."""
 import signal
-import subprocess
 
-from conftest import BINARY, FIXTURES, wait_for
+from conftest import FIXTURES, wait_for
 from test_action_queue import enqueue, node, wait_final, write_actions
 from test_admin import cli
 from test_deploy import cli as remote_cli
@@ -76,16 +75,3 @@ def test_queued_actions_run_and_a_killed_node_runs_them_again(start_sprocket, tm
         again.admin("GET", f"/api/v1/actions/executions/{slow['id']}").json().get("attempts", [])),
         timeout=10, message="a second attempt after the restart")
     assert attempts[0]["outcome"] == "INTERRUPTED", attempts
-
-
-def test_a_second_node_on_the_same_database_is_refused_until_several_nodes_are_supported(start_sprocket, tmp_path, postgres_store):
-    first = start_sprocket([SECRETS], "--store", postgres_store)
-    second = subprocess.run([str(BINARY), "serve", str(SECRETS), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-                             "--data-dir", str(tmp_path / "second"), "--store", postgres_store],
-                            capture_output=True, text=True, timeout=60)
-    assert second.returncode == 2, second.stderr
-    assert "another sprocket node serves from this database" in second.stderr, second.stderr
-    assert first.get("/_hcms/api/reader").status_code == 200
-    first.stop()
-    # Once the first node is gone, the database is free for another.
-    start_sprocket([SECRETS], "--store", postgres_store, data_dir=tmp_path / "second")

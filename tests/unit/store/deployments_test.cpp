@@ -1,6 +1,8 @@
 // A deployment is stored inactive and becomes active only when told: the deploy service
 // activates it once its files are in place and load, and can undo one that never was.
 #include <gtest/gtest.h>
+
+#include <climits>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -85,7 +87,8 @@ TEST_P(DeploymentsTest, AVersionStoredButNeverCommittedIsRemovedAndItsNumberIsFr
   auto v3 = store_->store_deployment(7, "shop", "three", "c", 3000, "id-3");  // then kill -9, before its activation
   auto other = store_->store_deployment(8, "blog", "", "d", 3000);            // and another account's, without an id
 
-  auto removed = store_->remove_uncommitted_deployments();
+  EXPECT_TRUE(store_->remove_uncommitted_deployments(3000).empty()) << "as recent as a deploy in progress on another node";
+  auto removed = store_->remove_uncommitted_deployments(INT64_MAX);
   ASSERT_EQ(removed.size(), 2u);
   EXPECT_EQ(removed[0].account_id, 7);
   EXPECT_EQ(removed[0].version, v3);
@@ -94,7 +97,7 @@ TEST_P(DeploymentsTest, AVersionStoredButNeverCommittedIsRemovedAndItsNumberIsFr
   EXPECT_EQ(removed[1].version, other);
   ASSERT_EQ(store_->deployments(7).size(), 2u) << "committed versions stay, active or not";
   EXPECT_EQ(store_->active_sources().front().version, v1);
-  EXPECT_TRUE(store_->remove_uncommitted_deployments().empty());
+  EXPECT_TRUE(store_->remove_uncommitted_deployments(INT64_MAX).empty());
   EXPECT_EQ(store_->store_deployment(7, "shop", "", "e", 4000), v3) << "the next deploy gets the number nobody was told about";
 }
 
@@ -115,7 +118,7 @@ TEST_F(SqliteDeploymentsTest, TheUpgradeMarksAsUncommittedOnlyWhatADeployIdShows
   sqlite3_close(db);
 
   store_ = open_sqlite_store(dir_.path() / "t.db");
-  auto removed = store_->remove_uncommitted_deployments();
+  auto removed = store_->remove_uncommitted_deployments(INT64_MAX);
   ASSERT_EQ(removed.size(), 1u);
   EXPECT_EQ(removed[0].version, cut_off);
   std::vector<std::int64_t> kept;
