@@ -355,7 +355,8 @@ int run_serve(const ServeOptions& options) {
   secrets::SecretsService secrets(io, *executor, std::move(*box), [&](const secrets::SecretValues& values) { generations.set_secrets(values); });
   // Changes made elsewhere (`sprocket secrets`, `sprocket tokens create`): its baseline is taken
   // before anything is loaded, so nothing committed in between goes unnoticed.
-  store::PollingChangeFeed changes(io, *executor);
+  auto feed = store::make_change_feed(io, *executor, *where);
+  store::ChangeFeed& changes = *feed;
   try {
     changes.start();
     secrets.load_now();

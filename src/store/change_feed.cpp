@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <future>
+#include <utility>
 
 namespace sprocket::store {
 namespace asio = boost::asio;
@@ -33,26 +34,43 @@ void PollingChangeFeed::tick() {
   timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
     auto live = alive.lock();
     if (ec || !live || !*live) return;
-    if (!checking_) {
-      checking_ = true;
-      executor_.post([&io = io_, this, alive, previous = last_counter_](Store& s) {
-        std::int64_t counter = previous;
-        try {
-          counter = s.external_change_counter();
-        } catch (const std::exception&) {
-          // unreadable for now (busy, I/O): the next tick tries again
-        }
-        asio::post(io, [this, alive, counter] {
-          auto live = alive.lock();
-          if (!live || !*live) return;
-          checking_ = false;
-          if (counter == last_counter_) return;
-          last_counter_ = counter;
-          for (auto& listener : listeners_) listener();
-        });
-      });
-    }
+    read();
     tick();
+  });
+}
+
+void PollingChangeFeed::check_now() {
+  if (*alive_) read();
+}
+
+void PollingChangeFeed::set_interval(std::chrono::milliseconds interval) {
+  interval_ = interval;
+  if (*alive_) tick();  // re-arms the timer (the wait in progress is cancelled)
+}
+
+void PollingChangeFeed::read() {
+  if (checking_) {
+    read_again_ = true;
+    return;
+  }
+  checking_ = true;
+  executor_.post([&io = io_, this, alive = std::weak_ptr<bool>(alive_), previous = last_counter_](Store& s) {
+    std::int64_t counter = previous;
+    try {
+      counter = s.external_change_counter();
+    } catch (const std::exception&) {
+      // unreadable for now (busy, I/O): the next tick tries again
+    }
+    asio::post(io, [this, alive, counter] {
+      auto live = alive.lock();
+      if (!live || !*live) return;
+      checking_ = false;
+      if (counter != last_counter_) {
+        last_counter_ = counter;
+        for (auto& listener : listeners_) listener();
+      }
+      if (std::exchange(read_again_, false)) read();
+    });
   });
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // Tells the event loop that something another process (or, with a shared store, another node)
-// changed in the store: a secret, an admin token. Each service subscribes and reloads what it
-// keeps in memory. The one form today polls Store::external_change_counter; a PostgreSQL store
-// will get one that waits on LISTEN/NOTIFY behind the same interface.
+// changed in the store: a secret, an admin token, the active versions. Each service subscribes
+// and reloads what it keeps in memory. Two forms: one polls Store::external_change_counter; on
+// PostgreSQL, LISTEN/NOTIFY makes that read happen at once (make_change_feed picks).
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "store/store_executor.h"
+#include "store/store_location.h"
 
 namespace sprocket::store {
 
@@ -33,9 +34,14 @@ class PollingChangeFeed : public ChangeFeed {
   void subscribe(Listener listener) override { listeners_.push_back(std::move(listener)); }
   void start() override;
   void stop() override;
+  // On the event loop: read the counter now (a notification came), and again after a read in
+  // progress, whose answer may predate what was notified.
+  void check_now();
+  void set_interval(std::chrono::milliseconds interval);  // from the next tick on
 
  private:
   void tick();
+  void read();
   boost::asio::io_context& io_;
   StoreExecutor& executor_;
   std::chrono::milliseconds interval_;
@@ -43,7 +49,20 @@ class PollingChangeFeed : public ChangeFeed {
   std::vector<Listener> listeners_;
   std::int64_t last_counter_ = 0;
   bool checking_ = false;  // a read is on the store's queue: one at a time, however slow the store
+  bool read_again_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
+
+// The feed for `where`: on PostgreSQL a connection of its own LISTENs to the store's
+// notifications, which wake the counter's read at once, and the polling slows to a safety net
+// (it polls every 250 ms again while that connection is down). On SQLite: polling.
+struct ChangeFeedIntervals {
+  std::chrono::milliseconds polling = PollingChangeFeed::kDefaultInterval;  // SQLite, or nobody listening
+  // While listening, the counter is still read this often: a notification lost on the way
+  // costs that much delay, never a missed change.
+  std::chrono::milliseconds while_listening{5000};
+};
+std::unique_ptr<ChangeFeed> make_change_feed(boost::asio::io_context& io, StoreExecutor& executor, const StoreLocation& where,
+                                             ChangeFeedIntervals intervals = {});
 
 }  // namespace sprocket::store

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/postgres_connection.h"
 #include "store/record_codec.h"
 #include "store/store.h"
 #include "util/json_text.h"
@@ -298,18 +299,9 @@ class Connection {
  private:
   void connect() {
     if (conn_) PQfinish(conn_);
-    // Keywords before dbname are defaults the URI may override; after it, what sprocket needs.
-    const char* keywords[] = {"connect_timeout", "application_name", "dbname", "client_encoding", nullptr};
-    const char* values[] = {"5", "sprocket", uri_.c_str(), "UTF8", nullptr};
-    conn_ = PQconnectdbParams(keywords, values, 1);
-    if (!conn_) throw StoreError("postgresql: out of memory connecting", true);
-    if (PQstatus(conn_) != CONNECTION_OK) {
-      std::string why = trimmed(PQerrorMessage(conn_));
-      PQfinish(conn_);
-      conn_ = nullptr;
-      throw StoreError(fmt::format("cannot connect to PostgreSQL at {}: {}", uri_, why), true);
-    }
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);  // "relation exists" and the like: not for the log
+    std::string why;
+    conn_ = connect_postgres(uri_, "sprocket", why).release();
+    if (!conn_) throw StoreError(why, true);
   }
   void ensure_connected() {
     if (conn_ && PQstatus(conn_) == CONNECTION_OK) return;
@@ -331,11 +323,7 @@ class Connection {
     bool transient = PQstatus(conn_) != CONNECTION_OK || transient_sqlstate(state ? state : "");
     throw StoreError(fmt::format("postgresql: {} (in: {})", why, first_line(sql)), transient);
   }
-  static std::string trimmed(const char* text) {
-    std::string s = text ? text : "";
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-  }
+  static std::string trimmed(const char* text) { return trimmed_libpq_message(text); }
   static std::string first_line(const std::string& sql) {
     auto start = sql.find_first_not_of(" \n");
     if (start == std::string::npos) return "";

@@ -10,6 +10,7 @@
 #include <future>
 
 #include "store/store_executor.h"
+#include "store_engines.h"
 #include "test_dir.h"
 
 namespace sprocket::store {
@@ -46,7 +47,7 @@ class ChangeFeedTest : public ::testing::Test {
   // A commit by another connection to the same file, as `sprocket secrets add` makes.
   void commit_elsewhere(const std::string& name) { open_sqlite_store(dir_.path() / "sprocket.db")->put_secret(secret(name)); }
 
-  testing::TestDir dir_{"change-feed"};
+  sprocket::testing::TestDir dir_{"change-feed"};
   boost::asio::io_context io_;
   StoreExecutor executor_;
   PollingChangeFeed feed_;
@@ -92,6 +93,39 @@ TEST_F(ChangeFeedTest, AfterStopNoListenerIsCalled) {
   commit_elsewhere("A");
   run_intervals(20);
   EXPECT_EQ(changes_, 0);
+}
+
+// make_change_feed's feed, on either engine: on PostgreSQL with polling slowed to an hour, only
+// LISTEN/NOTIFY can bring the change in time.
+class FeedOfAStoreTest : public testing::StoreEngineTest {
+ protected:
+  bool run_until(const std::function<bool()>& done) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) io_.run_for(kInterval);
+    return done();
+  }
+  boost::asio::io_context io_;
+};
+SPROCKET_BOTH_STORE_ENGINES(FeedOfAStoreTest);
+
+TEST_P(FeedOfAStoreTest, AnotherNodesChangeArrivesWithoutWaitingForThePoll) {
+  const bool listening = GetParam() == testing::Engine::Postgres;
+  ChangeFeedIntervals intervals;
+  intervals.while_listening = 1h;
+  if (listening) intervals.polling = 1h;
+  StoreExecutor executor(open_store());
+  auto feed = make_change_feed(io_, executor, location(), intervals);
+  int changes = 0;
+  feed->subscribe([&] { ++changes; });
+  feed->start();
+  // Another node's first write may come before the feed has its connection: read on reconnection.
+  open_store()->put_secret(secret("A"));
+  ASSERT_TRUE(run_until([&] { return changes >= 1; }));
+  open_store()->add_admin_token("hash", 1, 1);
+  ASSERT_TRUE(run_until([&] { return changes >= 2; }));
+  open_store()->put_secret(secret("B"));
+  ASSERT_TRUE(run_until([&] { return changes >= 3; }));
+  feed->stop();
 }
 
 }  // namespace

@@ -53,9 +53,17 @@ void StoreEngineTest::TearDown() {
   run_admin_statement(postgres_admin_uri_, fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", database_));
 }
 
-std::unique_ptr<Store> StoreEngineTest::open_store() {
-  if (GetParam() == Engine::Sqlite) return open_sqlite_store(dir_.path() / "t.db");
-  return open_postgres_store(database_uri(postgres_admin_uri_, database_));
+StoreLocation StoreEngineTest::location() const {
+  StoreLocation where;
+  if (GetParam() == Engine::Sqlite) {
+    where.sqlite_file = dir_.path() / "t.db";
+  } else {
+    where.engine = StoreLocation::Engine::Postgresql;
+    where.postgresql_uri = database_uri(postgres_admin_uri_, database_);
+  }
+  return where;
 }
+
+std::unique_ptr<Store> StoreEngineTest::open_store() { return store::open_store(location()); }
 
 }  // namespace sprocket::store::testing

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "store/store.h"
+#include "store/store_location.h"
 #include "test_dir.h"
 
 namespace sprocket::store::testing {
@@ -27,6 +28,8 @@ class StoreEngineTest : public ::testing::TestWithParam<Engine> {
   void TearDown() override;  // drops it
   // Opens the test's store again (a restart): the same file or database.
   std::unique_ptr<Store> open_store();
+  // Where open_store() opens it, as `--store` names it.
+  StoreLocation location() const;
   const std::filesystem::path& dir() const { return dir_.path(); }
 
  private:
