@@ -14,6 +14,7 @@
 #include "cli/logs_command.h"
 #include "cli/secrets_command.h"
 #include "cli/serve_command.h"
+#include "cli/store_command.h"
 #include "cli/tokens_command.h"
 #include "util/build_info.h"
 
@@ -233,6 +234,21 @@ int main(int argc, char** argv) {
   add_tokens_store_options(tokens_revoke);
   tokens_revoke->callback([&] { exit_code = cli::run_tokens_revoke(tokens); });
   example(tokens_revoke, "  sprocket tokens revoke tok_3f9a2c7d01be --data-dir /var/lib/sprocket");
+
+  cli::StoreMigrateOptions store_migrate;
+  auto* store_command = app.add_subcommand("store", "The durable state: move a node's SQLite data into PostgreSQL");
+  auto* store_migrate_command = store_command->add_subcommand(
+      "migrate", "Copy everything (secrets, tokens, deployments, logs, the action queue) into an empty PostgreSQL database");
+  store_migrate_command->add_option("--data-dir", store_migrate.data_dir, "The node's data directory (stop the node first)")
+      ->capture_default_str();
+  store_migrate_command->add_option("--from", store_migrate.from, "The SQLite store (default: sqlite:DATA_DIR/sprocket.db)");
+  store_migrate_command->add_option("--to", store_migrate.to, "The PostgreSQL database, empty: postgresql://HOST:PORT/DB (no password)")
+      ->required();
+  store_migrate_command->add_flag("--json", store_migrate.json, "Print {from, to, rows: {table: count}}");
+  store_migrate_command->callback([&] { exit_code = cli::run_store_migrate(store_migrate); });
+  example(store_migrate_command, "  sprocket store migrate --data-dir /var/lib/sprocket --to postgresql://sprocket@db:5432/sprocket");
+  example(store_command, "  sprocket store migrate --data-dir /var/lib/sprocket --to postgresql://sprocket@db:5432/sprocket");
+  store_command->require_subcommand(1);
   example(tokens_command, "  sprocket tokens create --account 222 --data-dir /var/lib/sprocket\n"
                           "  sprocket tokens list --data-dir /var/lib/sprocket");
   tokens_command->require_subcommand(1);
