@@ -161,13 +161,27 @@ struct RedisBudgetBackend::State {
   std::int64_t second_of(AccountBudget::Clock::time_point t) const {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch() + wall_offset).count();
   }
-  // Under `mutex`: the usage and limits admission decides by.
-  std::pair<RollingWindow, BudgetLimits> view(std::int64_t current) const {
-    if (degraded->load(std::memory_order_relaxed)) return {own, share_of(limits, live_nodes->load(std::memory_order_relaxed))};
+  // Under `mutex`. The totals are summed window by window, without merging them: a merged
+  // window is needed only for a refusal's Retry-After.
+  BudgetLimits limits_now() const {
+    return degraded->load(std::memory_order_relaxed) ? share_of(limits, live_nodes->load(std::memory_order_relaxed)) : limits;
+  }
+  SecondUsage totals(std::int64_t current) const {
+    if (degraded->load(std::memory_order_relaxed)) return own.totals(current);
+    SecondUsage sum = global.totals(current);
+    for (const RollingWindow* w : {&pending, &unsynced}) {
+      SecondUsage part = w->totals(current);
+      sum.execution_us += part.execution_us;
+      sum.executions += part.executions;
+    }
+    return sum;
+  }
+  RollingWindow merged(std::int64_t current) const {
+    if (degraded->load(std::memory_order_relaxed)) return own;
     RollingWindow used = global;
     used.add(pending, current);
     used.add(unsynced, current);
-    return {used, limits};
+    return used;
   }
 };
 
@@ -179,8 +193,9 @@ class RedisAccountBudget final : public AccountBudget {
   Admission check(Clock::time_point now) const override {
     std::lock_guard lock(state_->mutex);
     std::int64_t current = state_->second_of(now);
-    auto [used, limits] = state_->view(current);
-    return decide(used, current, limits);
+    BudgetLimits limits = state_->limits_now();
+    if (within(state_->totals(current), limits)) return {};
+    return decide(state_->merged(current), current, limits);
   }
   void count_execution(Clock::time_point now) override { add(now, 0, 1); }
   void charge(Clock::time_point finished, std::chrono::microseconds execution_time) override {
@@ -188,15 +203,11 @@ class RedisAccountBudget final : public AccountBudget {
   }
   std::int64_t time_remaining_ms(Clock::time_point now) const override {
     std::lock_guard lock(state_->mutex);
-    std::int64_t current = state_->second_of(now);
-    auto [used, limits] = state_->view(current);
-    return accounts::time_remaining_ms(used, current, limits);
+    return accounts::time_remaining_ms(state_->totals(state_->second_of(now)), state_->limits_now());
   }
   std::int64_t executions_remaining(Clock::time_point now, std::chrono::milliseconds longest_execution) const override {
     std::lock_guard lock(state_->mutex);
-    std::int64_t current = state_->second_of(now);
-    auto [used, limits] = state_->view(current);
-    return accounts::executions_remaining(used, current, limits, longest_execution);
+    return accounts::executions_remaining(state_->totals(state_->second_of(now)), state_->limits_now(), longest_execution);
   }
 
  private:

@@ -80,16 +80,27 @@ Admission decide(const RollingWindow& used, std::int64_t current, const BudgetLi
   return {};
 }
 
+bool within(const SecondUsage& total, const BudgetLimits& limits) {
+  return total.execution_us < limits.execution_us && (!limits.executions || total.executions < *limits.executions);
+}
+
+std::int64_t time_remaining_ms(const SecondUsage& total, const BudgetLimits& limits) {
+  return std::max<std::int64_t>(0, (limits.execution_us - total.execution_us) / 1000);
+}
+
+std::int64_t executions_remaining(const SecondUsage& total, const BudgetLimits& limits, std::chrono::milliseconds longest_execution) {
+  if (limits.executions) return std::max<std::int64_t>(0, *limits.executions - total.executions);
+  std::int64_t remaining_ms = time_remaining_ms(total, limits);
+  return longest_execution.count() > 0 ? remaining_ms / longest_execution.count() : remaining_ms;
+}
+
 std::int64_t time_remaining_ms(const RollingWindow& used, std::int64_t current, const BudgetLimits& limits) {
-  return std::max<std::int64_t>(0, (limits.execution_us - used.totals(current).execution_us) / 1000);
+  return time_remaining_ms(used.totals(current), limits);
 }
 
 std::int64_t executions_remaining(const RollingWindow& used, std::int64_t current, const BudgetLimits& limits,
                                   std::chrono::milliseconds longest_execution) {
-  SecondUsage total = used.totals(current);
-  if (limits.executions) return std::max<std::int64_t>(0, *limits.executions - total.executions);
-  std::int64_t remaining_ms = std::max<std::int64_t>(0, (limits.execution_us - total.execution_us) / 1000);
-  return longest_execution.count() > 0 ? remaining_ms / longest_execution.count() : remaining_ms;
+  return executions_remaining(used.totals(current), limits, longest_execution);
 }
 
 }  // namespace sprocket::accounts

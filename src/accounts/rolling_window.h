@@ -45,6 +45,9 @@ struct Admission {
 };
 
 Admission decide(const RollingWindow& used, std::int64_t current, const BudgetLimits& limits);
+bool within(const SecondUsage& total, const BudgetLimits& limits);  // decide() would admit: no window needed
+std::int64_t time_remaining_ms(const SecondUsage& total, const BudgetLimits& limits);
+std::int64_t executions_remaining(const SecondUsage& total, const BudgetLimits& limits, std::chrono::milliseconds longest_execution);
 std::int64_t time_remaining_ms(const RollingWindow& used, std::int64_t current, const BudgetLimits& limits);
 // Executions left in the window; without a count limit, how many executions as long as
 // `longest_execution` the remaining time still allows.
