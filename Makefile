@@ -17,9 +17,11 @@ build: setup $(BUILD_DIR)/CMakeCache.txt
 serve: build
 	$(BUILD_DIR)/sprocket serve examples --listen $(LISTEN) --data-dir $(BUILD_DIR)/data
 
-# The Store suites run against SQLite and a private PostgreSQL server started for the run.
+# The Store suites run against SQLite and a private PostgreSQL server started for the run; the
+# Redis budget's suite against a private redis-server (never the system's services).
 unit: build
-	cd $(BUILD_DIR) && /usr/bin/python3 $(CURDIR)/tests/support/postgres_server.py run -- ctest --output-on-failure -j$(JOBS)
+	cd $(BUILD_DIR) && /usr/bin/python3 $(CURDIR)/tests/support/postgres_server.py run -- \
+	  /usr/bin/python3 $(CURDIR)/tests/support/redis_server.py run -- ctest --output-on-failure -j$(JOBS)
 
 e2e: build
 	/usr/bin/python3 -m pytest -q tests/e2e

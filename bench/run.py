@@ -9,6 +9,7 @@ Benchmarks (docs/performance.md describes each one):
   memory     gateway RSS and an idle warm worker's PSS
   logging    10 console lines per request against none
   neighbours a well-behaved function's p99 over 500 requests beside 4 hostile ones against quiet
+  budget     warm hello with the execution budget in Redis (--budget redis://…) against the local one
 
 Environment:
   BENCH_ONLY=hello,memory   run a subset (default: all)
@@ -57,7 +58,7 @@ GUEST_MODULES = ROOT / "guest" / "node" / "node_modules"
 NODE = shutil.which("node") or "/usr/bin/node"
 SDR_PACKAGE = "@hubspot/serverless-dev-runtime"
 SDR_VERSION = "7.0.7"
-ALL = ["hello", "realistic", "cold", "scale", "memory", "logging", "neighbours"]
+ALL = ["hello", "realistic", "cold", "scale", "memory", "logging", "neighbours", "budget"]
 HELLO_PATH = "/_hcms/api/hello"
 # Per-account limits for every sprocket under test (see Harness.sprocket_config).
 BENCH_LIMITS = {"maxEndpoints": 5000, "executionSecondsPerMinute": 1000000000}
@@ -347,6 +348,47 @@ class Harness:
             finally:
                 self.stop_all()
             self.results.setdefault(name, {})["wall_seconds"] = round(time.monotonic() - started, 1)
+
+    # 8. the execution budget in Redis --------------------------------------------------------
+
+    def bench_budget(self):
+        """What `--budget redis://…` costs a request: admission reads memory and a thread syncs
+        with Redis every 150 ms, so it should cost next to nothing. Warm hello at 32 and 1
+        connections against the local budget, in the same run; a private redis-server."""
+        sys.path.insert(0, str(ROOT / "tests" / "support"))
+        try:
+            from redis_server import RedisServer
+            redis = RedisServer().start()
+        except Exception as err:
+            raise SkipBenchmark(f"no redis-server: {err}")
+        folder = FIXTURES / "hello.functions"
+        res = self.results.setdefault("budget", {})
+        try:
+            for key, label, args in (("local", "sprocket --budget local", []),
+                                     ("redis", "sprocket --budget redis", ["--budget", redis.url()])):
+                server = self.sprocket(f"budget-{key}", [folder], [*self.sprocket_args, *args])
+                try:
+                    self.settle(server)
+                    res[key] = self.hello_target(server, label)
+                finally:
+                    self.finish_server(server)
+        finally:
+            redis.close()
+        local, shared = res["local"], res["redis"]
+        r = ratio(shared["c32"]["requests_per_sec"], local["c32"]["requests_per_sec"])
+        self.row("warm hello, c32 throughput, --budget redis vs local", fmt_rps(shared["c32"]["requests_per_sec"]),
+                 fmt_rps(local["c32"]["requests_per_sec"]), fmt_ratio(r), "≥ 0.95×", met(r is not None and r >= 0.95))
+        r = ratio(shared["c32"]["p99_ms"], local["c32"]["p99_ms"])
+        self.row("warm hello, c32 p99 latency, --budget redis vs local", fmt_ms(shared["c32"]["p99_ms"]),
+                 fmt_ms(local["c32"]["p99_ms"]), fmt_ratio(r))
+        added = (shared["c1"]["p50_ms"] - local["c1"]["p50_ms"]) * 1000
+        res["added_p50_c1_us"] = round(added, 1)
+        self.row("warm hello, c1 p50 latency added by --budget redis", fmt_ms(shared["c1"]["p50_ms"]),
+                 fmt_ms(local["c1"]["p50_ms"]), f"{added:+.0f} µs", "≤ +20 µs", met(added <= 20))
+        r = ratio(shared["c32"]["server_cpu_us_per_request"], local["c32"]["server_cpu_us_per_request"])
+        self.row("warm hello, c32 server CPU per request, --budget redis vs local",
+                 f"{shared['c32']['server_cpu_us_per_request']:.1f} µs", f"{local['c32']['server_cpu_us_per_request']:.1f} µs",
+                 fmt_ratio(r))
 
     # 1. warm hello-world -------------------------------------------------------------------
 

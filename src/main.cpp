@@ -76,6 +76,16 @@ int main(int argc, char** argv) {
     command->add_option("--data-dir", o.data_dir, "Where sprocket keeps its state (database, secret key, admin token)")
         ->capture_default_str();
     command->add_option("--store", o.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
+    command->add_option("--budget", o.budget,
+                        "Where accounts' execution budgets are kept: local (this node alone) or redis://HOST:PORT[/DB], one "
+                        "budget shared by every node (password: SPROCKET_REDIS_PASSWORD or SPROCKET_REDIS_PASSWORD_FILE; "
+                        "docs/scale-out.md)")
+        ->envname("SPROCKET_BUDGET")
+        ->capture_default_str();
+    command->add_option("--budget-prefix", o.budget_prefix,
+                        "The prefix of the Redis keys of the shared budget: nodes sharing a budget share it, separate groups "
+                        "of nodes on one Redis use different ones")
+        ->capture_default_str();
     command->add_option("--account-id", o.account_id, "The HubSpot account id functions see")->capture_default_str();
     command->add_option("--max-instances", o.max_instances, "Most instances per function, for every account (default: the configured limit, 8)");
     command->add_option("--idle-timeout", o.idle_timeout_seconds, "Seconds an idle instance is kept warm")->capture_default_str();

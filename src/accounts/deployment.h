@@ -21,7 +21,7 @@ struct Account {
   std::vector<std::string> domains;
   std::vector<std::filesystem::path> paths;  // folders it serves as they are (not deployed)
   AccountLimits limits;
-  std::unique_ptr<ExecutionBudget> budget;
+  std::unique_ptr<AccountBudget> budget;  // local by default; serve --budget may replace it (budget_backend.h)
 };
 
 // The accounts one node serves. Stable for the life of the process: the functions they serve

@@ -155,6 +155,15 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
     if (services_.unsandboxed_reason) {
       ready["warning"] = "workers are not sandboxed (" + *services_.unsandboxed_reason + "): functions can read this node's data";
     }
+    // A degraded budget is still ready: the node serves, enforcing its share of each budget
+    // alone (docs/scale-out.md); taking it out of a load balancer would only move its load.
+    if (services_.budget_health) {
+      auto budget = services_.budget_health();
+      json::object b{{"backend", budget.backend}, {"state", budget.degraded ? "degraded" : "ok"}};
+      if (budget.degraded) b["reason"] = budget.reason;
+      ready["budget"] = std::move(b);
+      if (budget.degraded) ready["degraded"] = json::array{"budget"};
+    }
     return respond(json_reply(200, ready));
   }
   auto caller = authorize(request);

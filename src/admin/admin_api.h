@@ -33,6 +33,8 @@ struct AdminServices {
   std::function<void(std::function<void()> then)> after_executions_stored;
   // Why workers run without a sandbox (said by /readyz), or nullopt when they are sandboxed.
   std::optional<std::string> unsandboxed_reason;
+  // The execution budget's backend: /readyz says when it is degraded (the node still serves).
+  std::function<accounts::BudgetHealth()> budget_health;
 };
 
 class AdminApi final : public http::RequestHandler {

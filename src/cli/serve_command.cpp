@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 #include <set>
 
+#include "accounts/budget_backend.h"
 #include "accounts/deployment.h"
+#include "accounts/redis_budget.h"
 #include "accounts/server_config.h"
 #include "actions/action_runner.h"
 #include "admin/admin_api.h"
@@ -60,6 +62,25 @@ Expected<accounts::Deployment, std::string> load_accounts(const ServeOptions& op
     }
     if (options.max_instances > 0) limits.max_instances_per_function = options.max_instances;
   });
+}
+
+// The backend --budget names. Its log lines come from its own thread: stderr takes each whole.
+Expected<std::unique_ptr<accounts::BudgetBackend>, std::string> make_budget_backend(const ServeOptions& options) {
+  if (options.budget == "local") return std::unique_ptr<accounts::BudgetBackend>(std::make_unique<accounts::LocalBudgetBackend>());
+  auto where = accounts::parse_redis_location(options.budget);
+  if (!where) return Unexpected{where.error()};
+  auto password = accounts::redis_password_from_environment();
+  if (!password) return Unexpected{password.error()};
+  where->password = std::move(*password);
+  if (options.budget_prefix.empty()) return Unexpected{std::string("--budget-prefix must not be empty")};
+  accounts::RedisBudgetSettings settings;
+  settings.where = std::move(*where);
+  settings.key_prefix = options.budget_prefix;
+  settings.log = [](const std::string& line) {
+    fmt::print(stderr, "{}\n", line);
+    std::fflush(stderr);
+  };
+  return std::unique_ptr<accounts::BudgetBackend>(std::make_unique<accounts::RedisBudgetBackend>(std::move(settings)));
 }
 
 // Installs the dependencies of every folder in `catalog`; the error carries npm's output.
@@ -234,6 +255,13 @@ int run_serve(const ServeOptions& options) {
     return 2;
   }
 
+  auto budgets = make_budget_backend(options);
+  if (!budgets) {
+    fmt::print(stderr, "sprocket: {}\n", budgets.error());
+    return 2;
+  }
+  for (auto& account : deployment->accounts) account.budget = (*budgets)->budget_for(account.id, account.limits);
+
   runtime::RuntimeSettings runtime_settings;
   runtime::GuestInstall guest;
   guest.node = options.node;
@@ -372,9 +400,14 @@ int run_serve(const ServeOptions& options) {
   generations.attach(gateway);
   metrics.set_instances_source([&] { return generations.instances(); });
   metrics.set_delayed_starts_source([] { return runtime::delayed_instance_starts().load(); });
+  metrics.set_budget_source([&budgets] {
+    auto h = (*budgets)->health();
+    return metrics::Metrics::BudgetGauges{h.backend, h.degraded, h.live_nodes, h.syncs, h.sync_errors};
+  });
   admin::AdminApi admin_api(io, admin::AdminServices{*deployment, gateway, secrets, *executor, metrics, *deployments, action_runner,
                                                        [&log](std::function<void()> then) { log.after_stored(std::move(then)); },
-                                                       unsandboxed}, token.value);
+                                                       unsandboxed, [&budgets] { return (*budgets)->health(); }},
+                            token.value);
   admin_api.reload_tokens();
   changes.subscribe([&admin_api] { admin_api.reload_tokens(); });
   std::optional<config::FolderWatcher> watcher;
@@ -427,6 +460,7 @@ int run_serve(const ServeOptions& options) {
     fmt::print(stderr, "sprocket: cannot listen on {}: {}\n", server ? options.admin_listen : options.listen, e.what());
     return 2;
   }
+  (*budgets)->start();  // a first sync, then its thread: the budgets are global from the first request
   server->start();
   admin_server->start();
   action_runner.start();
@@ -540,6 +574,7 @@ int run_serve(const ServeOptions& options) {
     return poll_for.count() > 0 && gateway.in_flight() <= 2 && std::chrono::steady_clock::now() - gateway.last_exchange() < poll_for;
   });
   deployments.reset();  // its thread may post to the event loop: stop it while the loop exists
+  (*budgets)->stop();
   log.flush();          // printed, and handed to the store
   executor->flush();    // every accepted execution record reaches the store before exit
   // Connections and streams still open end here, while the servers they belong to exist.

@@ -34,6 +34,10 @@ struct ServeOptions {
   int max_receiving_body_mb = 64;   // request bodies being received, in total
   int poll_us = 300;  // after an exchange at low concurrency, poll this long before sleeping (0: never)
   std::string held_logs_limit = "64MB";  // execution records kept in memory while the store refuses them
+  // --budget: "local" (this node's memory) or redis://HOST:PORT[/DB], shared by every node
+  // (docs/scale-out.md); the password comes from SPROCKET_REDIS_PASSWORD(_FILE), never argv.
+  std::string budget = "local";
+  std::string budget_prefix = "sprocket:budget:";  // the Redis keys' prefix: one per group of nodes
   bool watch = false;  // `sprocket dev`: reload on every change to the served folders
 };
 

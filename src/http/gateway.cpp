@@ -150,14 +150,14 @@ void Gateway::activate(std::shared_ptr<Generation> generation) { generation_ = s
 
 Limits Gateway::current_limits(const Generation& gen, std::size_t function_index) {
   auto& account = deployment_.accounts[gen.catalog.functions[function_index].account_index];
-  auto now = accounts::ExecutionBudget::Clock::now();
+  auto now = accounts::AccountBudget::Clock::now();
   return Limits{account.budget->executions_remaining(now, gen.dispatcher->time_limit(function_index)),
                 account.budget->time_remaining_ms(now)};
 }
 
 std::optional<Response> Gateway::refuse_if_budget_spent(std::size_t account_index, const std::string& request_id) {
   auto& account = deployment_.accounts[account_index];
-  auto admission = account.budget->check(accounts::ExecutionBudget::Clock::now());
+  auto admission = account.budget->check(accounts::AccountBudget::Clock::now());
   if (admission.admitted) return std::nullopt;
   if (sinks_.metrics) sinks_.metrics->rejected("budget");
   std::string why = std::string_view(admission.reason) == "EXECUTIONS"
@@ -172,9 +172,10 @@ std::optional<Response> Gateway::refuse_if_budget_spent(std::size_t account_inde
 }
 
 // Nothing runs on the event loop between the check and this, and time only frees budget, so the
-// check's answer still holds.
+// check's answer still holds (with a shared budget, a sync in between may have brought other
+// nodes' executions: those are the overshoot docs/scale-out.md allows).
 void Gateway::count_execution(std::size_t account_index) {
-  deployment_.accounts[account_index].budget->count_execution(accounts::ExecutionBudget::Clock::now());
+  deployment_.accounts[account_index].budget->count_execution(accounts::AccountBudget::Clock::now());
 }
 
 void Gateway::handle(Request request, std::string remote_address, Respond respond) {
@@ -423,7 +424,7 @@ void Gateway::record(const Execution& e, InvocationReport& report, bool success,
   using Outcome = InvocationResult::Outcome;
   bool ran = result.outcome != Outcome::QueueFull && result.outcome != Outcome::QueueTimeout;
   if (ran) {
-    account.budget->charge(accounts::ExecutionBudget::Clock::now(),
+    account.budget->charge(accounts::AccountBudget::Clock::now(),
                            std::chrono::microseconds(std::llround(report.execution_ms * 1000)));
   }
   std::int64_t started = e.received_unix_ms + std::llround(report.queue_ms);

@@ -128,6 +128,22 @@ std::string Metrics::render() const {
   out += "# HELP sprocket_execution_records_held Execution records held in memory for a store that refuses them for now.\n";
   out += "# TYPE sprocket_execution_records_held gauge\n";
   out += fmt::format("sprocket_execution_records_held {}\n", records_held_ ? records_held_() : 0);
+  BudgetGauges budget = budget_ ? budget_() : BudgetGauges{};
+  out += "# HELP sprocket_budget_backend Where the execution budgets are kept (1 for the backend in use).\n";
+  out += "# TYPE sprocket_budget_backend gauge\n";
+  out += fmt::format("sprocket_budget_backend{{backend=\"{}\"}} 1\n", label_value(budget.backend));
+  out += "# HELP sprocket_budget_backend_degraded 1 while the shared budget cannot be reached and this node enforces its share alone.\n";
+  out += "# TYPE sprocket_budget_backend_degraded gauge\n";
+  out += fmt::format("sprocket_budget_backend_degraded {}\n", budget.degraded ? 1 : 0);
+  out += "# HELP sprocket_budget_live_nodes Nodes sharing the budget, as the last sync saw them.\n";
+  out += "# TYPE sprocket_budget_live_nodes gauge\n";
+  out += fmt::format("sprocket_budget_live_nodes {}\n", budget.live_nodes);
+  out += "# HELP sprocket_budget_syncs_total Successful syncs with the shared budget.\n";
+  out += "# TYPE sprocket_budget_syncs_total counter\n";
+  out += fmt::format("sprocket_budget_syncs_total {}\n", budget.syncs);
+  out += "# HELP sprocket_budget_sync_errors_total Failed connections and syncs with the shared budget.\n";
+  out += "# TYPE sprocket_budget_sync_errors_total counter\n";
+  out += fmt::format("sprocket_budget_sync_errors_total {}\n", budget.sync_errors);
   return out;
 }
 

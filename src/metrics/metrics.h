@@ -55,6 +55,16 @@ class Metrics {
     records_held_ = std::move(held);
   }
 
+  // The execution budget's backend (accounts/budget_backend.h), read when rendering.
+  struct BudgetGauges {
+    std::string backend = "local";
+    bool degraded = false;
+    std::int64_t live_nodes = 1;
+    std::uint64_t syncs = 0;
+    std::uint64_t sync_errors = 0;
+  };
+  void set_budget_source(std::function<BudgetGauges()> source) { budget_ = std::move(source); }
+
   // What the binary was built from, for sprocket_build_info (a gauge that is always 1).
   void set_build_info(std::string version, std::string commit) {
     build_version_ = std::move(version);
@@ -80,6 +90,7 @@ class Metrics {
   std::function<std::uint64_t()> records_dropped_;
   std::function<std::uint64_t()> records_held_;
   std::function<std::uint64_t()> delayed_starts_;
+  std::function<BudgetGauges()> budget_;
   std::string build_version_;
   std::string build_commit_;
 };

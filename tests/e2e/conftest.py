@@ -16,6 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 from polling import wait_for  # noqa: E402  (the tests import it from here)
 from postgres_server import PostgresServer  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
 # SPROCKET_BINARY runs the tests against another build (e.g. to see a new test fail without its fix).
 BINARY = pathlib.Path(os.environ.get("SPROCKET_BINARY", ROOT / "build" / "sprocket"))
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -143,6 +144,23 @@ def postgres_server():
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server for the whole run (tests/support/redis_server.py). A test may stop()
+    and start() it (same port, empty again) to play an outage; it is running again afterwards."""
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_budget(redis_server):
+    """The options for nodes sharing one budget of this test's own (its own key prefix)."""
+    yield ("--budget", redis_server.url(), "--budget-prefix", f"e2e:{os.getpid()}:{next(_databases)}:")
+    if redis_server.process is None:
+        redis_server.start()
 
 
 _databases = iter(range(1, 1_000_000))
