@@ -17,6 +17,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_with_server import run_with_server  # noqa: E402
+
 USER = "sprocket"  # the cluster's superuser (trust on loopback: a throwaway cluster)
 
 
@@ -96,16 +99,8 @@ class PostgresServer:
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] != "run" or "--" not in argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    command = argv[argv.index("--") + 1:]
-    server = PostgresServer().start()
-    try:
-        env = {**os.environ, "SPROCKET_TEST_POSTGRES": server.url(), "SPROCKET_REQUIRE_POSTGRES": "1"}
-        return subprocess.call(command, env=env)
-    finally:
-        server.stop()
+    return run_with_server(argv, __doc__, lambda: PostgresServer().start(),
+                           lambda server: {"SPROCKET_TEST_POSTGRES": server.url(), "SPROCKET_REQUIRE_POSTGRES": "1"})
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_with_server import run_with_server  # noqa: E402
+
 
 def free_port():
     with socket.socket() as s:
@@ -99,16 +102,8 @@ class RedisServer:
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] != "run" or "--" not in argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    command = argv[argv.index("--") + 1:]
-    server = RedisServer().start()
-    try:
-        env = {**os.environ, "SPROCKET_TEST_REDIS": server.url(), "SPROCKET_REQUIRE_REDIS": "1"}
-        return subprocess.call(command, env=env)
-    finally:
-        server.close()
+    return run_with_server(argv, __doc__, lambda: RedisServer().start(),
+                           lambda server: {"SPROCKET_TEST_REDIS": server.url(), "SPROCKET_REQUIRE_REDIS": "1"})
 
 
 if __name__ == "__main__":
