@@ -10,6 +10,7 @@ Benchmarks (docs/performance.md describes each one):
   logging    10 console lines per request against none
   neighbours a well-behaved function's p99 over 500 requests beside 4 hostile ones against quiet
   budget     warm hello with the execution budget in Redis (--budget redis://…) against the local one
+  multinode  warm hello through a node on a PostgreSQL store against one on SQLite (the shared store's overhead)
 
 Environment:
   BENCH_ONLY=hello,memory   run a subset (default: all)
@@ -58,7 +59,7 @@ GUEST_MODULES = ROOT / "guest" / "node" / "node_modules"
 NODE = shutil.which("node") or "/usr/bin/node"
 SDR_PACKAGE = "@hubspot/serverless-dev-runtime"
 SDR_VERSION = "7.0.7"
-ALL = ["hello", "realistic", "cold", "scale", "memory", "logging", "neighbours", "budget"]
+ALL = ["hello", "realistic", "cold", "scale", "memory", "logging", "neighbours", "budget", "multinode"]
 HELLO_PATH = "/_hcms/api/hello"
 # Per-account limits for every sprocket under test (see Harness.sprocket_config).
 BENCH_LIMITS = {"maxEndpoints": 5000, "executionSecondsPerMinute": 1000000000}
@@ -389,6 +390,42 @@ class Harness:
         self.row("warm hello, c32 server CPU per request, --budget redis vs local",
                  f"{shared['c32']['server_cpu_us_per_request']:.1f} µs", f"{local['c32']['server_cpu_us_per_request']:.1f} µs",
                  fmt_ratio(r))
+
+    # 9. several nodes: the PostgreSQL store's overhead ----------------------------------------
+
+    def bench_multinode(self):
+        """What a shared store costs a request: every request's execution record goes to the
+        store (batched on the store's thread), so a node on PostgreSQL should serve hello as fast
+        as one on SQLite. Warm hello at 32 and 1 connections, both in this run; a private
+        PostgreSQL server (tests/support/postgres_server.py)."""
+        sys.path.insert(0, str(ROOT / "tests" / "support"))
+        try:
+            from postgres_server import PostgresServer
+            postgres = PostgresServer().start()
+        except Exception as err:
+            raise SkipBenchmark(f"no PostgreSQL server: {err}")
+        folder = FIXTURES / "hello.functions"
+        res = self.results.setdefault("multinode", {})
+        try:
+            store = postgres.create_database("bench_multinode")
+            for key, label, args in (("sqlite", "sprocket on SQLite", []),
+                                     ("postgresql", "sprocket on PostgreSQL", ["--store", store])):
+                server = self.sprocket(f"store-{key}", [folder], [*self.sprocket_args, *args])
+                try:
+                    self.settle(server)
+                    res[key] = self.hello_target(server, label)
+                finally:
+                    self.finish_server(server)
+        finally:
+            postgres.stop()
+        sqlite, pg = res["sqlite"], res["postgresql"]
+        r = ratio(pg["c32"]["requests_per_sec"], sqlite["c32"]["requests_per_sec"])
+        self.row("warm hello, c32 throughput, node on PostgreSQL vs on SQLite", fmt_rps(pg["c32"]["requests_per_sec"]),
+                 fmt_rps(sqlite["c32"]["requests_per_sec"]), fmt_ratio(r), "≥ 0.9×", met(r is not None and r >= 0.9))
+        r = ratio(pg["c1"]["p50_ms"], sqlite["c1"]["p50_ms"])
+        self.row("warm hello, c1 p50 latency, node on PostgreSQL vs on SQLite", fmt_ms(pg["c1"]["p50_ms"]),
+                 fmt_ms(sqlite["c1"]["p50_ms"]), fmt_ratio(r))
+        self.note("multinode: 1 vs 3 nodes behind nginx is not measured yet (docs/scale-out.md)")
 
     # 1. warm hello-world -------------------------------------------------------------------
 
