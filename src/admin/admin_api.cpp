@@ -170,6 +170,16 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
     r.body() = services_.metrics.render();
     return respond(std::move(r));
   }
+  if (path == "/api/v1/whoami" && method == beast_http::verb::get) {
+    // What this token may reach: `sprocket login` keeps a scoped token's account as the default.
+    json::array reachable;
+    for (const auto& a : services_.deployment.accounts) {
+      if (!caller->account || a.id == *caller->account) reachable.emplace_back(a.id);
+    }
+    return respond(json_reply(200, json::object{{"scope", caller->account ? "account" : "node"},
+                                                {"account", caller->account ? json::value(*caller->account) : json::value(nullptr)},
+                                                {"accounts", std::move(reachable)}}));
+  }
   if (path == "/api/v1/functions" && method == beast_http::verb::get) return respond(functions(*caller));
   if (path == kLogsPath && method == beast_http::verb::get) return handle_logs(params, *caller, respond);
   if (path == kFollowPath && method == beast_http::verb::get) {

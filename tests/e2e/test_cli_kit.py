@@ -50,7 +50,7 @@ def test_build_info_metric_matches_the_version(start_sprocket, tmp_path):
 COMMANDS = [["serve"], ["dev"], ["secrets"], ["logs"], ["deploy"], ["versions"], ["rollback"], ["tokens"],
             ["tokens", "create"], ["tokens", "list"], ["tokens", "revoke"], ["functions"], ["functions", "list"],
             ["functions", "create"], ["actions"], ["actions", "check"], ["actions", "test"], ["actions", "run"],
-            ["actions", "show"], ["actions", "executions"], ["completion"]]
+            ["actions", "show"], ["actions", "executions"], ["completion"], ["invoke"], ["login"], ["logout"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
