@@ -250,12 +250,22 @@ int main(int argc, char** argv) {
   auto* tokens_list = tokens_command->add_subcommand("list", "The scoped tokens: id, account, created (never a token or its hash)");
   add_tokens_store_options(tokens_list);
   tokens_list->add_flag("--json", tokens.json, "Print a JSON array of {id, account, createdAt}");
-  tokens_list->callback([&] { exit_code = cli::run_tokens_list(tokens); });
+  auto add_tokens_server_option = [&](CLI::App* command) {
+    command->add_option("--server", tokens.server, "Work on a running node's admin API instead (with the node's own token)");
+    add_profile_option(command);
+  };
+  add_tokens_server_option(tokens_list);
+  tokens_list->callback([&] {
+    exit_code = use_profile(tokens_list, tokens.server, tokens.unused_account) ? cli::run_tokens_list(tokens) : 2;
+  });
   example(tokens_list, "  sprocket tokens list --data-dir /var/lib/sprocket");
   auto* tokens_revoke = tokens_command->add_subcommand("revoke", "End a scoped token: a running server refuses it within a second");
   tokens_revoke->add_option("id", tokens.id, "The token's id, as `tokens list` shows it (tok_…)")->required();
   add_tokens_store_options(tokens_revoke);
-  tokens_revoke->callback([&] { exit_code = cli::run_tokens_revoke(tokens); });
+  add_tokens_server_option(tokens_revoke);
+  tokens_revoke->callback([&] {
+    exit_code = use_profile(tokens_revoke, tokens.server, tokens.unused_account) ? cli::run_tokens_revoke(tokens) : 2;
+  });
   example(tokens_revoke, "  sprocket tokens revoke tok_3f9a2c7d01be --data-dir /var/lib/sprocket");
   example(tokens_command, "  sprocket tokens create --account 222 --data-dir /var/lib/sprocket\n"
                           "  sprocket tokens list --data-dir /var/lib/sprocket");

@@ -26,13 +26,14 @@ std::optional<std::string> read_token(const LoginOptions& o) {
                          "(sprocket login --server {} --token-stdin < token-file)\n", o.server);
       return std::nullopt;
     }
-    fmt::print(stderr, "Admin token for {} (not shown): ", o.server);
-    std::fflush(stderr);
+    // Echo goes off before the prompt shows: a token typed (or pasted) the moment it appears is not echoed.
     termios old{};
     ::tcgetattr(STDIN_FILENO, &old);
     termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    fmt::print(stderr, "Admin token for {} (not shown): ", o.server);
+    std::fflush(stderr);
     std::getline(std::cin, token);
     ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
     fmt::print(stderr, "\n");

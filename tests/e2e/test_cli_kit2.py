@@ -333,3 +333,83 @@ def test_dev_reloads_once_for_a_package_json_change_and_says_what_npm_does(start
     wait_for(lambda: s.get("/_hcms/api/greet").json() == {"version": "marker"}, timeout=20, message="the marker edit")
     reloads = re.findall(r"sprocket: reloaded \((.*?) changed\)", s.log())
     assert not any(r == "package-lock.json" for r in reloads), reloads
+
+
+# --- npm progress on a terminal --------------------------------------------------------------------
+
+def with_local_dependency(folder):
+    lib = folder / "lib"
+    lib.mkdir()
+    (lib / "package.json").write_text(json.dumps({"name": "lib", "version": "1.0.0"}))
+    (lib / "index.js").write_text("module.exports = 'from lib';\n")
+    (folder / "package.json").write_text(json.dumps({"name": "probe", "private": True, "dependencies": {"lib": "file:./lib"}}))
+
+
+def test_npm_progress_turns_on_a_terminal_and_is_plain_elsewhere(tmp_path):
+    folder = echo_folder(tmp_path)
+    with_local_dependency(folder)
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([str(BINARY), "invoke", "echo", str(folder), "--sandbox", "auto"], stdout=subprocess.DEVNULL,
+                              stderr=follower, timeout=120)
+        os.close(follower)
+        follower = None
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if follower is not None:
+            os.close(follower)
+        os.close(leader)
+    assert done.returncode == 0, seen
+    text = seen.decode()
+    # The turning line is rewritten in place and replaced by the outcome.
+    assert re.search(r"\r\x1b\[K[|/\\-] sprocket: installing the dependencies of \S+probe\.functions \(npm install\)… \d+ s", text), text
+    assert re.search(r"\r\x1b\[Ksprocket: installing the dependencies of \S+ \(npm install\): installed \(\d+\.\d s\)", text), text
+    # Installed now: nothing to say the next time.
+    again = invoke("echo", folder)
+    assert again.returncode == 0 and "installing the dependencies" not in again.stderr, again.stderr
+    (folder / "node_modules").rename(folder / "old_modules")
+    plain = invoke("echo", folder)
+    assert plain.returncode == 0 and "\x1b[" not in plain.stderr
+    assert re.search(r"^sprocket: installing the dependencies of \S+ \(npm install\)…$", plain.stderr, re.M), plain.stderr
+
+
+# --- gaps: tokens through the admin API, actions in functions list ------------------------------------
+
+def test_tokens_list_and_revoke_through_the_admin_api(start_sprocket, tmp_path):
+    s = start_sprocket([], cwd=tmp_path)
+    env = {"SPROCKET_TOKEN": (s.data_dir / "admin.token").read_text().strip(), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    made = run("tokens", "create", "--account", "123456", "--data-dir", s.data_dir)
+    scoped = made.stdout.strip()
+    token_id = re.search(r"id (tok_[0-9a-f]{12})", made.stderr).group(1)
+    listed = run("tokens", "list", "--json", "--server", s.admin_url, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [(t["id"], t["account"]) for t in json.loads(listed.stdout)] == [(token_id, 123456)]
+    text = run("tokens", "list", "--server", s.admin_url, env=env).stdout
+    assert re.match(rf"^{token_id}\t123456\t\S+Z$", text.strip()) and scoped not in text
+    # A scoped token may not list or end the others' tokens.
+    wait_for(lambda: s.admin("GET", "/api/v1/whoami", token=scoped).status_code == 200, timeout=5, message="the scoped token")
+    refused = run("tokens", "list", "--server", s.admin_url, env={**env, "SPROCKET_TOKEN": scoped})
+    assert refused.returncode == 1 and "use the node's admin token" in refused.stderr
+    assert run("tokens", "revoke", "tok_000000000000", "--server", s.admin_url, env=env).returncode == 1
+    revoked = run("tokens", "revoke", token_id, "--server", s.admin_url, env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    wait_for(lambda: s.admin("GET", "/api/v1/whoami", token=scoped).status_code == 401, timeout=5, message="the revoked token refused")
+    assert json.loads(run("tokens", "list", "--json", "--server", s.admin_url, env=env).stdout) == []
+
+
+def test_functions_list_shows_workflow_actions_too():
+    from conftest import EXAMPLES
+    out = run("functions", "list", EXAMPLES)
+    assert out.returncode == 0, out.stderr
+    assert any(r.split()[:5] == ["score-contact", "action", "(node)", "(workflow", "action)"] for r in out.stdout.splitlines()), out.stdout
+    listed = {f["name"]: f for f in json.loads(run("functions", "list", EXAMPLES, "--json").stdout)}
+    assert listed["domain-of"]["kind"] == "action-python" and listed["domain-of"]["route"] is None
+    assert listed["score-contact"]["actionsJson"].endswith("crm.actions/actions.json")
