@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
   invoke_command->add_option("--node", invoke.node, "The Node.js executable")->capture_default_str();
   invoke_command->callback([&] { exit_code = cli::run_invoke(invoke); });
   example(invoke_command, "  sprocket invoke hello examples --query who=ada\n"
-                          "  sprocket invoke fetch-quote examples -X POST --data '{\"symbol\": \"HUBS\"}' --json\n"
+                          "  sprocket invoke echo examples -X POST --data '{\"symbol\": \"HUBS\"}' --json\n"
                           "  sprocket invoke /_hcms/api/hello --server http://127.0.0.1:8080");
 
   std::string actions_path = ".";
