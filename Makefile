@@ -2,8 +2,9 @@
 BUILD_DIR ?= build
 JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
+ADMIN_LISTEN ?= 127.0.0.1:8081
 
-.PHONY: setup build serve test unit e2e fuzz fuzz-build faults bench soak clean
+.PHONY: setup build serve deb test unit e2e fuzz fuzz-build faults bench soak clean
 
 setup:
 	@scripts/setup
@@ -15,7 +16,11 @@ build: setup $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 serve: build
-	$(BUILD_DIR)/sprocket serve examples --listen $(LISTEN) --data-dir $(BUILD_DIR)/data
+	$(BUILD_DIR)/sprocket serve examples --listen $(LISTEN) --admin-listen $(ADMIN_LISTEN) --data-dir $(BUILD_DIR)/data
+
+# A Debian package of this build: binaries, guest runtimes, the systemd unit (packaging/README.md).
+deb: build
+	BUILD_DIR=$(BUILD_DIR) scripts/make-deb
 
 # The Store suites run against SQLite and a private PostgreSQL server started for the run; the
 # Redis budget's suite against a private redis-server (never the system's services).

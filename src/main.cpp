@@ -11,6 +11,9 @@
 #include "cli/completion.h"
 #include "cli/deploy_command.h"
 #include "cli/functions_command.h"
+#include "cli/invoke_command.h"
+#include "cli/login_command.h"
+#include "cli/profile.h"
 #include "cli/logs_command.h"
 #include "cli/secrets_command.h"
 #include "cli/serve_command.h"
@@ -56,6 +59,27 @@ void add_color_option(CLI::App* command, std::string& mode, std::string_view wha
   command->add_option("--color", mode, fmt::format("Colour {}: auto (on a terminal, unless NO_COLOR is set), always or never", what))
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
+}
+
+// A remote command takes --profile NAME: the `sprocket login` profile whose server and token it
+// uses when --server is not given (cli/profile.h).
+std::string profile_flag;  // --profile's value; select_profile() is what counts
+
+void add_profile_option(CLI::App* command) {
+  command->add_option("--profile", profile_flag, "The `sprocket login` profile to use (default: $SPROCKET_PROFILE, else \"default\")")
+      ->each([](const std::string& name) { cli::select_profile(name); });
+}
+
+// Fills --server and --account from the profile when the command line gave no server and no
+// local node (--data-dir, --store); false, with the reason printed, when that cannot be done.
+bool use_profile(CLI::App* command, std::string& server, std::int64_t& account) {
+  auto given = [command](const char* name) {
+    const auto* option = command->get_option_no_throw(name);
+    return option && option->count() > 0;
+  };
+  auto applied = cli::apply_profile(given("--server"), given("--data-dir") || given("--store"), server, given("--account"), account);
+  if (!applied) fmt::print(stderr, "sprocket: {}\n", applied.error());
+  return static_cast<bool>(applied);
 }
 
 }  // namespace
@@ -170,7 +194,10 @@ int main(int argc, char** argv) {
   secrets_command->add_option("--server", secrets.server, "Work on a running server's admin API instead (token from SPROCKET_TOKEN)");
   secrets_command->add_option("--account", secrets.account_id, "The account the secret belongs to")->capture_default_str();
   secrets_command->add_flag("--json", secrets.json, "list: print a JSON array of {name, updatedAt}");
-  secrets_command->callback([&] { exit_code = cli::run_secrets(secrets); });
+  add_profile_option(secrets_command);
+  secrets_command->callback([&] {
+    exit_code = use_profile(secrets_command, secrets.server, secrets.account_id) ? cli::run_secrets(secrets) : 2;
+  });
   example(secrets_command, "  printf %s \"$KEY\" | sprocket secrets add API_KEY --data-dir /var/lib/sprocket\n"
                            "  sprocket secrets list --json --server http://127.0.0.1:8081");
 
@@ -189,7 +216,8 @@ int main(int argc, char** argv) {
   logs_command->add_option("--store", logs.store, std::string(kStoreHelp))->envname("SPROCKET_STORE");
   logs_command->add_option("--server", logs.server, "Read a running server's admin API instead (token from SPROCKET_TOKEN)");
   logs_command->add_option("--account", logs.account_id, "The account whose logs to read")->capture_default_str();
-  logs_command->callback([&] { exit_code = cli::run_logs(logs); });
+  add_profile_option(logs_command);
+  logs_command->callback([&] { exit_code = use_profile(logs_command, logs.server, logs.account_id) ? cli::run_logs(logs) : 2; });
   example(logs_command, "  sprocket logs fetch-quote --follow --data-dir /var/lib/sprocket\n"
                         "  sprocket logs --request-id 0d6c5f0e-… --json");
 
@@ -199,6 +227,7 @@ int main(int argc, char** argv) {
     command->add_option("--account", deploy.account_id, "The account")->capture_default_str();
     command->add_option("--data-dir", deploy.data_dir, "Take the admin token from DIR/admin.token when SPROCKET_TOKEN is not set")
         ->capture_default_str();
+    add_profile_option(command);
   };
   auto* deploy_command = app.add_subcommand("deploy", "Upload a functions folder or project; it serves once fully validated");
   deploy_command->add_option("path", deploy.path, "The folder to deploy")->capture_default_str();
@@ -209,17 +238,17 @@ int main(int argc, char** argv) {
                              "with its version and deploys nothing twice (default: a new id)");
   add_server_options(deploy_command);
   deploy_command->add_flag("--json", deploy.json, "Print the node's answer as JSON (version, functions, shadowed, warnings)");
-  deploy_command->callback([&] { exit_code = cli::run_deploy(deploy); });
+  deploy_command->callback([&] { exit_code = use_profile(deploy_command, deploy.server, deploy.account_id) ? cli::run_deploy(deploy) : 2; });
   example(deploy_command, "  sprocket deploy ./my-project --server http://10.0.0.5:8081 -m \"new quote filter\"");
   auto* versions_command = app.add_subcommand("versions", "List the deployed versions, newest first");
   add_server_options(versions_command);
   versions_command->add_flag("--json", deploy.json, "Print a JSON array of the versions");
-  versions_command->callback([&] { exit_code = cli::run_versions(deploy); });
+  versions_command->callback([&] { exit_code = use_profile(versions_command, deploy.server, deploy.account_id) ? cli::run_versions(deploy) : 2; });
   example(versions_command, "  sprocket versions --server http://10.0.0.5:8081 --json");
   auto* rollback_command = app.add_subcommand("rollback", "Serve an earlier version again (default: undo the latest deploy)");
   rollback_command->add_option("version", deploy.version, "The version to serve");
   add_server_options(rollback_command);
-  rollback_command->callback([&] { exit_code = cli::run_rollback(deploy); });
+  rollback_command->callback([&] { exit_code = use_profile(rollback_command, deploy.server, deploy.account_id) ? cli::run_rollback(deploy) : 2; });
   example(rollback_command, "  sprocket rollback --server http://10.0.0.5:8081      # undo the latest deploy\n"
                             "  sprocket rollback 3 --server http://10.0.0.5:8081    # serve version 3 again");
 
@@ -237,12 +266,22 @@ int main(int argc, char** argv) {
   auto* tokens_list = tokens_command->add_subcommand("list", "The scoped tokens: id, account, created (never a token or its hash)");
   add_tokens_store_options(tokens_list);
   tokens_list->add_flag("--json", tokens.json, "Print a JSON array of {id, account, createdAt}");
-  tokens_list->callback([&] { exit_code = cli::run_tokens_list(tokens); });
+  auto add_tokens_server_option = [&](CLI::App* command) {
+    command->add_option("--server", tokens.server, "Work on a running node's admin API instead (with the node's own token)");
+    add_profile_option(command);
+  };
+  add_tokens_server_option(tokens_list);
+  tokens_list->callback([&] {
+    exit_code = use_profile(tokens_list, tokens.server, tokens.unused_account) ? cli::run_tokens_list(tokens) : 2;
+  });
   example(tokens_list, "  sprocket tokens list --data-dir /var/lib/sprocket");
   auto* tokens_revoke = tokens_command->add_subcommand("revoke", "End a scoped token: a running server refuses it within a second");
   tokens_revoke->add_option("id", tokens.id, "The token's id, as `tokens list` shows it (tok_…)")->required();
   add_tokens_store_options(tokens_revoke);
-  tokens_revoke->callback([&] { exit_code = cli::run_tokens_revoke(tokens); });
+  add_tokens_server_option(tokens_revoke);
+  tokens_revoke->callback([&] {
+    exit_code = use_profile(tokens_revoke, tokens.server, tokens.unused_account) ? cli::run_tokens_revoke(tokens) : 2;
+  });
   example(tokens_revoke, "  sprocket tokens revoke tok_3f9a2c7d01be --data-dir /var/lib/sprocket");
 
   cli::StoreMigrateOptions store_migrate;
@@ -288,6 +327,45 @@ int main(int argc, char** argv) {
   example(functions_command, "  sprocket functions create hello && sprocket functions list hello.functions");
   functions_command->require_subcommand(1);
 
+  cli::LoginOptions login;
+  auto* login_command = app.add_subcommand("login", "Keep a node's admin URL and token in a profile for the remote commands");
+  login_command->add_option("--server", login.server, "The node's admin API (http://host:8081)")->required();
+  login_command->add_flag("--token-stdin", login.token_stdin, "Read the token from standard input (else a prompt that does not echo)");
+  add_profile_option(login_command);
+  login_command->callback([&] { exit_code = cli::run_login(login); });
+  example(login_command, "  sprocket login --server http://10.0.0.5:8081                 # prompts for the token\n"
+                         "  sprocket login --server http://10.0.0.5:8081 --token-stdin --profile staging < token");
+  auto* logout_command = app.add_subcommand("logout", "Forget a profile's server and token");
+  add_profile_option(logout_command);
+  logout_command->callback([&] { exit_code = cli::run_logout(); });
+  example(logout_command, "  sprocket logout --profile staging");
+
+  cli::InvokeOptions invoke;
+  auto* invoke_command = app.add_subcommand(
+      "invoke", "Run one request now through a real worker (local folders, as serve loads them) or --server; print the answer and logs");
+  invoke_command->add_option("function", invoke.target,
+                             "An endpoint name (/_hcms/api/NAME), a project path (/hs/serverless/PATH), or the path itself")
+      ->required();
+  invoke_command->add_option("paths", invoke.paths, "The folders to load, as for serve (default: .)");
+  invoke_command->add_option("--method,-X", invoke.method, "The HTTP method (default: GET, or POST with --data)");
+  invoke_command->add_option("--query,-q", invoke.query, "A query parameter KEY=VALUE (repeatable)");
+  invoke_command->add_option("--data,-d", invoke.data, "The body: JSON text, or @FILE");
+  invoke_command->add_option("--header,-H", invoke.headers, "A request header 'Name: value' (repeatable)");
+  invoke_command->add_option("--account", invoke.account_id, "The account whose functions run (with --config: one of its accounts)")
+      ->each([&](const std::string&) { invoke.account_given = true; });
+  invoke_command->add_option("--config", invoke.config_file, "The accounts file `serve --config` would read");
+  invoke_command->add_option("--server", invoke.server, "Send the request to a running node's listener instead (http://host:8080)");
+  invoke_command->add_flag("--json", invoke.json, "Print {status, headers, body, execution, logs} as one JSON document");
+  invoke_command->add_option("--sandbox", invoke.sandbox, "on, off or auto, as for dev")
+      ->check(CLI::IsMember({"on", "off", "auto"}))
+      ->capture_default_str();
+  invoke_command->add_option("--time-limit-ms", invoke.time_limit_ms, "The execution time limit (default: HubSpot's)");
+  invoke_command->add_option("--node", invoke.node, "The Node.js executable")->capture_default_str();
+  invoke_command->callback([&] { exit_code = cli::run_invoke(invoke); });
+  example(invoke_command, "  sprocket invoke hello examples --query who=ada\n"
+                          "  sprocket invoke echo examples -X POST --data '{\"symbol\": \"HUBS\"}' --json\n"
+                          "  sprocket invoke /_hcms/api/hello --server http://127.0.0.1:8080");
+
   std::string actions_path = ".";
   auto* actions_command = app.add_subcommand("actions", "Workflow custom-code actions (docs/actions.md)");
   auto* actions_check = actions_command->add_subcommand("check", "Validate the action definitions (actions.json) under PATH");
@@ -309,6 +387,7 @@ int main(int argc, char** argv) {
     command->add_option("--data-dir", action_run.data_dir, "Take the admin token from DIR/admin.token when SPROCKET_TOKEN is not set")
         ->capture_default_str();
     command->add_flag("--json", action_run.json, "Print the execution as JSON");
+    add_profile_option(command);
   };
   auto* actions_run = actions_command->add_subcommand("run", "Queue an execution on a running node; retried as HubSpot retries");
   actions_run->add_option("name", action_run.name, "The action's name in actions.json")->required();
@@ -316,12 +395,16 @@ int main(int argc, char** argv) {
   actions_run->add_flag("--wait", action_run.wait, "Wait for its final state and print it (exit 0 when it succeeded)");
   actions_run->add_option("--wait-seconds", action_run.wait_seconds, "With --wait: stop waiting after this long (exit 3)");
   add_action_server_options(actions_run);
-  actions_run->callback([&] { exit_code = cli::run_actions_run(action_run); });
+  actions_run->callback([&] {
+    exit_code = use_profile(actions_run, action_run.server, action_run.account_id) ? cli::run_actions_run(action_run) : 2;
+  });
   example(actions_run, "  sprocket actions run score-contact --event examples/crm.actions/event.json --wait");
   auto* actions_show = actions_command->add_subcommand("show", "An execution's state, outputs, attempts and logs");
   actions_show->add_option("id", action_run.execution_id, "The execution's id (printed by `actions run`)")->required();
   add_action_server_options(actions_show);
-  actions_show->callback([&] { exit_code = cli::run_actions_show(action_run); });
+  actions_show->callback([&] {
+    exit_code = use_profile(actions_show, action_run.server, action_run.account_id) ? cli::run_actions_show(action_run) : 2;
+  });
   example(actions_show, "  sprocket actions show 42 --json");
   auto* actions_executions = actions_command->add_subcommand("executions", "The newest executions, one line each");
   actions_executions->add_option("name", action_run.name, "Only this action's");
@@ -329,7 +412,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"queued", "running", "succeeded", "failed"}));
   actions_executions->add_option("--limit", action_run.limit, "How many at most")->check(CLI::Range(1, 10000))->capture_default_str();
   add_action_server_options(actions_executions);
-  actions_executions->callback([&] { exit_code = cli::run_actions_executions(action_run); });
+  actions_executions->callback([&] {
+    exit_code = use_profile(actions_executions, action_run.server, action_run.account_id) ? cli::run_actions_executions(action_run) : 2;
+  });
   example(actions_executions, "  sprocket actions executions score-contact --state failed --limit 10");
   example(actions_command, "  sprocket actions check examples\n"
                            "  sprocket actions run score-contact --event examples/crm.actions/event.json --wait");

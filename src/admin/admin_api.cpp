@@ -33,6 +33,7 @@ constexpr std::string_view kLogsPath = "/api/v1/logs";
 constexpr std::string_view kDeploymentsPrefix = "/api/v1/deployments";
 constexpr std::string_view kActionsPrefix = "/api/v1/actions";
 constexpr std::string_view kFollowPath = "/api/v1/logs/follow";
+constexpr std::string_view kTokensPath = "/api/v1/tokens";
 
 Response json_reply(unsigned status, const json::value& body) {
   Response r{static_cast<beast_http::status>(status), 11};
@@ -178,6 +179,49 @@ void AdminApi::handle(http::Request request, std::string remote_address, Respond
     r.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     r.body() = services_.metrics.render();
     return respond(std::move(r));
+  }
+  if (path == "/api/v1/whoami" && method == beast_http::verb::get) {
+    // What this token may reach: `sprocket login` keeps a scoped token's account as the default.
+    json::array reachable;
+    for (const auto& a : services_.deployment.accounts) {
+      if (!caller->account || a.id == *caller->account) reachable.emplace_back(a.id);
+    }
+    return respond(json_reply(200, json::object{{"scope", caller->account ? "account" : "node"},
+                                                {"account", caller->account ? json::value(*caller->account) : json::value(nullptr)},
+                                                {"accounts", std::move(reachable)}}));
+  }
+  if (path.substr(0, kTokensPath.size()) == kTokensPath) {
+    // Scoped tokens are made for any account: only the node's own token may see or end them.
+    if (caller->account) return respond(error_response(403, "FORBIDDEN", "tokens cover every account: use the node's admin token", ""));
+    std::string_view rest = path.substr(kTokensPath.size());
+    if (rest.empty() && method == beast_http::verb::get) {
+      return answer_from_store([](store::Store& s) {
+        json::array listed;
+        for (const auto& t : s.admin_tokens()) {
+          listed.push_back(json::object{{"id", token_id(t.token_hash)}, {"account", t.account_id}, {"createdAt", logs::iso_timestamp(t.created_ms)}});
+        }
+        return json::value(json::object{{"tokens", std::move(listed)}});
+      }, "the tokens", "", respond);
+    }
+    if (rest.size() > 1 && rest.front() == '/' && method == beast_http::verb::delete_) {
+      std::string id(rest.substr(1));
+      // The change feed reports other connections' writes, not this node's own: the revoked
+      // hash leaves the map here, before the answer, so the token is refused from now on.
+      auto revoked_hash = std::make_shared<std::string>();
+      Respond forget = [this, revoked_hash, respond](http::Response r) {
+        if (!revoked_hash->empty()) scoped_tokens_.erase(*revoked_hash);
+        respond(std::move(r));
+      };
+      return answer_from_store([id, revoked_hash](store::Store& s) {
+        for (const auto& t : s.admin_tokens()) {
+          if (token_id(t.token_hash) != id || !s.remove_admin_token(t.token_hash)) continue;
+          *revoked_hash = t.token_hash;
+          return json::value(json::object{{"revoked", id}, {"account", t.account_id}});
+        }
+        return json::value(nullptr);
+      }, "the tokens", fmt::format("no admin token has the id {}; nothing was revoked", id), forget);
+    }
+    return respond(error_response(405, "METHOD_NOT_ALLOWED", "GET /api/v1/tokens lists them; DELETE /api/v1/tokens/ID revokes one", ""));
   }
   if (path == "/api/v1/functions" && method == beast_http::verb::get) return respond(functions(*caller));
   if (path == kLogsPath && method == beast_http::verb::get) return handle_logs(params, *caller, respond);

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/network_errors.h"
+#include "cli/profile.h"
 
 namespace sprocket::cli {
 namespace asio = boost::asio;
@@ -19,7 +20,7 @@ namespace beast = boost::beast;
 namespace beast_http = boost::beast::http;
 using asio::ip::tcp;
 
-Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& data_dir) {
+Expected<AdminEndpoint, std::string> admin_endpoint_with_token(const std::string& server_url, std::string token) {
   std::string rest = server_url;
   if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos) return Unexpected{std::string("--server must be an http:// URL of the admin listener")};
@@ -29,16 +30,31 @@ Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_ur
   e.host = colon == std::string::npos ? rest : rest.substr(0, colon);
   e.port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
   if (e.host.empty()) return Unexpected{fmt::format("\"{}\" names no host", server_url)};
+  e.token = std::move(token);
+  return e;
+}
+
+Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& data_dir) {
+  auto e = admin_endpoint_with_token(server_url, "");
+  if (!e) return e;
   const char* token = std::getenv("SPROCKET_TOKEN");
   if (token && *token) {
-    e.token = token;
+    e->token = token;
+    return e;
+  }
+  // The profile's token goes only to the server it was given for.
+  auto profile = load_profile(selected_profile());
+  if (!profile) return Unexpected{profile.error()};
+  if (*profile && normalized_server((*profile)->server) == normalized_server(server_url)) {
+    e->token = (*profile)->token;
     return e;
   }
   if (!data_dir.empty()) {
     std::ifstream in(std::filesystem::path(data_dir) / "admin.token");
-    if (std::getline(in, e.token) && !e.token.empty()) return e;
+    if (std::getline(in, e->token) && !e->token.empty()) return e;
   }
-  return Unexpected{std::string("set SPROCKET_TOKEN to the server's admin token (DATA_DIR/admin.token on the server)")};
+  return Unexpected{std::string("no admin token for this server: `sprocket login --server URL` keeps one, or set SPROCKET_TOKEN "
+                                "to the server's admin token (DATA_DIR/admin.token on the server)")};
 }
 
 namespace {

@@ -12,7 +12,7 @@ namespace sprocket::cli {
 struct AdminEndpoint {
   std::string host;
   std::string port;
-  std::string token;  // from SPROCKET_TOKEN
+  std::string token;  // sent as a Bearer header; never in an error message
 };
 
 struct HttpReply {
@@ -20,9 +20,11 @@ struct HttpReply {
   std::string body;
 };
 
-// "http://host:port" (trailing path ignored) plus the token from SPROCKET_TOKEN or, when that is
-// not set, from DATA_DIR/admin.token (the token a local server made).
+// "http://host:port" (trailing path ignored) plus the token from SPROCKET_TOKEN, else from the
+// selected profile when it is for this server (cli/profile.h), else from DATA_DIR/admin.token
+// (the token a local server made).
 Expected<AdminEndpoint, std::string> admin_endpoint(const std::string& server_url, const std::string& data_dir);
+Expected<AdminEndpoint, std::string> admin_endpoint_with_token(const std::string& server_url, std::string token);
 
 // Why a request got no answer, and whether the node may have acted on it anyway: once connected,
 // (part of) the request may have reached it before the connection broke.

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/admin_client.h"
+#include "cli/dependency_progress.h"
 #include "config/catalog.h"
 #include "deploy/archive.h"
 
@@ -78,6 +79,8 @@ int run_deploy(const DeployOptions& o) {
   const std::string deploy_id = o.deploy_id.empty() ? new_deploy_id() : o.deploy_id;
   const std::string target = fmt::format("/api/v1/deployments?account={}&name={}&message={}&deployId={}", o.account_id,
                                          url_encode(name), url_encode(o.message), url_encode(deploy_id));
+  // The node validates the upload and runs npm install before it answers: seconds to minutes.
+  ProgressLine progress(fmt::format("deploying {} to {} (the node validates it and installs its dependencies)", name, o.server));
   auto reply = admin_exchange(*endpoint, "POST", target, *archive, "application/octet-stream");
   bool maybe_received = !reply && reply.error().maybe_received;
   // A node that was not reached at all did nothing: say so now. Once it may have received the
@@ -89,6 +92,7 @@ int run_deploy(const DeployOptions& o) {
     reply = admin_exchange(*endpoint, "POST", target, *archive, "application/octet-stream");
     maybe_received = maybe_received || (!reply && reply.error().maybe_received);
   }
+  progress.finish(!reply ? std::string("no answer") : reply->status == 201 ? std::string("done") : std::string("refused"));
   if (!reply) {
     fmt::print(stderr, "sprocket: {}\n", reply.error().message);
     if (!maybe_received) {

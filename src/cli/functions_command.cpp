@@ -49,6 +49,23 @@ json::object function_json(const config::FunctionSpec& f, std::int64_t account_i
   return o;
 }
 
+// A workflow action is served too (run by workflows, not at a URL): listed beside the functions.
+std::string_view kind_of(const config::ActionSpec& a) {
+  return a.language == config::ActionLanguage::Node ? "action (node)" : "action (python)";
+}
+
+json::object action_json(const config::ActionSpec& a, std::int64_t account_id) {
+  json::array secrets(a.secrets.begin(), a.secrets.end());
+  return json::object{{"name", a.name},
+                      {"kind", a.language == config::ActionLanguage::Node ? "action-node" : "action-python"},
+                      {"account", account_id},
+                      {"route", nullptr},
+                      {"methods", json::array{}},
+                      {"file", a.file.string()},
+                      {"actionsJson", (a.folder / "actions.json").string()},
+                      {"secrets", std::move(secrets)}};
+}
+
 void print_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
@@ -78,6 +95,12 @@ void print_functions(const config::Catalog& catalog, const accounts::Deployment&
                                     shown_path(f.file),
                                     f.secrets.empty() ? "-" : fmt::format("{}", fmt::join(f.secrets, ","))};
     if (several_accounts) row.insert(row.begin(), std::to_string(deployment.accounts[f.account_index].id));
+    rows.push_back(std::move(row));
+  }
+  for (const auto& a : catalog.actions) {
+    std::vector<std::string> row = {a.name, std::string(kind_of(a)), "(workflow action)", "-", shown_path(a.file),
+                                    a.secrets.empty() ? "-" : fmt::format("{}", fmt::join(a.secrets, ","))};
+    if (several_accounts) row.insert(row.begin(), std::to_string(deployment.accounts[a.account_index].id));
     rows.push_back(std::move(row));
   }
   print_table(rows);
@@ -215,6 +238,7 @@ int run_functions_list(const FunctionsListOptions& o) {
   if (o.json) {
     json::array out;
     for (const auto& f : catalog->functions) out.push_back(function_json(f, deployment->accounts[f.account_index].id));
+    for (const auto& a : catalog->actions) out.push_back(action_json(a, deployment->accounts[a.account_index].id));
     fmt::print("{}\n", json::serialize(out));
     return 0;
   }

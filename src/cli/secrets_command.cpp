@@ -43,13 +43,14 @@ void print_secrets(const std::vector<ListedSecret>& listed, bool as_json) {
 std::optional<std::string> read_secret_value(const std::string& name) {
   std::string value;
   if (::isatty(STDIN_FILENO)) {
-    fmt::print(stderr, "Value for {} (not shown): ", name);
-    std::fflush(stderr);
+    // Echo goes off before the prompt shows: a value pasted the moment it appears is not echoed.
     termios old{};
     ::tcgetattr(STDIN_FILENO, &old);
     termios quiet = old;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    fmt::print(stderr, "Value for {} (not shown): ", name);
+    std::fflush(stderr);
     std::getline(std::cin, value);
     ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
     fmt::print(stderr, "\n");

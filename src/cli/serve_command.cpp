@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fmt/format.h>
+#include <map>
 #include <set>
 
 #include "accounts/budget_backend.h"
@@ -21,8 +22,12 @@
 #include "admin/admin_token.h"
 #include "cli/colour.h"
 #include "cli/data_dir.h"
+#include "cli/dependency_progress.h"
 #include "cli/network_errors.h"
+#include "cli/secret_warnings.h"
 #include "cli/served_accounts.h"
+#include "cli/syntax_check.h"
+#include "cli/worker_settings.h"
 #include "config/catalog.h"
 #include "config/folder_watcher.h"
 #include "deploy/archive.h"
@@ -83,21 +88,29 @@ Expected<std::unique_ptr<accounts::BudgetBackend>, std::string> make_budget_back
   return std::unique_ptr<accounts::BudgetBackend>(std::make_unique<accounts::RedisBudgetBackend>(std::move(settings)));
 }
 
-// Installs the dependencies of every folder in `catalog`; the error carries npm's output.
-Expected<void*, std::string> install_all(const config::Catalog& catalog) {
-  for (const auto& folder : config::node_code_folders(catalog)) {
-    auto installed = runtime::install_dependencies(folder);
-    if (!installed) return Unexpected{installed.error()};
-    if (installed->installed) fmt::print(stderr, "sprocket: installed the dependencies of {}\n", folder.string());
-  }
-  return nullptr;
-}
-
 // Builds generations of what this node serves and swaps them into the gateway.
 class Generations {
  public:
-  Generations(asio::io_context& io, accounts::Deployment& deployment, runtime::RuntimeSettings settings)
-      : io_(io), deployment_(deployment), settings_(std::move(settings)) {}
+  // `more_warnings`: what a catalog deserves to be warned about beyond its own warnings (the
+  // secrets it lists that are not set); runs on the event loop.
+  using MoreWarnings = std::function<std::vector<std::string>(const config::Catalog&)>;
+  Generations(asio::io_context& io, accounts::Deployment& deployment, runtime::RuntimeSettings settings, MoreWarnings more_warnings)
+      : io_(io), deployment_(deployment), settings_(std::move(settings)), more_warnings_(std::move(more_warnings)) {}
+
+  // Prints the warnings about `catalog` that were not printed for the previous one: a reload of
+  // one folder does not repeat every other folder's warnings.
+  void print_new_warnings(const config::Catalog& catalog) {
+    std::set<std::string> now(catalog.warnings.begin(), catalog.warnings.end());
+    if (more_warnings_) {
+      for (auto& w : more_warnings_(catalog)) now.insert(std::move(w));
+    }
+    std::string text;
+    for (const auto& w : now) {
+      if (!said_.count(w)) text += w + "\n";
+    }
+    fmt::print(stderr, "{}", text);
+    said_ = std::move(now);
+  }
 
   void attach(http::Gateway& gateway) { gateway_ = &gateway; }
   void attach(actions::ActionRunner& runner) { runner_ = &runner; }
@@ -136,8 +149,10 @@ class Generations {
   // thread of its own, never on the event loop; the result is served from the next request.
   // Changes that arrive meanwhile are gathered into one more reload after this one.
   void reload(const std::set<fs::path>& changed) {
-    changes_.insert(changed.begin(), changed.end());
-    if (!reloading_) start_reload();
+    for (const auto& p : changed) {
+      if (!written_by_npm(p)) changes_.insert(p);
+    }
+    if (!reloading_ && !changes_.empty()) start_reload();
   }
 
   int instances() const { return gateway_ ? gateway_->current()->dispatcher->instances() : 0; }
@@ -147,49 +162,126 @@ class Generations {
     Expected<config::Catalog, std::string> catalog;
     std::set<fs::path> changed;
     std::uint64_t deployed_epoch;
+    std::map<fs::path, fs::file_time_type> npm_locks;  // the package-lock.json files its npm wrote
+    std::vector<std::string> syntax_errors;            // node --check's reports on the changed files
   };
 
   void start_reload() {
     reloading_ = true;
     auto changed = std::exchange(changes_, {});
     reload_thread_.post([this, changed = std::move(changed), deployed = deployed_, epoch = deployed_epoch_]() mutable {
-      Reloaded done{read_folders(deployed, changed), std::move(changed), epoch};
+      std::map<fs::path, fs::file_time_type> locks;
+      std::vector<std::string> syntax_errors;
+      auto catalog = read_folders(deployed, changed, locks, syntax_errors);
+      Reloaded done{std::move(catalog), std::move(changed), epoch, std::move(locks), std::move(syntax_errors)};
       asio::post(io_, [this, done = std::move(done)]() mutable { finish_reload(std::move(done)); });
     });
   }
 
   // On the reload thread: what the folders hold now, with its dependencies installed.
   Expected<config::Catalog, std::string> read_folders(const std::vector<accounts::DeployedSource>& deployed,
-                                                      const std::set<fs::path>& changed) {
+                                                      const std::set<fs::path>& changed,
+                                                      std::map<fs::path, fs::file_time_type>& npm_locks,
+                                                      std::vector<std::string>& syntax_errors) {
     auto catalog = accounts::load_functions(deployment_, deployed);
-    if (!catalog) return Unexpected{fmt::format("{}\nsprocket: the previous version keeps serving until these errors are fixed",
-                                                config::format_errors(catalog.error()))};
+    if (!catalog) {
+      return Unexpected{fmt::format("{}\nsprocket: the previous version keeps serving until these errors are fixed",
+                                    config::format_errors(catalog.error()))};
+    }
+    // A syntax error would otherwise surface only at the next request, as a FUNCTION_LOAD_ERROR.
+    // The code is read from the folder itself when an instance starts, so no earlier version of
+    // the file can keep serving: say so now, while the file is still open in the editor.
+    for (auto& error : syntax_errors_in(settings_.launcher->guest().node, changed)) {
+      syntax_errors.push_back(fmt::format("{}\nsprocket: requests that start an instance of a function using this file fail "
+                                          "(FUNCTION_LOAD_ERROR) until it is fixed",
+                                          error));
+    }
     bool manifests_changed = std::any_of(changed.begin(), changed.end(), [](const fs::path& p) {
       auto name = p.filename();
       return name == "package.json" || name == "package-lock.json";
     });
     if (manifests_changed) {
-      if (auto installed = install_all(*catalog); !installed) {
-        return Unexpected{fmt::format("{}\nsprocket: the previous version keeps serving", installed.error())};
+      auto installed = install_node_dependencies(*catalog);
+      for (const auto& folder : config::node_code_folders(*catalog)) {
+        std::error_code ec;
+        auto written = fs::last_write_time(folder / "package-lock.json", ec);
+        if (!ec) npm_locks[folder / "package-lock.json"] = written;
       }
+      if (!installed) return Unexpected{fmt::format("{}\nsprocket: the previous version keeps serving", installed.error())};
     }
     return std::move(*catalog);
   }
 
+  // npm rewrites package-lock.json as it installs: that write is a reload's own doing, not an
+  // edit to reload for once more (and install again). A later edit changes its time.
+  bool written_by_npm(const fs::path& p) const {
+    if (p.filename() != "package-lock.json") return false;
+    std::error_code ec;
+    auto it = npm_locks_.find(fs::weakly_canonical(fs::absolute(p), ec));
+    return it != npm_locks_.end() && fs::last_write_time(p, ec) == it->second && !ec;
+  }
+
+  // "METHODS ROUTE" of every routed function (account id first when there are several).
+  std::set<std::string> routes_of(const config::Catalog& catalog) const {
+    std::set<std::string> routes;
+    for (const auto& f : catalog.functions) {
+      std::string account = deployment_.accounts.size() > 1 ? fmt::format("[{}] ", deployment_.accounts[f.account_index].id) : "";
+      routes.insert(f.route ? fmt::format("{}{} {}", account, fmt::join(f.methods, ","), *f.route)
+                            : fmt::format("{}app function {}", account, f.name));
+    }
+    return routes;
+  }
+
+  // "; routes added: …; removed: …", or nothing when the routes stayed as they were.
+  std::string route_changes(const config::Catalog& before, const config::Catalog& after) const {
+    auto old_routes = routes_of(before), new_routes = routes_of(after);
+    std::vector<std::string> added, removed;
+    std::set_difference(new_routes.begin(), new_routes.end(), old_routes.begin(), old_routes.end(), std::back_inserter(added));
+    std::set_difference(old_routes.begin(), old_routes.end(), new_routes.begin(), new_routes.end(), std::back_inserter(removed));
+    std::string text;
+    if (!added.empty()) text += fmt::format("\n  routes added: {}", fmt::join(added, "; "));
+    if (!removed.empty()) text += fmt::format("\n  routes removed: {}", fmt::join(removed, "; "));
+    return text;
+  }
+
+  // When a serverless.json was deleted and what is left cannot be served: the routes it took.
+  std::string went_away(const std::set<fs::path>& changed) const {
+    std::set<fs::path> files;
+    for (const auto& p : changed) {
+      std::error_code ec;
+      files.insert(fs::weakly_canonical(fs::absolute(p), ec));
+    }
+    std::map<fs::path, std::vector<std::string>> gone;
+    for (const auto& f : gateway_->current()->catalog.functions) {
+      std::error_code ec;
+      if (files.count(f.serverless_json) && !fs::exists(f.serverless_json, ec)) gone[f.serverless_json].push_back(f.route ? *f.route : f.name);
+    }
+    std::string text;
+    for (const auto& [file, routes] : gone) {
+      text += fmt::format("\nsprocket: {} was deleted: {} would no longer be served", file.string(), fmt::join(routes, ", "));
+    }
+    return text;
+  }
+
   void finish_reload(Reloaded done) {
     reloading_ = false;
+    for (const auto& error : done.syntax_errors) fmt::print(stderr, "{}\n", error);
     if (done.deployed_epoch != deployed_epoch_) {
       // A deploy or rollback landed meanwhile: read again, on top of what it serves now.
       changes_.insert(done.changed.begin(), done.changed.end());
     } else if (!done.catalog) {
-      fmt::print(stderr, "{}\n", done.catalog.error());
+      fmt::print(stderr, "{}{}\n", done.catalog.error(), went_away(done.changed));
     } else {
-      for (const auto& warning : done.catalog->warnings) fmt::print(stderr, "{}\n", warning);
+      print_new_warnings(*done.catalog);
+      std::string routes = route_changes(gateway_->current()->catalog, *done.catalog);
       auto generation = build(std::move(*done.catalog));
       gateway_->activate(std::move(*generation));
-      fmt::print(stderr, "sprocket: reloaded ({} changed)\n",
-                 done.changed.size() == 1 ? done.changed.begin()->filename().string() : fmt::format("{} files", done.changed.size()));
+      fmt::print(stderr, "sprocket: reloaded ({} changed){}\n",
+                 done.changed.size() == 1 ? done.changed.begin()->filename().string() : fmt::format("{} files", done.changed.size()),
+                 routes);
     }
+    for (auto& [file, written] : done.npm_locks) npm_locks_[file] = written;
+    std::erase_if(changes_, [this](const fs::path& p) { return written_by_npm(p); });
     if (!changes_.empty()) start_reload();
   }
 
@@ -204,6 +296,9 @@ class Generations {
   std::uint64_t next_ = 1;
   std::set<fs::path> changes_;  // seen while a reload runs
   bool reloading_ = false;
+  MoreWarnings more_warnings_;
+  std::set<std::string> said_;  // the warnings printed for the catalog served now
+  std::map<fs::path, fs::file_time_type> npm_locks_;  // package-lock.json as the last npm of a reload left it
   util::TaskThread reload_thread_;  // last: joined first
 };
 
@@ -262,44 +357,14 @@ int run_serve(const ServeOptions& options) {
   }
   for (auto& account : deployment->accounts) account.budget = (*budgets)->budget_for(account.id, account.limits);
 
-  runtime::RuntimeSettings runtime_settings;
-  runtime::GuestInstall guest;
-  guest.node = options.node;
-  guest.guest_dir = runtime::default_guest_dir();
-  std::optional<std::string> unsandboxed;  // why workers run without a sandbox, when they do
-  if (options.sandbox == "off") {
-    unsandboxed = "--sandbox off";
-  } else {
-    runtime::SandboxSettings sandbox;
-    sandbox.enter = runtime::default_enter_binary();
-    if (auto why = runtime::sandbox_unavailable(sandbox)) {
-      if (options.sandbox == "on") {
-        fmt::print(stderr, "sprocket: workers cannot be sandboxed on this machine: {}.\n"
-                           "Fix that (docs/security.md), or pass --sandbox off to run them as plain processes that can read "
-                           "everything sprocket can, including its data directory.\n", *why);
-        return 2;
-      }
-      unsandboxed = *why;
-    } else {
-      try {
-        runtime_settings.launcher = runtime::make_sandbox_launcher(guest, sandbox);
-      } catch (const std::exception& e) {
-        fmt::print(stderr, "sprocket: cannot set up the sandbox: {}\n", e.what());
-        return 2;
-      }
-    }
-  }
-  if (unsandboxed) runtime_settings.launcher = runtime::make_direct_launcher(guest);
-  runtime_settings.idle_timeout = std::chrono::milliseconds(static_cast<long>(options.idle_timeout_seconds * 1000));
-  if (options.memory_enforcement == "cgroup") {
-    runtime_settings.cgroups = runtime::MemoryCgroups::create(runtime_settings.no_cgroups_reason);
-  } else {
-    runtime_settings.no_cgroups_reason = "--memory-enforcement rss";
-  }
-  if (!fs::is_regular_file(guest.node)) {
-    fmt::print(stderr, "sprocket: Node.js not found at {}; install it (scripts/setup) or pass --node PATH\n", options.node);
+  auto workers = make_worker_setup({options.sandbox, options.memory_enforcement, options.node});
+  if (!workers) {
+    fmt::print(stderr, "sprocket: {}\n", workers.error());
     return 2;
   }
+  runtime::RuntimeSettings runtime_settings = workers->settings;
+  runtime_settings.idle_timeout = std::chrono::milliseconds(static_cast<long>(options.idle_timeout_seconds * 1000));
+  const std::optional<std::string> unsandboxed = workers->unsandboxed;  // why workers run without a sandbox, when they do
 
   auto where = store::parse_store_location(options.store, data_dir);
   if (!where) {
@@ -325,6 +390,7 @@ int run_serve(const ServeOptions& options) {
   }
 
   util::EventLoop io(1);
+  SetSecrets set_secrets;  // the names each account has set, for the warnings about those it lacks
   Generations* generations_ptr = nullptr;
   actions::ActionRunner* action_runner_ptr = nullptr;
   // What was deployed before a restart serves again, without its source folders.
@@ -333,7 +399,9 @@ int run_serve(const ServeOptions& options) {
       [&](config::Catalog catalog, std::vector<accounts::DeployedSource> sources) {
         if (generations_ptr) generations_ptr->activate(std::move(catalog), std::move(sources));
       },
-      [&](const config::Catalog& candidate) {
+      [&](const config::Catalog& candidate, std::vector<std::string>& warnings) {
+        auto unset = unset_secret_warnings(candidate, *deployment, set_secrets.names());
+        warnings.insert(warnings.end(), unset.begin(), unset.end());
         return action_runner_ptr ? action_runner_ptr->secret_budget_problems(candidate) : std::vector<std::string>{};
       });
   if (auto restored = deployments->restore()) {
@@ -347,8 +415,7 @@ int run_serve(const ServeOptions& options) {
     fmt::print(stderr, "{}\nsprocket: nothing is served until these errors are fixed\n", config::format_errors(catalog.error()));
     return 2;
   }
-  for (const auto& warning : catalog->warnings) fmt::print(stderr, "{}\n", warning);
-  if (auto installed = install_all(*catalog); !installed) {
+  if (auto installed = install_node_dependencies(*catalog); !installed) {
     fmt::print(stderr, "{}\nsprocket: nothing is served until the dependencies install\n", installed.error());
     return 2;
   }
@@ -376,11 +443,15 @@ int run_serve(const ServeOptions& options) {
     fmt::print(stderr, "sprocket: cannot read the action queue: {}\n", e.what());
     return 2;
   }
-  Generations generations(io, *deployment, runtime_settings);
+  Generations generations(io, *deployment, runtime_settings,
+                          [&](const config::Catalog& c) { return unset_secret_warnings(c, *deployment, set_secrets.names()); });
   generations.attach(action_runner);
   generations.set_deployed(deployed);
   generations_ptr = &generations;
-  secrets::SecretsService secrets(io, *executor, std::move(*box), [&](const secrets::SecretValues& values) { generations.set_secrets(values); });
+  secrets::SecretsService secrets(io, *executor, std::move(*box), [&](const secrets::SecretValues& values) {
+    set_secrets.update(values);
+    generations.set_secrets(values);
+  });
   // Changes made elsewhere (`sprocket secrets`, `sprocket tokens create`): its baseline is taken
   // before anything is loaded, so nothing committed in between goes unnoticed.
   auto feed = store::make_change_feed(io, *executor, *where);
@@ -394,6 +465,7 @@ int run_serve(const ServeOptions& options) {
   }
   changes.subscribe([&secrets] { secrets.reload_changed(); });
   changes.subscribe([&deployments] { deployments->follow_store(); });
+  generations.print_new_warnings(*catalog);
   auto first = generations.build(std::move(*catalog));
   http::Gateway gateway(*deployment, std::move(*first), log, http::GatewaySettings{options.trust_proxy},
                         http::ExecutionSinks{executor.get(), &metrics});

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "admin/admin_token.h"
+#include "cli/admin_client.h"
 #include "cli/data_dir.h"
 #include "logs/log_format.h"
 #include "store/store_location.h"
@@ -43,6 +44,41 @@ int with_tokens_store(const TokensOptions& o, Command command) {
   }
 }
 
+void print_tokens(const TokensOptions& o, const json::array& listed) {
+  if (o.json) {
+    fmt::print("{}\n", json::serialize(listed));
+    return;
+  }
+  std::string text;
+  for (const auto& t : listed) {
+    const auto& token = t.as_object();
+    text += fmt::format("{}\t{}\t{}\n", std::string_view(token.at("id").as_string()), token.at("account").as_int64(),
+                        std::string_view(token.at("createdAt").as_string()));
+  }
+  fmt::print("{}", text);
+}
+
+// --server: the same through the node's admin API (GET and DELETE /api/v1/tokens).
+int remote_tokens(const TokensOptions& o, bool revoke) {
+  auto endpoint = admin_endpoint(o.server, o.data_dir);
+  if (!endpoint) {
+    fmt::print(stderr, "sprocket: {}\n", endpoint.error());
+    return 2;
+  }
+  auto answer = revoke ? admin_json(*endpoint, "DELETE", "/api/v1/tokens/" + url_encode(o.id))
+                       : admin_json(*endpoint, "GET", "/api/v1/tokens");
+  if (!answer) {
+    fmt::print(stderr, "sprocket: {}\n", answer.error());
+    return 1;
+  }
+  if (revoke) {
+    fmt::print(stderr, "sprocket: revoked {} (account {}); the node refuses it within a second\n", o.id, answer->at("account").as_int64());
+  } else {
+    print_tokens(o, answer->at("tokens").as_array());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_tokens_create(const TokensOptions& o) {
@@ -61,23 +97,20 @@ int run_tokens_create(const TokensOptions& o) {
 }
 
 int run_tokens_list(const TokensOptions& o) {
+  if (!o.server.empty()) return remote_tokens(o, false);
   return with_tokens_store(o, [&](store::Store& store) {
     json::array listed;
     for (const auto& t : store.admin_tokens()) {
-      std::string id = admin::token_id(t.token_hash);
-      std::string created = logs::iso_timestamp(t.created_ms);
-      if (o.json) {
-        listed.push_back(json::object{{"id", id}, {"account", t.account_id}, {"createdAt", created}});
-      } else {
-        fmt::print("{}\t{}\t{}\n", id, t.account_id, created);
-      }
+      listed.push_back(json::object{{"id", admin::token_id(t.token_hash)}, {"account", t.account_id},
+                                    {"createdAt", logs::iso_timestamp(t.created_ms)}});
     }
-    if (o.json) fmt::print("{}\n", json::serialize(listed));
+    print_tokens(o, listed);
     return 0;
   });
 }
 
 int run_tokens_revoke(const TokensOptions& o) {
+  if (!o.server.empty()) return remote_tokens(o, true);
   return with_tokens_store(o, [&](store::Store& store) {
     for (const auto& t : store.admin_tokens()) {
       if (admin::token_id(t.token_hash) != o.id) continue;

@@ -11,6 +11,8 @@ struct TokensOptions {
   std::string store;  // --store: empty is sqlite:DATA_DIR/sprocket.db (store/store_location.h)
   std::int64_t account_id = 123456;
   std::string id;     // revoke: the id `tokens list` shows (tok_…)
+  std::string server; // list, revoke: a running node's admin API instead of the store (the node's own token)
+  std::int64_t unused_account = 0;  // what a profile's account would fill: tokens are not one account's
   bool json = false;  // list
 };
 

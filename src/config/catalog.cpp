@@ -25,7 +25,12 @@ bool skipped_directory(const fs::path& dir) {
 struct ProjectInfo {
   std::string name;
   fs::path source_dir;
+  std::string warning;
 };
+
+// HubSpot's words: "serverless functions are not supported in version 2025.2 of the developer
+// platform. Instead, you'll need to use version 2025.1 to build and deploy serverless functions."
+constexpr std::string_view kNoFunctionsPlatformVersion = "2025.2";
 
 Expected<ProjectInfo, ConfigError> read_project(const fs::path& root) {
   fs::path file = root / "hsproject.json";
@@ -37,7 +42,7 @@ Expected<ProjectInfo, ConfigError> read_project(const fs::path& root) {
     return Unexpected{ConfigError{file, doc.error().position.line, doc.error().position.column, "",
                                   "invalid JSON: " + doc.error().message, "correct the JSON syntax at that position"}};
   }
-  ProjectInfo info{root.filename().string(), root / "src"};
+  ProjectInfo info{root.filename().string(), root / "src", ""};
   if (!doc->root.is_object()) {
     return Unexpected{ConfigError{file, 1, 1, "", "hsproject.json must be a JSON object",
                                   "write {\"name\": \"my-project\", \"srcDir\": \"src\", \"platformVersion\": \"2025.1\"}"}};
@@ -51,6 +56,14 @@ Expected<ProjectInfo, ConfigError> read_project(const fs::path& root) {
     }
     info.source_dir = root / std::string(src->get_string());
   }
+  if (const auto* version = root_object.if_contains("platformVersion"); version && version->is_string() &&
+                                                                       version->get_string() == kNoFunctionsPlatformVersion) {
+    auto p = doc->position_of("/platformVersion");
+    info.warning = fmt::format("{}:{}:{}: warning: platformVersion: HubSpot does not support serverless functions in version {} of "
+                               "the developer platform and would not build this project; set \"platformVersion\": \"2025.1\" "
+                               "(sprocket serves it either way)",
+                               file.string(), p.line, p.column, kNoFunctionsPlatformVersion);
+  }
   return info;
 }
 
@@ -59,11 +72,11 @@ void find_functions_folders(const fs::path& dir, const fs::path& project_root, c
   std::error_code ec;
   if (depth > kMaxSearchDepth) return;
   if (fs::is_regular_file(dir / "serverless.json", ec)) {
-    out.push_back({dir, project_root, project_name, false});
+    out.push_back({dir, project_root, project_name, false, ""});
     return;
   }
   if (fs::is_regular_file(dir / "actions.json", ec)) {
-    out.push_back({dir, project_root, project_name, true});
+    out.push_back({dir, project_root, project_name, true, ""});
     return;
   }
   if (project_root.empty() && fs::is_regular_file(dir / "hsproject.json", ec)) {
@@ -75,6 +88,12 @@ void find_functions_folders(const fs::path& dir, const fs::path& project_root, c
     std::size_t before = out.size();
     if (fs::is_directory(project->source_dir, ec)) {
       find_functions_folders(project->source_dir, dir, project->name, 0, out, errors);
+    }
+    for (std::size_t i = before; i < out.size() && !project->warning.empty(); ++i) {
+      if (!out[i].actions) {
+        out[i].project_warning = project->warning;
+        break;
+      }
     }
     if (out.size() == before) {
       errors.push_back(ConfigError{dir / "hsproject.json", 0, 0, "", 
@@ -164,6 +183,7 @@ Expected<Catalog, ConfigErrors> load_catalog(const std::vector<fs::path>& paths)
       errors.insert(errors.end(), folder.error().begin(), folder.error().end());
       continue;
     }
+    if (!discovered.project_warning.empty()) catalog.warnings.push_back(discovered.project_warning);
     catalog.warnings.insert(catalog.warnings.end(), folder->warnings.begin(), folder->warnings.end());
     for (auto& spec : folder->functions) {
       spec.uses_preloaded_packages = names_preloaded_packages(spec.file);

@@ -19,6 +19,7 @@ struct DiscoveredFolder {
   std::filesystem::path project_root;  // the folder with hsproject.json; empty outside projects
   std::string project_name;
   bool actions = false;                // holds workflow actions (actions.json), not functions
+  std::string project_warning;         // about its hsproject.json, on the project's first functions folder only
 };
 
 struct Catalog {

@@ -271,12 +271,12 @@ void DeployService::guarded(Done done, std::function<void(Done&)> work) {
   });
 }
 
-std::optional<DeployService::Refusal> DeployService::vet(const config::Catalog& catalog) {
+std::optional<DeployService::Refusal> DeployService::vet(const config::Catalog& catalog, std::vector<std::string>& warnings) {
   if (!vet_) return std::nullopt;
   std::promise<std::vector<std::string>> vetted;
-  boost::asio::post(io_, [&vetted, &catalog, this] {
+  boost::asio::post(io_, [&vetted, &catalog, &warnings, this] {
     try {
-      vetted.set_value(vet_(catalog));
+      vetted.set_value(vet_(catalog, warnings));
     } catch (...) {
       vetted.set_exception(std::current_exception());
     }
@@ -366,15 +366,18 @@ void DeployService::deploy(std::int64_t account_id, std::string name, std::strin
     std::vector<accounts::Takeover> takeovers;
     auto catalog = accounts::load_functions(deployment_, candidate, &takeovers);
     if (!catalog) return refuse(400, config::format_errors(catalog.error()));
-    if (auto refusal = vet(*catalog)) return refuse(refusal->status, refusal->why);
+    std::vector<std::string> vet_warnings;
+    if (auto refusal = vet(*catalog, vet_warnings)) return refuse(refusal->status, refusal->why);
     if (auto installed = install(*catalog); !installed) return refuse(400, installed.error());
     // What this upload brings: said once, for this deploy (the catalog holds every source's).
     json::array shadows, warnings;
     for (auto& t : takeovers) {
       if (t.source == candidate.size() - 1) shadows.emplace_back(t.what);
     }
-    for (const auto& w : catalog->warnings) {
-      if (auto mine = in_upload_terms(w, staging.path()); mine != w) warnings.emplace_back(mine);
+    for (const auto* said : {&catalog->warnings, &vet_warnings}) {
+      for (const auto& w : *said) {
+        if (auto mine = in_upload_terms(w, staging.path()); mine != w) warnings.emplace_back(mine);
+      }
     }
 
     // Stored, moved into its version's folder, loaded from there, and only then active: each

@@ -29,8 +29,9 @@ class DeployService {
   using Activate = std::function<void(config::Catalog, std::vector<accounts::DeployedSource>)>;
 
   // `vet` runs on the event loop with a candidate catalog: rules that need the node's live state
-  // (the secrets' values); what it returns refuses the deploy.
-  using Vet = std::function<std::vector<std::string>(const config::Catalog&)>;
+  // (the secrets' values); what it returns refuses the deploy, what it adds to `warnings` is
+  // said to the deployer (those about the upload's own files: they name its folder).
+  using Vet = std::function<std::vector<std::string>(const config::Catalog&, std::vector<std::string>& warnings)>;
 
   // `shared_store`: other nodes deploy to the same store (follow_store() then matters, and a
   // version stored but not committed may be another node's deploy in progress).
@@ -64,7 +65,7 @@ class DeployService {
   T on_store(std::function<T(store::Store&)> task);
   Expected<std::filesystem::path, std::string> materialise(std::int64_t account_id, std::int64_t version);
   Expected<void*, std::string> install(const config::Catalog& catalog);
-  std::optional<Refusal> vet(const config::Catalog& catalog);  // asks the event loop
+  std::optional<Refusal> vet(const config::Catalog& catalog, std::vector<std::string>& warnings);  // asks the event loop
   Expected<void*, std::string> move_into_place(const std::filesystem::path& unpacked, const std::filesystem::path& folder);
   Expected<void*, std::string> activate_in_store(std::int64_t account_id, std::int64_t version, const std::string& outcome = "");
   std::optional<DeployOutcome> replay(std::int64_t account_id, const std::string& name, const std::string& archive,

@@ -478,6 +478,7 @@ void Gateway::record(const Execution& e, InvocationReport& report, bool success,
     if (result.outcome == Outcome::OutOfMemory) sinks_.metrics->memory_kill();
     if (result.outcome == Outcome::TimedOut) sinks_.metrics->timeout();
   }
+  if (sinks_.observe) sinks_.observe(stored);
   // Printed (logs::serve_lines) and then stored, both off the event loop.
   log_.write_execution(std::move(stored), sinks_.store);
 }

@@ -29,6 +29,8 @@ struct GatewaySettings {
 struct ExecutionSinks {
   store::StoreExecutor* store = nullptr;
   metrics::Metrics* metrics = nullptr;
+  // Sees each execution record, redacted, before it is printed and stored (`sprocket invoke`).
+  std::function<void(const store::ExecutionRecord&)> observe;
 };
 
 class Gateway final : public RequestHandler {

@@ -105,7 +105,8 @@ void stop_dependency_installs() {
   if (running_install > 0) ::kill(-running_install, SIGKILL);
 }
 
-Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folder, const fs::path& npm) {
+Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folder, const fs::path& npm,
+                                                           const std::function<void()>& starting) {
   fs::path manifest = folder / "package.json";
   std::error_code ec;
   if (!fs::is_regular_file(manifest, ec) || !declares_dependencies(manifest) || up_to_date(folder)) return InstallOutcome{};
@@ -153,6 +154,7 @@ Expected<InstallOutcome, std::string> install_dependencies(const fs::path& folde
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  if (starting) starting();
   std::unique_lock lock(installs_mutex);
   if (installs_stopped) return Unexpected{std::string("the server is stopping: npm install was not run")};
   pid_t pid = ::fork();

@@ -50,7 +50,8 @@ def test_build_info_metric_matches_the_version(start_sprocket, tmp_path):
 COMMANDS = [["serve"], ["dev"], ["secrets"], ["logs"], ["deploy"], ["versions"], ["rollback"], ["tokens"],
             ["tokens", "create"], ["tokens", "list"], ["tokens", "revoke"], ["functions"], ["functions", "list"],
             ["functions", "create"], ["actions"], ["actions", "check"], ["actions", "test"], ["actions", "run"],
-            ["actions", "show"], ["actions", "executions"], ["store"], ["store", "migrate"], ["completion"]]
+            ["actions", "show"], ["actions", "executions"], ["store"], ["store", "migrate"], ["completion"], ["invoke"],
+            ["login"], ["logout"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
@@ -83,7 +84,7 @@ def complete(*words):
 
 
 def test_bash_completion_covers_commands_subcommands_and_options():
-    assert complete("s") == ["serve", "secrets"]
+    assert complete("s") == ["serve", "secrets", "store"]
     assert complete("tokens", "") == ["create", "list", "revoke"]
     assert complete("tokens", "r") == ["revoke"]
     assert complete("functions", "c") == ["create"]
