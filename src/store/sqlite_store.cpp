@@ -535,29 +535,26 @@ class SqliteStore final : public Store {
 
   std::size_t requeue_interrupted_actions(const InterruptedActions& which) override {
     return in_transaction([&] {
-      // The write transaction holds the whole database: nothing claims or renews meanwhile.
-      exec("CREATE TEMP TABLE IF NOT EXISTS interrupted (id INTEGER PRIMARY KEY)");
-      exec("DELETE FROM interrupted");
-      Statement pick(db_, "INSERT INTO interrupted SELECT id FROM action_executions WHERE state = 'running' AND lease_expires_ms < ?1");
-      pick.bind(1, which.lease_expired_before_ms);
-      pick.step();
-      Statement at(db_, R"sql(UPDATE action_attempts SET outcome = 'INTERRUPTED', finished_ms = ?1, error = ?2
-                              WHERE outcome = 'RUNNING' AND execution_id IN (SELECT id FROM interrupted))sql");
-      at.bind(1, which.now_ms).bind(2, which.why);
+      // The write transaction holds the whole database: nothing claims or renews in between,
+      // so each statement picks the same executions (the give-up takes some out of the last).
+      constexpr const char* kInterrupted = "SELECT id FROM action_executions WHERE state = 'running' AND lease_expires_ms < ?3";
+      Statement at(db_, fmt::format(R"sql(UPDATE action_attempts SET outcome = 'INTERRUPTED', finished_ms = ?1, error = ?2
+                                          WHERE outcome = 'RUNNING' AND execution_id IN ({}))sql", kInterrupted).c_str());
+      at.bind(1, which.now_ms).bind(2, which.why).bind(3, which.lease_expired_before_ms);
       at.step();
-      Statement give_up(db_, R"sql(UPDATE action_executions SET state = 'failed', finished_ms = ?1, result = ?2, lease_owner = '',
-                                     lease_expires_ms = 0
-                                   WHERE id IN (SELECT id FROM interrupted) AND (SELECT COUNT(*) FROM action_attempts a
-                                     WHERE a.execution_id = action_executions.id AND a.outcome = 'INTERRUPTED') >= ?3)sql");
-      give_up.bind(1, which.now_ms).bind(2, which.give_up_result).bind(3, static_cast<std::int64_t>(which.max_interruptions));
+      Statement give_up(db_, fmt::format(R"sql(UPDATE action_executions SET state = 'failed', finished_ms = ?1, result = ?2,
+                                                 lease_owner = '', lease_expires_ms = 0
+                                               WHERE id IN ({}) AND (SELECT COUNT(*) FROM action_attempts a
+                                                 WHERE a.execution_id = action_executions.id AND a.outcome = 'INTERRUPTED') >= ?4)sql",
+                                             kInterrupted).c_str());
+      give_up.bind(1, which.now_ms).bind(2, which.give_up_result).bind(3, which.lease_expired_before_ms)
+          .bind(4, static_cast<std::int64_t>(which.max_interruptions));
       give_up.step();
       Statement st(db_, R"sql(UPDATE action_executions SET state = 'queued', next_run_ms = ?1, lease_owner = '', lease_expires_ms = 0
-                              WHERE state = 'running' AND id IN (SELECT id FROM interrupted))sql");
-      st.bind(1, which.now_ms);
+                              WHERE state = 'running' AND lease_expires_ms < ?2)sql");
+      st.bind(1, which.now_ms).bind(2, which.lease_expired_before_ms);
       st.step();
-      auto requeued = static_cast<std::size_t>(sqlite3_changes(db_));
-      exec("DELETE FROM interrupted");
-      return requeued;
+      return static_cast<std::size_t>(sqlite3_changes(db_));
     });
   }
 
