@@ -39,7 +39,7 @@ struct ActionRunnerSettings {
   std::string node_id;
   std::chrono::milliseconds lease_duration{30'000};
   // Other nodes run the same queue (a shared store): what is running may be theirs, so only
-  // expired leases are taken back, at the start and every half lease. Otherwise this node is
+  // expired leases are taken back, at the start and every third of a lease. Otherwise this node is
   // the only one, and at its start everything left running is from a process that died.
   bool shared_queue = false;
 };
