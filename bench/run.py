@@ -362,17 +362,10 @@ class Harness:
             redis = RedisServer().start()
         except Exception as err:
             raise SkipBenchmark(f"no redis-server: {err}")
-        folder = FIXTURES / "hello.functions"
         res = self.results.setdefault("budget", {})
         try:
-            for key, label, args in (("local", "sprocket --budget local", []),
-                                     ("redis", "sprocket --budget redis", ["--budget", redis.url()])):
-                server = self.sprocket(f"budget-{key}", [folder], [*self.sprocket_args, *args])
-                try:
-                    self.settle(server)
-                    res[key] = self.hello_target(server, label)
-                finally:
-                    self.finish_server(server)
+            self.hello_variants("budget", res, (("local", "sprocket --budget local", []),
+                                                ("redis", "sprocket --budget redis", ["--budget", redis.url()])))
         finally:
             redis.close()
         local, shared = res["local"], res["redis"]
@@ -404,18 +397,11 @@ class Harness:
             postgres = PostgresServer().start()
         except Exception as err:
             raise SkipBenchmark(f"no PostgreSQL server: {err}")
-        folder = FIXTURES / "hello.functions"
         res = self.results.setdefault("multinode", {})
         try:
             store = postgres.create_database("bench_multinode")
-            for key, label, args in (("sqlite", "sprocket on SQLite", []),
-                                     ("postgresql", "sprocket on PostgreSQL", ["--store", store])):
-                server = self.sprocket(f"store-{key}", [folder], [*self.sprocket_args, *args])
-                try:
-                    self.settle(server)
-                    res[key] = self.hello_target(server, label)
-                finally:
-                    self.finish_server(server)
+            self.hello_variants("store", res, (("sqlite", "sprocket on SQLite", []),
+                                               ("postgresql", "sprocket on PostgreSQL", ["--store", store])))
         finally:
             postgres.stop()
         sqlite, pg = res["sqlite"], res["postgresql"]
@@ -426,6 +412,17 @@ class Harness:
         self.row("warm hello, c1 p50 latency, node on PostgreSQL vs on SQLite", fmt_ms(pg["c1"]["p50_ms"]),
                  fmt_ms(sqlite["c1"]["p50_ms"]), fmt_ratio(r))
         self.note("multinode: 1 vs 3 nodes behind nginx is not measured yet (docs/scale-out.md)")
+
+    def hello_variants(self, prefix, res, variants):
+        """Warm hello (hello_target) on a node per (key, label, extra args), one after the other
+        in this run, into res[key]: the A/B parts compare sprocket with itself."""
+        for key, label, args in variants:
+            server = self.sprocket(f"{prefix}-{key}", [FIXTURES / "hello.functions"], [*self.sprocket_args, *args])
+            try:
+                self.settle(server)
+                res[key] = self.hello_target(server, label)
+            finally:
+                self.finish_server(server)
 
     # 1. warm hello-world -------------------------------------------------------------------
 
